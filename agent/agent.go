@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatescan/gatescan/agent/publish"
+	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/config"
+)
+
+// Version is the agent's version, set at build time.
+var Version = "dev"
+
+// Agent is one running gate.
+type Agent struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *buffer.Store
+	pub     *publish.Publisher
+	metrics *Metrics
+	scans   *scanQueue
+	lanes   []*lane
+	ready   chan struct{}
+	mu      sync.RWMutex
+	// OnReady, if set, is called once the buffer, the publisher and the
+	// lanes are up (systemd notify).
+	OnReady func()
+}
+
+// New builds an agent from a validated config.
+func New(cfg *config.Config, log *slog.Logger) *Agent {
+	return &Agent{cfg: cfg, log: log, metrics: NewMetrics(), ready: make(chan struct{})}
+}
+
+// Config returns the config in force.
+func (a *Agent) Config() *config.Config {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
+
+// Run runs the gate until ctx is cancelled, then shuts down cleanly: inputs
+// stop first, the scan in progress is finished and committed, and the
+// publisher flushes what it can before it disconnects.
+func (a *Agent) Run(ctx context.Context) error {
+	cfg := a.Config()
+	store, err := buffer.Open(cfg.Buffer.Dir, buffer.Options{SyncWrites: cfg.Buffer.SyncWrites, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.store = store
+	defer store.Close()
+
+	a.pub, err = publish.New(cfg, store, Version, a.log, a.declarationFromMQTT)
+	if err != nil {
+		return err
+	}
+	var srv *http.Server
+	if cfg.HTTP.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		}
+		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("http server stopped", "err", err)
+			}
+		}()
+	}
+
+	// Inputs run under inCtx; the publisher under pubCtx, which outlives
+	// the inputs so that the last results still get out.
+	inCtx, stopInputs := context.WithCancel(ctx)
+	defer stopInputs()
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	defer stopPub()
+	var pubWG, inWG sync.WaitGroup
+	pubWG.Add(1)
+	go func() { defer pubWG.Done(); _ = a.pub.Run(pubCtx) }()
+
+	a.scans = newScanQueue()
+	inWG.Add(3)
+	go func() { defer inWG.Done(); a.watchScans(inCtx) }()
+	go func() { defer inWG.Done(); a.processScans(inCtx) }()
+	go func() { defer inWG.Done(); a.watchDeclarations(inCtx) }()
+	for _, l := range a.startLanes(inCtx, &inWG) {
+		a.lanes = append(a.lanes, l)
+	}
+	close(a.ready)
+	a.log.Info("gatescan running", "site", cfg.Site, "gate", cfg.Gate, "lanes", len(cfg.Lanes), "inbox", cfg.Scanner.Inbox, "broker", cfg.MQTT.Broker)
+	if a.OnReady != nil {
+		a.OnReady()
+	}
+
+	<-ctx.Done()
+	a.log.Info("shutting down: finishing the scan in progress")
+	stopInputs()
+	inWG.Wait()
+	// Give the publisher a moment to flush the outbox; what it cannot send
+	// stays in the buffer for the next start.
+	deadline := time.Now().Add(min(cfg.Shutdown, 5*time.Second))
+	for time.Now().Before(deadline) {
+		st, err := store.Stats()
+		if err != nil || st.Pending == 0 || !a.pub.State().Connected {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopPub()
+	pubWG.Wait()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	a.log.Info("gatescan stopped")
+	return nil
+}
+
+// Ready is closed once the agent is serving.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }

@@ -1,0 +1,326 @@
+package assess
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/agent/inspection"
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/vision"
+)
+
+// Case is everything known about one scan.
+type Case struct {
+	Sidecar  *scanin.Sidecar
+	Analysis *vision.Analysis // nil when the image could not be analysed
+	// AnalysisErr says why the image gave no containers, if it did not.
+	AnalysisErr error
+	// Declarations holds one entry per container number of the sidecar, in
+	// order; nil where none was found.
+	Declarations []*declaration.Declaration
+	// GrossKg is the lane's stable truck weight, nil when none was joined.
+	GrossKg *float64
+	// Weighbridge tells whether the lane has an indicator at all.
+	Weighbridge bool
+	// LaneTareKg is the lane's default vehicle tare.
+	LaneTareKg float64
+	// TimingsMS are timings of stages before assessment (decode, join).
+	TimingsMS map[string]float64
+}
+
+// Assess produces one result per container of the scan.
+func Assess(cfg *config.Config, c Case) []inspection.Result {
+	sc := c.Sidecar
+	n := max(1, len(sc.ContainerIDs))
+	var boxes []vision.Container
+	if c.Analysis != nil {
+		boxes = c.Analysis.Containers
+		n = max(n, len(boxes))
+	}
+	n = min(n, 2)
+	tare := sc.Vehicle.TareKg
+	if tare == 0 {
+		tare = c.LaneTareKg
+	}
+	shares := grossShares(c, boxes, n, tare)
+	out := make([]inspection.Result, 0, n)
+	for i := 0; i < n; i++ {
+		r := inspection.Result{
+			InspectionID: inspection.ID(cfg.Site, cfg.Gate, sc.ScanID, i),
+			ScanID:       sc.ScanID, Lane: sc.Lane, Site: cfg.Site, Gate: cfg.Gate,
+			ScannedAt: sc.ScannedAt, ContainerIDs: append([]string{}, sc.ContainerIDs...),
+			TimingsMS: map[string]float64{}, InspectedAt: time.Now().UTC(),
+			Findings: []inspection.Finding{},
+		}
+		if r.ContainerIDs == nil {
+			r.ContainerIDs = []string{}
+		}
+		for k, v := range c.TimingsMS {
+			r.TimingsMS[k] = v
+		}
+		if c.Analysis != nil {
+			for k, v := range c.Analysis.TimingsMS {
+				r.TimingsMS[k] = v
+			}
+			r.Findings = append(r.Findings, c.Analysis.Quality...)
+		}
+		var id string
+		if i < len(sc.ContainerIDs) {
+			id = sc.ContainerIDs[i]
+			if n > 1 {
+				r.Container = id
+			}
+		}
+		var decl *declaration.Declaration
+		if i < len(c.Declarations) {
+			decl = c.Declarations[i]
+		}
+		var box *vision.Container
+		if i < len(boxes) {
+			box = &boxes[i]
+		}
+		a := assessor{cfg: cfg, r: &r}
+		a.container(id)
+		a.declared(decl, id)
+		a.image(c, box, decl)
+		a.weights(c, decl, box, shares[i], n)
+		a.verdict()
+		out = append(out, r)
+	}
+	return out
+}
+
+type assessor struct {
+	cfg *config.Config
+	r   *inspection.Result
+}
+
+func (a *assessor) add(code string, sev inspection.Severity, format string, args ...any) *inspection.Finding {
+	a.r.Findings = append(a.r.Findings, inspection.Finding{Code: code, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	return &a.r.Findings[len(a.r.Findings)-1]
+}
+
+func (a *assessor) container(id string) {
+	if id == "" {
+		return
+	}
+	if err := declaration.ValidContainerID(id); err != nil {
+		a.add(inspection.InvalidContainerID, inspection.Warning, "%v; check the OCR read-out", err)
+	}
+}
+
+func (a *assessor) declared(d *declaration.Declaration, id string) {
+	if d == nil {
+		what := "container " + id
+		if id == "" {
+			what = "this scan (no container number was read)"
+		}
+		a.add(inspection.NoDeclaration, inspection.Warning, "no customs declaration found for %s", what)
+		return
+	}
+	a.r.DeclarationID = d.DeclarationID
+	a.r.Weights.DeclaredKg = inspection.Ptr(d.ItemsKg())
+	a.controlled(d)
+}
+
+// controlled applies the export rules for controlled goods.
+func (a *assessor) controlled(d *declaration.Declaration) {
+	for _, it := range d.Items {
+		g, ok := matchControlled(a.cfg.Controlled, it.HSCode)
+		if !ok {
+			continue
+		}
+		var missing []string
+		for _, need := range g.Documents {
+			if !hasDocument(d.Documents, need, need == "compliance_report", a.cfg.Accredited) {
+				missing = append(missing, need)
+			}
+		}
+		if len(missing) > 0 {
+			a.add(inspection.ControlledUndocumented, inspection.Critical,
+				"%s (HS %s, %s) is export-controlled and lacks %s", it.Description, it.HSCode, g.Name, strings.Join(missing, " and "))
+		}
+		for _, x := range a.cfg.Watchlist {
+			if x != "" && strings.EqualFold(strings.TrimSpace(d.Exporter), strings.TrimSpace(x)) {
+				a.add(inspection.ControlledUndocumented, inspection.Critical,
+					"exporter %q is on the watch list and may not export %s", d.Exporter, g.Name)
+			}
+		}
+	}
+}
+
+func matchControlled(list []config.Controlled, hs string) (config.Controlled, bool) {
+	best, bestLen := config.Controlled{}, 0
+	for _, g := range list {
+		p := strings.ReplaceAll(g.HSPrefix, ".", "")
+		if strings.HasPrefix(hs, p) && len(p) > bestLen {
+			best, bestLen = g, len(p)
+		}
+	}
+	return best, bestLen > 0
+}
+
+func hasDocument(docs []declaration.Document, typ string, accredited bool, issuers []string) bool {
+	for _, d := range docs {
+		if d.Type != typ || strings.TrimSpace(d.Number) == "" {
+			continue
+		}
+		if !accredited {
+			return true
+		}
+		for _, is := range issuers {
+			if strings.EqualFold(strings.TrimSpace(d.Issuer), is) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// image raises the findings that come from the X-ray alone or from the
+// X-ray against the declaration.
+func (a *assessor) image(c Case, box *vision.Container, d *declaration.Declaration) {
+	if box == nil {
+		msg := "no container found in the image"
+		if c.AnalysisErr != nil {
+			msg = c.AnalysisErr.Error()
+		}
+		a.add(inspection.ImageQuality, inspection.Warning, "%s; X-ray checks skipped", msg)
+		return
+	}
+	a.r.Weights.XrayKg = inspection.Ptr(math.Round(box.CargoKg))
+	a.r.Findings = append(a.r.Findings, box.Findings...)
+	if d == nil {
+		return
+	}
+	declaredEmpty := len(d.Items) == 0
+	switch {
+	case declaredEmpty && !box.Empty:
+		f := a.add(inspection.UndeclaredCargo, inspection.Critical,
+			"declared empty, but the X-ray shows about %.0f kg of cargo over %.1f m²", box.CargoKg, box.CargoAreaM2)
+		f.Measured, f.Expected = inspection.Ptr(math.Round(box.CargoKg)), &[2]float64{0, a.cfg.Detector.EmptyMaxKg}
+		if reg := largest(box.Regions); reg != nil {
+			f.Region = &reg.M
+		}
+	case !declaredEmpty && box.Empty:
+		f := a.add(inspection.EmptyDeclaredLoaded, inspection.Critical,
+			"declared %.0f kg of goods, but the container looks empty in the X-ray (%.0f kg)", d.ItemsKg(), box.CargoKg)
+		f.Measured = inspection.Ptr(math.Round(box.CargoKg))
+	}
+}
+
+func largest(rs []vision.Region) *vision.Region {
+	var best *vision.Region
+	for i := range rs {
+		if best == nil || rs[i].AreaM2 > best.AreaM2 {
+			best = &rs[i]
+		}
+	}
+	return best
+}
+
+// grossShares splits the weighbridge gross among the containers in
+// proportion to their X-ray cargo mass (plus tare), after the vehicle tare.
+func grossShares(c Case, boxes []vision.Container, n int, vehicleTare float64) []float64 {
+	s := make([]float64, n)
+	if c.GrossKg == nil {
+		return s
+	}
+	payload := *c.GrossKg - vehicleTare
+	if n == 1 {
+		s[0] = payload
+		return s
+	}
+	w := make([]float64, n)
+	var tot float64
+	for i := range w {
+		tare := 2200.0
+		if i < len(c.Declarations) && c.Declarations[i] != nil {
+			tare = c.Declarations[i].ContainerTareKg
+		}
+		w[i] = tare
+		if i < len(boxes) {
+			w[i] += boxes[i].CargoKg
+		}
+		tot += w[i]
+	}
+	for i := range s {
+		s[i] = payload * w[i] / tot
+	}
+	return s
+}
+
+// weights compares weighbridge, declaration and X-ray.
+func (a *assessor) weights(c Case, d *declaration.Declaration, box *vision.Container, share float64, n int) {
+	rules := a.cfg.Rules
+	if c.GrossKg == nil {
+		if c.Weighbridge {
+			a.add(inspection.NoWeight, inspection.Warning, "no stable weighbridge weight on lane %s within %v of the scan", c.Sidecar.Lane, rules.JoinWindow)
+		} else {
+			a.add(inspection.NoWeight, inspection.Info, "lane %s has no weighbridge; weight checks skipped", c.Sidecar.Lane)
+		}
+		return
+	}
+	a.r.Weights.GrossKg = inspection.Ptr(*c.GrossKg)
+	if d == nil {
+		return
+	}
+	net := share - d.ContainerTareKg
+	a.r.Weights.NetKg = inspection.Ptr(math.Round(net))
+	split := ""
+	if n > 1 {
+		split = " (this container's share of the gross, split by X-ray mass)"
+	}
+	declared := d.ItemsKg()
+	tol := math.Max(declared*rules.WeightTolerancePct/100, rules.WeightToleranceKg)
+	if diff := net - declared; math.Abs(diff) > tol {
+		sev := inspection.Warning
+		if math.Abs(diff) > 3*tol {
+			sev = inspection.Critical
+		}
+		f := a.add(inspection.WeightMismatch, sev, "weighbridge net %.0f kg%s differs from the declared %.0f kg by %+.0f kg (tolerance ±%.0f kg)",
+			net, split, declared, diff, tol)
+		f.Measured, f.Expected = inspection.Ptr(math.Round(net)), &[2]float64{math.Round(declared - tol), math.Round(declared + tol)}
+	}
+	if box != nil {
+		xt := math.Max(math.Abs(net)*rules.XrayTolerancePct/100, rules.XrayToleranceKg)
+		if diff := box.CargoKg - net; math.Abs(diff) > xt {
+			sev := inspection.Warning
+			if math.Abs(diff) > 3*xt {
+				sev = inspection.Critical
+			}
+			f := a.add(inspection.XrayMassMismatch, sev, "X-ray estimates %.0f kg of cargo, the weighbridge net is %.0f kg (%+.0f kg, tolerance ±%.0f kg)",
+				box.CargoKg, net, diff, xt)
+			f.Measured, f.Expected = inspection.Ptr(math.Round(box.CargoKg)), &[2]float64{math.Round(net - xt), math.Round(net + xt)}
+		}
+	}
+}
+
+// verdict combines the findings' risks: 1 − Π(1 − r).
+func (a *assessor) verdict() {
+	sr := a.cfg.Rules.SeverityRisk
+	p := 1.0
+	for _, f := range a.r.Findings {
+		switch f.Severity {
+		case inspection.Info:
+			p *= 1 - sr.Info
+		case inspection.Warning:
+			p *= 1 - sr.Warning
+		case inspection.Critical:
+			p *= 1 - sr.Critical
+		}
+	}
+	a.r.Risk = math.Round((1-p)*1000) / 1000
+	switch {
+	case a.r.Risk >= a.cfg.Rules.AlertRisk:
+		a.r.Verdict = inspection.Alert
+	case a.r.Risk >= a.cfg.Rules.ReviewRisk:
+		a.r.Verdict = inspection.Review
+	default:
+		a.r.Verdict = inspection.Clear
+	}
+}

@@ -1,0 +1,62 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/agent/inbox"
+)
+
+// storeDeclaration validates and stores one declaration; a newer one for
+// the same container replaces the older.
+func (a *Agent) storeDeclaration(data []byte) (*declaration.Declaration, error) {
+	d, err := declaration.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.PutDeclaration(d.ContainerID, data); err != nil {
+		return nil, err
+	}
+	a.metrics.Declarations.WithLabelValues("accepted").Inc()
+	a.log.Info("declaration stored", "declaration_id", d.DeclarationID, "container_id", d.ContainerID, "items", len(d.Items))
+	// Scans waiting for it are retried at once.
+	a.scans.mu.Lock()
+	for p := range a.scans.notBefore {
+		a.scans.notBefore[p] = a.scans.firstSeen[p]
+	}
+	a.scans.mu.Unlock()
+	return d, nil
+}
+
+// declarationFromMQTT runs on the MQTT client's goroutine.
+func (a *Agent) declarationFromMQTT(payload []byte) {
+	if _, err := a.storeDeclaration(payload); err != nil {
+		a.metrics.Declarations.WithLabelValues("rejected").Inc()
+		a.log.Error("declaration from MQTT rejected", "err", err, "bytes", len(payload))
+	}
+}
+
+func (a *Agent) watchDeclarations(ctx context.Context) {
+	cfg := a.Config()
+	w := &inbox.Watcher{Dir: cfg.Declarations.Inbox, Suffix: ".json", Rescan: cfg.Scanner.Rescan, Log: a.log}
+	err := w.Watch(ctx, func(path string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		if _, err := a.storeDeclaration(b); err != nil {
+			a.metrics.Declarations.WithLabelValues("rejected").Inc()
+			a.log.Error("declaration file rejected", "file", filepath.Base(path), "err", err)
+			if rerr := inbox.Reject(cfg.Declarations.Inbox, err, path); rerr != nil {
+				a.log.Error("cannot move rejected declaration", "file", path, "err", rerr)
+			}
+			return
+		}
+		_ = os.Remove(path) // stored: the file has served its purpose
+	})
+	if err != nil {
+		a.log.Error("declarations inbox stopped", "err", err)
+	}
+}

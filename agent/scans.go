@@ -1,0 +1,310 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatescan/gatescan/agent/assess"
+	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/agent/inbox"
+	"github.com/gatescan/gatescan/agent/inspection"
+	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/vision"
+)
+
+// scanQueue holds sidecar paths waiting for inspection, each once, with
+// the earliest time it may be tried (a scan waiting for its declaration or
+// weight is tried again later).
+type scanQueue struct {
+	mu        sync.Mutex
+	notBefore map[string]time.Time
+	firstSeen map[string]time.Time
+	wake      chan struct{}
+}
+
+func newScanQueue() *scanQueue {
+	return &scanQueue{notBefore: map[string]time.Time{}, firstSeen: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+}
+
+func (q *scanQueue) add(path string) {
+	q.mu.Lock()
+	if _, ok := q.notBefore[path]; !ok {
+		q.notBefore[path] = time.Now()
+		if _, seen := q.firstSeen[path]; !seen {
+			q.firstSeen[path] = time.Now()
+		}
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *scanQueue) later(path string, d time.Duration) {
+	q.mu.Lock()
+	q.notBefore[path] = time.Now().Add(d)
+	q.mu.Unlock()
+}
+
+func (q *scanQueue) done(path string) {
+	q.mu.Lock()
+	delete(q.notBefore, path)
+	delete(q.firstSeen, path)
+	q.mu.Unlock()
+}
+
+// next returns the due path seen first, or "" and how long to wait.
+func (q *scanQueue) next() (string, time.Time, time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	best, wait := "", time.Second
+	for p, nb := range q.notBefore {
+		if !nb.After(now) {
+			if best == "" || q.firstSeen[p].Before(q.firstSeen[best]) {
+				best = p
+			}
+		} else if d := nb.Sub(now); d < wait {
+			wait = d
+		}
+	}
+	if best != "" {
+		q.notBefore[best] = now.Add(time.Hour) // in progress
+	}
+	return best, q.firstSeen[best], wait
+}
+
+func (a *Agent) watchScans(ctx context.Context) {
+	cfg := a.Config()
+	w := &inbox.Watcher{Dir: cfg.Scanner.Inbox, Suffix: ".json", Rescan: cfg.Scanner.Rescan, Log: a.log}
+	if err := w.Watch(ctx, a.scans.add); err != nil {
+		a.log.Error("scan inbox stopped", "err", err)
+	}
+}
+
+// processScans inspects queued scans one at a time with one detector: the
+// detector is the hot path and a gate box has few cores.
+func (a *Agent) processScans(ctx context.Context) {
+	det := vision.New(a.Config())
+	defer det.Close()
+	for {
+		path, first, wait := a.scans.next()
+		if path == "" {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.scans.wake:
+			case <-time.After(wait):
+			}
+			continue
+		}
+		a.safeProcess(ctx, det, path, first)
+	}
+}
+
+// safeProcess keeps one bad scan from taking the daemon down.
+func (a *Agent) safeProcess(ctx context.Context, det *vision.Detector, path string, first time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("internal error inspecting %s: %v", filepath.Base(path), r)
+			a.log.Error("scan processing panicked; scan rejected", "path", path, "panic", r, "stack", string(debug.Stack()))
+			a.reject(path, nil, err)
+			a.scans.done(path)
+		}
+	}()
+	a.processScan(ctx, det, path, first)
+}
+
+func (a *Agent) reject(path string, sc *scanin.Sidecar, err error) {
+	cfg := a.Config()
+	files := []string{path}
+	if sc != nil {
+		dir := filepath.Dir(path)
+		for _, n := range []string{sc.Images.High, sc.Images.Low} {
+			if n != "" && !strings.ContainsAny(n, "/\\") {
+				files = append(files, filepath.Join(dir, n))
+			}
+		}
+	}
+	a.metrics.ScansRejected.Inc()
+	a.log.Error("scan rejected", "path", path, "err", err)
+	if rerr := inbox.Reject(cfg.Scanner.Inbox, err, files...); rerr != nil {
+		a.log.Error("cannot move rejected scan", "path", path, "err", rerr)
+	}
+}
+
+func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path string, first time.Time) {
+	cfg := a.Config()
+	fi, err := os.Stat(path)
+	if err != nil {
+		a.scans.done(path) // gone (processed or removed)
+		return
+	}
+	if age := time.Since(fi.ModTime()); age < cfg.Scanner.SettleTime {
+		a.scans.later(path, cfg.Scanner.SettleTime-age)
+		return
+	}
+	t0 := time.Now()
+	lim := scanin.Limits{MaxWidth: cfg.Scanner.MaxWidth, MaxHeight: cfg.Scanner.MaxHeight, MaxFileBytes: cfg.Scanner.MaxFileMB << 20}
+	scan, err := scanin.Load(path, lim)
+	if err != nil {
+		var sc *scanin.Sidecar
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			sc, _ = scanin.ParseSidecar(b)
+		}
+		a.reject(path, sc, err)
+		a.scans.done(path)
+		return
+	}
+	defer scan.Close()
+	sc := scan.Sidecar
+	done, err := a.store.ScanDone(sc.ScanID)
+	if err != nil {
+		a.log.Error("buffer unreadable; will retry", "err", err)
+		a.scans.later(path, 5*time.Second)
+		return
+	}
+	if done {
+		// Committed before a crash or restart: only the clean-up is left.
+		a.finish(scan)
+		a.scans.done(path)
+		return
+	}
+	decodeMS := ms(time.Since(t0))
+
+	// Join: wait (within the grace) for a declaration or weight not yet here.
+	t1 := time.Now()
+	lc := cfg.Lane(sc.Lane)
+	hasBridge := lc != nil && lc.Weighbridge != nil
+	decls := a.declarationsFor(sc.ContainerIDs)
+	var gross *float64
+	if w, ok, err := a.store.NearestWeight(sc.Lane, sc.ScannedAt, cfg.Rules.JoinWindow); err == nil && ok {
+		gross = &w.GrossKg
+	}
+	missing := hasBridge && gross == nil
+	for _, d := range decls {
+		missing = missing || d == nil
+	}
+	if missing && time.Since(first) < cfg.Rules.Grace && ctx.Err() == nil {
+		a.scans.later(path, min(2*time.Second, cfg.Rules.Grace))
+		return
+	}
+	joinMS := ms(time.Since(t1))
+
+	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
+		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, Containers: len(sc.ContainerIDs)}
+	for _, d := range decls {
+		t := ""
+		if d != nil {
+			t = d.ContainerType
+		}
+		in.Types = append(in.Types, t)
+	}
+	an, aerr := det.Analyze(in)
+	c := assess.Case{Sidecar: sc, Analysis: an, AnalysisErr: aerr, Declarations: decls, GrossKg: gross,
+		Weighbridge: hasBridge, TimingsMS: map[string]float64{"decode": decodeMS, "join": joinMS}}
+	if lc != nil {
+		c.LaneTareKg = lc.VehicleTareKg
+	}
+	results := assess.Assess(cfg, c)
+	if err := a.commit(sc, results, det, an); err != nil {
+		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
+		a.metrics.CommitErrors.Inc()
+		a.scans.later(path, 5*time.Second)
+		return
+	}
+	for _, r := range results {
+		a.metrics.observe(&r)
+		a.log.Info("inspection", "scan_id", r.ScanID, "lane", r.Lane, "containers", r.ContainerIDs, "verdict", r.Verdict,
+			"risk", r.Risk, "findings", r.Codes(), "ms", ms(time.Since(t0)))
+	}
+	a.finish(scan)
+	a.scans.done(path)
+}
+
+// commit stores the results and queues their messages in one transaction.
+func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis) error {
+	topics := a.pub.Topics()
+	var recs []buffer.Record
+	var msgs []buffer.Message
+	now := time.Now().UTC()
+	for i := range results {
+		r := &results[i]
+		r.Version = Version
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode result: %w", err)
+		}
+		recs = append(recs, buffer.Record{ID: r.InspectionID, Data: b})
+		alert := r.Verdict != inspection.Clear
+		msgs = append(msgs, buffer.Message{Topic: topics.Inspections(), QoS: 1, Payload: b, At: now, Alert: alert})
+		if alert {
+			msgs = append(msgs, buffer.Message{Topic: topics.Alerts(), QoS: 1, Payload: b, At: now, Alert: true})
+		}
+		if an != nil && i < len(an.Containers) {
+			if jpg, err := det.Annotate(an, i, r, a.Config().Detector.AnnotateMaxWidth, a.Config().MQTT.ImageMaxBytes); err == nil {
+				msgs = append(msgs, buffer.Message{Topic: topics.Image(r.InspectionID), QoS: 1, Payload: jpg, At: now})
+			} else {
+				a.log.Warn("annotated image not made", "scan_id", sc.ScanID, "err", err)
+			}
+		}
+	}
+	ok, err := a.store.CommitScan(sc.ScanID, recs, msgs)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		a.log.Info("scan already committed; not queued again", "scan_id", sc.ScanID)
+	}
+	return nil
+}
+
+// finish removes (or keeps aside) a scan's files once its result is stored.
+func (a *Agent) finish(scan *scanin.Scan) {
+	cfg := a.Config()
+	if cfg.Scanner.KeepProcessed {
+		dir := cfg.Scanner.ProcessedDir
+		if dir == "" {
+			dir = filepath.Join(cfg.Scanner.Inbox, "processed")
+		}
+		if err := os.MkdirAll(dir, 0o750); err == nil {
+			for _, f := range scan.Files {
+				_ = os.Rename(f, filepath.Join(dir, filepath.Base(f)))
+			}
+			return
+		}
+	}
+	// Sidecar last: its absence means the scan is finished.
+	for _, f := range scan.Files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn("cannot remove processed scan file", "file", f, "err", err)
+		}
+	}
+}
+
+func (a *Agent) declarationsFor(ids []string) []*declaration.Declaration {
+	out := make([]*declaration.Declaration, len(ids))
+	for i, id := range ids {
+		b, err := a.store.Declaration(declaration.Normalize(id))
+		if err != nil || b == nil {
+			continue
+		}
+		d, err := declaration.Parse(b)
+		if err == nil {
+			out[i] = d
+		}
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,121 @@
+// Command gatescan is the edge scanning agent of a customs port gate.
+//
+// See `gatescan help` and interfaces.md §5 for the commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/gatescan/gatescan/config"
+)
+
+const usage = `gatescan: the edge scanning agent of a customs port gate
+
+usage:
+  gatescan run --config FILE        run the daemon
+  gatescan demo [--trucks N] [--forever] [--config FILE]
+                                    a whole simulated gate on this machine
+  gatescan inspect SIDECAR.json [--declaration FILE] [--gross-kg KG] [--config FILE] [--annotate OUT.jpg]
+                                    inspect one scan offline, print the result JSON
+  gatescan scale decode --protocol NAME [FILE]
+  gatescan scale read --port DEV --protocol NAME [--baud N] [--data-bits N] [--parity P] [--stop-bits N]
+  gatescan config check FILE
+  gatescan config defaults
+`
+
+// exitError carries an exit code; its message is printed on one line.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func badInput(format string, a ...any) error {
+	return &exitError{2, fmt.Errorf(format, a...)}
+}
+
+func main() {
+	err := dispatch(os.Args[1:], os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintln(os.Stderr, "gatescan: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	os.Exit(code)
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{2, errors.New("no command given")}
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "demo":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "inspect":
+		return cmdInspect(args[1:], stdout, stderr)
+	case "scale":
+		return cmdScale(args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return badInput("unknown command %q", args[0])
+}
+
+// parse parses flags that may come before or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, badInput("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, badInput("config %s: %v", path, err)
+	}
+	return c, nil
+}
+
+func newLogger(c *config.Config, w io.Writer) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(c.Log.Level))
+	o := &slog.HandlerOptions{Level: lv}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, o))
+	}
+	return slog.New(slog.NewJSONHandler(w, o))
+}

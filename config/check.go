@@ -1,0 +1,318 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatescan/gatescan/drivers/scale"
+)
+
+// Problem is one thing wrong with a config, at a key path such as
+// "lanes[0].weighbridge.baud".
+type Problem struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	s := p.Path
+	if p.Line > 0 {
+		s += fmt.Sprintf(" (line %d)", p.Line)
+	}
+	if s == "" {
+		return p.Msg
+	}
+	return s + ": " + p.Msg
+}
+
+// Problems is every problem found in a config.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "\n")
+}
+
+var (
+	typeOfConfig   = reflect.TypeOf(Config{})
+	typeOfDuration = reflect.TypeOf(time.Duration(0))
+)
+
+// checkKeys walks a YAML node against the Go type it will decode into and
+// reports every key that has no field, with the closest known key.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.AliasNode:
+		checkKeys(n.Alias, t, path, probs)
+	case t.Kind() == reflect.Struct && t != typeOfDuration:
+		if n.Kind != yaml.MappingNode {
+			if n.Tag != "!!null" {
+				*probs = append(*probs, Problem{path, n.Line, fmt.Sprintf("expected a mapping, found %q", n.Value)})
+			}
+			return
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			ft, ok := fields[k.Value]
+			if !ok {
+				msg := "unknown key"
+				if s := closest(k.Value, names); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				}
+				*probs = append(*probs, Problem{p, k.Line, msg})
+				continue
+			}
+			checkKeys(v, ft, p, probs)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), probs)
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// closest returns the known name within edit distance 2 of s, if any.
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+var (
+	reTopicPart = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	reHS        = regexp.MustCompile(`^[0-9]{2,10}$`)
+)
+
+// Validate reports every problem in c, with its key path. It also fills
+// per-lane defaults that a list in YAML cannot inherit.
+func (c *Config) Validate() Problems {
+	var ps Problems
+	bad := func(path, format string, a ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, a...)})
+	}
+	for _, f := range []struct{ path, v string }{{"site", c.Site}, {"gate", c.Gate}} {
+		if !reTopicPart.MatchString(f.v) {
+			bad(f.path, "%q must be letters, digits, '.', '_' or '-' (it is part of every MQTT topic)", f.v)
+		}
+	}
+	if c.MQTT.Broker != "embedded" {
+		u, err := url.Parse(c.MQTT.Broker)
+		switch {
+		case err != nil:
+			bad("mqtt.broker", "%q is not a URL: %v", c.MQTT.Broker, err)
+		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
+			bad("mqtt.broker", "%q: scheme must be tcp://, ssl://, ws:// or wss:// (or \"embedded\")", c.MQTT.Broker)
+		case u.Host == "":
+			bad("mqtt.broker", "%q has no host:port", c.MQTT.Broker)
+		}
+	}
+	if (c.MQTT.CertFile == "") != (c.MQTT.KeyFile == "") {
+		bad("mqtt.cert_file", "cert_file and key_file go together for mutual TLS; set both or neither")
+	}
+	if c.MQTT.Keepalive < time.Second {
+		bad("mqtt.keepalive", "%v is too short; use at least 1s", c.MQTT.Keepalive)
+	}
+	if c.Buffer.Dir == "" {
+		bad("buffer.dir", "must name the directory Badger keeps its files in")
+	}
+	if c.Scanner.Inbox == "" {
+		bad("scanner.inbox", "must name the directory the scanner writes scans into")
+	}
+	if c.Scanner.MaxWidth < 16 || c.Scanner.MaxHeight < 16 {
+		bad("scanner.max_width", "image limits %dx%d are too small", c.Scanner.MaxWidth, c.Scanner.MaxHeight)
+	}
+	if c.Scanner.Rescan <= 0 {
+		bad("scanner.rescan_interval", "must be positive, e.g. 30s")
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			bad("http.listen", "%q is not host:port: %v", c.HTTP.Listen, err)
+		}
+	}
+	seen := map[string]bool{}
+	for i := range c.Lanes {
+		l := &c.Lanes[i]
+		p := fmt.Sprintf("lanes[%d]", i)
+		if !reTopicPart.MatchString(l.ID) {
+			bad(p+".id", "%q must be letters, digits, '.', '_' or '-'", l.ID)
+		}
+		if seen[l.ID] {
+			bad(p+".id", "lane %q is listed twice", l.ID)
+		}
+		seen[l.ID] = true
+		if l.VehicleTareKg < 0 || l.VehicleTareKg > 60000 {
+			bad(p+".vehicle_tare_kg", "%v kg is not a plausible tractor and chassis tare (0..60000)", l.VehicleTareKg)
+		}
+		if w := l.Weighbridge; w != nil {
+			w.fillDefaults()
+			wp := p + ".weighbridge"
+			if w.Port == "" {
+				bad(wp+".port", "must name the serial device, e.g. /dev/ttyUSB0")
+			}
+			if _, err := scale.Lookup(w.Protocol); err != nil {
+				bad(wp+".protocol", "%v", err)
+			}
+			switch w.Baud {
+			case 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200:
+			default:
+				bad(wp+".baud", "%d is not a standard indicator baud rate (1200..115200)", w.Baud)
+			}
+			if w.DataBits != 7 && w.DataBits != 8 {
+				bad(wp+".data_bits", "%d: use 7 or 8", w.DataBits)
+			}
+			switch w.Parity {
+			case "none", "even", "odd", "mark", "space":
+			default:
+				bad(wp+".parity", "%q: use none, even, odd, mark or space", w.Parity)
+			}
+			if w.StopBits != 1 && w.StopBits != 1.5 && w.StopBits != 2 {
+				bad(wp+".stop_bits", "%v: use 1, 1.5 or 2", w.StopBits)
+			}
+			if w.DivisionKg <= 0 {
+				bad(wp+".division_kg", "%v: the indicator's display step must be positive", w.DivisionKg)
+			}
+		}
+	}
+	d := c.Detector
+	if d.MuCm2G <= 0 || d.MuCm2G > 1 {
+		bad("detector.mu_cm2_g", "%v cm²/g is not a plausible MeV mass attenuation coefficient (0.02..0.1)", d.MuCm2G)
+	}
+	for i, s := range d.StepWedge {
+		if s[0] <= 0 || s[1] <= 0 || (i > 0 && (s[0] <= d.StepWedge[i-1][0] || s[1] <= d.StepWedge[i-1][1])) {
+			bad(fmt.Sprintf("detector.step_wedge[%d]", i), "%v: entries must be positive [attenuation, g/cm²] pairs, both increasing", s)
+		}
+	}
+	if d.OpaqueTransmission <= 0 || d.OpaqueTransmission >= 0.5 {
+		bad("detector.opaque_transmission", "%v must be in (0, 0.5)", d.OpaqueTransmission)
+	}
+	r := c.Rules
+	if r.ReviewRisk <= 0 || r.AlertRisk <= r.ReviewRisk || r.AlertRisk > 1 {
+		bad("rules.alert_risk", "need 0 < review_risk (%v) < alert_risk (%v) <= 1", r.ReviewRisk, r.AlertRisk)
+	}
+	if r.WeightTolerancePct < 0 || r.WeightToleranceKg < 0 {
+		bad("rules.weight_tolerance_pct", "tolerances cannot be negative")
+	}
+	for i, k := range c.Containers {
+		p := fmt.Sprintf("containers[%d]", i)
+		if len(k.SizeCode) != 2 {
+			bad(p+".size_code", "%q: the first two characters of the ISO 6346 size-type code, e.g. \"42\"", k.SizeCode)
+		}
+		if k.LengthM <= 0 || k.HeightM <= 0 || k.InnerWidthM <= 0 || k.InnerHeightM <= 0 || k.InnerHeightM >= k.HeightM {
+			bad(p, "dimensions must be positive with inner height below outer height")
+		}
+	}
+	for i, pr := range c.Profiles {
+		p := fmt.Sprintf("profiles[%d]", i)
+		if !reHS.MatchString(strings.ReplaceAll(pr.HSPrefix, ".", "")) {
+			bad(p+".hs_prefix", "%q is not an HS code prefix (2 to 10 digits, dots allowed)", pr.HSPrefix)
+		}
+		if pr.DensityKgM3[0] < 0 || pr.DensityKgM3[1] < pr.DensityKgM3[0] {
+			bad(p+".density_kg_m3", "%v: need [low, high] with 0 <= low <= high", pr.DensityKgM3)
+		}
+		switch pr.Material {
+		case "", "organic", "mixed", "inorganic", "metal":
+		default:
+			bad(p+".material", "%q: use organic, mixed, inorganic or metal", pr.Material)
+		}
+	}
+	for i, g := range c.Controlled {
+		if !reHS.MatchString(strings.ReplaceAll(g.HSPrefix, ".", "")) {
+			bad(fmt.Sprintf("controlled_goods[%d].hs_prefix", i), "%q is not an HS code prefix", g.HSPrefix)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
+	return ps
+}
+
+func (w *Weighbridge) fillDefaults() {
+	if w.Baud == 0 {
+		w.Baud = 9600
+	}
+	if w.DataBits == 0 {
+		w.DataBits = 8
+	}
+	if w.Parity == "" {
+		w.Parity = "none"
+	}
+	if w.StopBits == 0 {
+		w.StopBits = 1
+	}
+	if w.SilentAfter == 0 {
+		w.SilentAfter = 5 * time.Second
+	}
+	if w.DivisionKg == 0 {
+		w.DivisionKg = 20
+	}
+	if w.StableFor == 0 {
+		w.StableFor = 2 * time.Second
+	}
+	if w.StableBand == 0 {
+		w.StableBand = 1
+	}
+	if w.MinTruckKg == 0 {
+		w.MinTruckKg = 2000
+	}
+}

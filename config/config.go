@@ -1,0 +1,312 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// DefaultsYAML returns the commented default config.
+func DefaultsYAML() []byte { return bytes.Clone(defaultsYAML) }
+
+// Config is the whole agent configuration. The keys of interfaces.md §6 are
+// fixed; everything else is gatescan's own.
+type Config struct {
+	Site         string        `yaml:"site"`
+	Gate         string        `yaml:"gate"`
+	MQTT         MQTT          `yaml:"mqtt"`
+	Buffer       Buffer        `yaml:"buffer"`
+	Scanner      Scanner       `yaml:"scanner"`
+	Declarations Declarations  `yaml:"declarations"`
+	Lanes        []Lane        `yaml:"lanes"`
+	HTTP         HTTP          `yaml:"http"`
+	Detector     Detector      `yaml:"detector"`
+	Rules        Rules         `yaml:"rules"`
+	Containers   []Container   `yaml:"containers"`
+	Profiles     []Profile     `yaml:"profiles"`
+	Controlled   []Controlled  `yaml:"controlled_goods"`
+	Accredited   []string      `yaml:"accredited_issuers"`
+	Watchlist    []string      `yaml:"exporter_watchlist"`
+	Log          Log           `yaml:"log"`
+	Shutdown     time.Duration `yaml:"shutdown_timeout"`
+}
+
+// MQTT is the connection to the control rooms' broker.
+type MQTT struct {
+	Broker        string        `yaml:"broker"`
+	ClientID      string        `yaml:"client_id"`
+	Username      string        `yaml:"username"`
+	Password      string        `yaml:"password"`
+	PasswordFile  string        `yaml:"password_file"`
+	CAFile        string        `yaml:"ca_file"`
+	CertFile      string        `yaml:"cert_file"`
+	KeyFile       string        `yaml:"key_file"`
+	Keepalive     time.Duration `yaml:"keepalive"`
+	ImageMaxBytes int           `yaml:"image_max_bytes"`
+	Inflight      int           `yaml:"inflight"`
+}
+
+// Buffer is the Badger store-and-forward buffer.
+type Buffer struct {
+	Dir               string        `yaml:"dir"`
+	SyncWrites        bool          `yaml:"sync_writes"`
+	Retention         time.Duration `yaml:"retention"`
+	MaxDiskMB         int64         `yaml:"max_disk_mb"`
+	EncryptionKeyFile string        `yaml:"encryption_key_file"`
+}
+
+// Scanner is the scan inbox.
+type Scanner struct {
+	Inbox         string        `yaml:"inbox"`
+	Rescan        time.Duration `yaml:"rescan_interval"`
+	MaxWidth      int           `yaml:"max_width"`
+	MaxHeight     int           `yaml:"max_height"`
+	MaxFileMB     int64         `yaml:"max_file_mb"`
+	SettleTime    time.Duration `yaml:"settle_time"`
+	KeepProcessed bool          `yaml:"keep_processed"`
+	ProcessedDir  string        `yaml:"processed_dir"`
+}
+
+// Declarations is the customs declaration inputs.
+type Declarations struct {
+	Inbox  string        `yaml:"inbox"`
+	Expiry time.Duration `yaml:"expiry"`
+}
+
+// Lane is one scanning lane; Weighbridge is nil for a scanner-only lane.
+type Lane struct {
+	ID            string       `yaml:"id"`
+	Weighbridge   *Weighbridge `yaml:"weighbridge"`
+	VehicleTareKg float64      `yaml:"vehicle_tare_kg"`
+}
+
+// Weighbridge is a lane's indicator on a serial port.
+type Weighbridge struct {
+	Port         string        `yaml:"port"`
+	Protocol     string        `yaml:"protocol"`
+	Baud         int           `yaml:"baud"`
+	DataBits     int           `yaml:"data_bits"`
+	Parity       string        `yaml:"parity"`
+	StopBits     float64       `yaml:"stop_bits"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+	SilentAfter  time.Duration `yaml:"silent_after"`
+	DivisionKg   float64       `yaml:"division_kg"`
+	StableFor    time.Duration `yaml:"stable_for"`
+	StableBand   float64       `yaml:"stable_band_divisions"`
+	MinTruckKg   float64       `yaml:"min_truck_kg"`
+}
+
+// HTTP is the metrics, health and technicians' page listener.
+type HTTP struct {
+	Listen    string `yaml:"listen"`
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Detector holds the X-ray detector's physics and thresholds.
+type Detector struct {
+	MuCm2G                   float64      `yaml:"mu_cm2_g"`
+	StepWedge                [][2]float64 `yaml:"step_wedge"`
+	LeadInMinColumns         int          `yaml:"lead_in_min_columns"`
+	LeadInMaxColumns         int          `yaml:"lead_in_max_columns"`
+	OpaqueTransmission       float64      `yaml:"opaque_transmission"`
+	CargoMinKgM3             float64      `yaml:"cargo_min_kg_m3"`
+	EmptyMaxKg               float64      `yaml:"empty_max_kg"`
+	EmptyMaxAreaM2           float64      `yaml:"empty_max_area_m2"`
+	NoPenetrationMaxFraction float64      `yaml:"no_penetration_max_fraction"`
+	RegionMinAreaM2          float64      `yaml:"region_min_area_m2"`
+	AnnotateMaxWidth         int          `yaml:"annotate_max_width"`
+}
+
+// Rules holds the weight and risk rules.
+type Rules struct {
+	WeightTolerancePct float64       `yaml:"weight_tolerance_pct"`
+	WeightToleranceKg  float64       `yaml:"weight_tolerance_kg"`
+	XrayTolerancePct   float64       `yaml:"xray_tolerance_pct"`
+	XrayToleranceKg    float64       `yaml:"xray_tolerance_kg"`
+	JoinWindow         time.Duration `yaml:"join_window"`
+	Grace              time.Duration `yaml:"grace"`
+	ReviewRisk         float64       `yaml:"review_risk"`
+	AlertRisk          float64       `yaml:"alert_risk"`
+	SeverityRisk       SeverityRisk  `yaml:"severity_risk"`
+}
+
+// SeverityRisk is the risk each finding severity contributes.
+type SeverityRisk struct {
+	Info     float64 `yaml:"info"`
+	Warning  float64 `yaml:"warning"`
+	Critical float64 `yaml:"critical"`
+}
+
+// Container is the geometry of one ISO 6346 size code.
+type Container struct {
+	SizeCode      string  `yaml:"size_code"`
+	Name          string  `yaml:"name"`
+	LengthM       float64 `yaml:"length_m"`
+	HeightM       float64 `yaml:"height_m"`
+	InnerLengthM  float64 `yaml:"inner_length_m"`
+	InnerWidthM   float64 `yaml:"inner_width_m"`
+	InnerHeightM  float64 `yaml:"inner_height_m"`
+	SideWallsGCm2 float64 `yaml:"side_walls_g_cm2"`
+}
+
+// Profile is what a commodity looks like in the X-ray, keyed by HS prefix.
+type Profile struct {
+	HSPrefix    string     `yaml:"hs_prefix"`
+	Name        string     `yaml:"name"`
+	DensityKgM3 [2]float64 `yaml:"density_kg_m3"`
+	Material    string     `yaml:"material"`
+	Shapes      []string   `yaml:"shapes"`
+	Uniformity  float64    `yaml:"uniformity"`
+}
+
+// Controlled is an export-controlled commodity and the documents it needs.
+type Controlled struct {
+	HSPrefix  string   `yaml:"hs_prefix"`
+	Name      string   `yaml:"name"`
+	Documents []string `yaml:"documents"`
+}
+
+// Default returns the built-in defaults.
+func Default() *Config {
+	c, err := Parse(defaultsYAML, "defaults.yaml")
+	if err != nil {
+		panic("config: built-in defaults are invalid: " + err.Error())
+	}
+	return c
+}
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(b, path)
+}
+
+// Parse lays data over the defaults and validates the result. The error, if
+// any, is a Problems listing every problem found.
+func Parse(data []byte, name string) (*Config, error) {
+	c := &Config{}
+	var base yaml.Node
+	if err := yaml.Unmarshal(defaultsYAML, &base); err != nil {
+		return nil, fmt.Errorf("defaults: %w", err)
+	}
+	if err := base.Decode(c); err != nil {
+		return nil, fmt.Errorf("defaults: %w", err)
+	}
+	if name == "defaults.yaml" && bytes.Equal(data, defaultsYAML) {
+		return c, problemsOrNil(c.Validate())
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Problems{{Path: name, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
+	}
+	if len(doc.Content) == 0 {
+		return c, problemsOrNil(c.Validate())
+	}
+	var probs Problems
+	checkKeys(doc.Content[0], typeOfConfig, "", &probs)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	if err := doc.Content[0].Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, m := range te.Errors {
+				probs = append(probs, Problem{Msg: m})
+			}
+			return nil, probs
+		}
+		return nil, Problems{{Msg: err.Error()}}
+	}
+	c.applyEnv()
+	probs = c.Validate()
+	for i := range probs {
+		probs[i].Line = lineOf(doc.Content[0], probs[i].Path)
+	}
+	return c, problemsOrNil(probs)
+}
+
+// applyEnv lets the environment supply secrets, never the reverse.
+func (c *Config) applyEnv() {
+	if p := os.Getenv("GATESCAN_MQTT_PASSWORD"); p != "" {
+		c.MQTT.Password = p
+	}
+}
+
+func problemsOrNil(p Problems) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+// Lane returns the lane with id, or nil.
+func (c *Config) Lane(id string) *Lane {
+	for i := range c.Lanes {
+		if c.Lanes[i].ID == id {
+			return &c.Lanes[i]
+		}
+	}
+	return nil
+}
+
+// ContainerFor returns the geometry of an ISO 6346 size-type code such as
+// "42G1" by its first two characters; ok is false for an unknown size.
+func (c *Config) ContainerFor(typeCode string) (Container, bool) {
+	if len(typeCode) >= 2 {
+		for _, k := range c.Containers {
+			if k.SizeCode == typeCode[:2] {
+				return k, true
+			}
+		}
+	}
+	return Container{}, false
+}
+
+// lineOf finds the line of a key path such as "lanes[0].weighbridge.baud"
+// in a parsed document, or 0.
+func lineOf(n *yaml.Node, path string) int {
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		if n == nil {
+			break
+		}
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			key = part[:i]
+			fmt.Sscanf(part[i:], "[%d]", &idx)
+		}
+		var next *yaml.Node
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, next = n.Content[i].Line, n.Content[i+1]
+				}
+			}
+		}
+		if next != nil && idx >= 0 && next.Kind == yaml.SequenceNode && idx < len(next.Content) {
+			next = next.Content[idx]
+			line = next.Line
+		}
+		n = next
+	}
+	return line
+}

@@ -1,0 +1,132 @@
+package scale
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// STGS is the comma-separated text line that A&D, Dini Argeo, Kern and a
+// great many other indicators send (protocol name "stgs"):
+//
+//	ST,GS,+0012450kg
+//
+// ending in CR LF. The first field is ST (stable), US (unstable) or OL
+// (out of range); the second GS (gross), NT (net) or TR (tare), and may be
+// missing, as in A&D's "ST,+00012.45  g", which is then gross. Then comes
+// the signed weight, with or without a decimal point and with zeros or
+// spaces for padding, and the unit: kg, t, lb, g or another unit of
+// weight, with or without spaces before it.
+//
+// OL with a negative sign is Underload, otherwise Overload; the weight of
+// an OL line is often blank and is reported only when it is a number.
+type STGS struct{}
+
+// stgsMaxLine bounds a line; lines are about 20 bytes.
+const stgsMaxLine = 40
+
+var stgsFramer = framer{heads: []string{"ST,", "US,", "OL,"}, ends: "\r\n", size: stgsMaxLine, strip: true}
+
+// Name returns "stgs".
+func (STGS) Name() string { return "stgs" }
+
+// Split finds the next line that starts with ST, US or OL and a comma,
+// without its line end; other lines are skipped.
+func (STGS) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	return stgsFramer.split(data, atEOF)
+}
+
+// Parse decodes one line.
+func (STGS) Parse(frame []byte) (Reading, error) {
+	if len(frame) > stgsMaxLine {
+		return Reading{}, fmt.Errorf("line is %d bytes, longer than any weight line (%d)", len(frame), stgsMaxLine)
+	}
+	var buf [stgsMaxLine]byte
+	line := bytes.TrimRight(mask7(buf[:0], frame), "\r\n")
+	if len(line) < 3 || line[2] != ',' {
+		return Reading{}, fmt.Errorf("line does not start with a two-letter header and a comma")
+	}
+	r := Reading{HasMotion: true}
+	switch string(line[:2]) {
+	case "ST":
+		r.Stable = true
+	case "US":
+	case "OL":
+	default:
+		return Reading{}, fmt.Errorf("header %q is not ST, US or OL", line[:2])
+	}
+	rest := line[3:]
+	dst := &r.Gross
+	if len(rest) >= 3 && rest[2] == ',' && isLetter(rest[0]) && isLetter(rest[1]) {
+		switch string(rest[:2]) {
+		case "GS":
+		case "NT":
+			dst = &r.Net
+		case "TR":
+			dst = &r.Tare
+		default:
+			return Reading{}, fmt.Errorf("mode %q is not GS, NT or TR", rest[:2])
+		}
+		rest = rest[3:]
+	}
+	// The unit starts at the first letter; a comma may separate it.
+	k := 0
+	for k < len(rest) && !isLetter(rest[k]) {
+		k++
+	}
+	field, unitField := bytes.TrimRight(rest[:k], ", "), rest[k:]
+	w, err := parseNum("weight", field, withSign|withPoint)
+	if line[0] == 'O' {
+		neg := bytes.HasPrefix(trimSpaces(field), []byte{'-'})
+		r.Overload, r.Underload = !neg, neg
+		if err != nil {
+			return r, nil
+		}
+	}
+	if err != nil {
+		return Reading{}, err
+	}
+	u, err := lookupUnit(unitField)
+	if err != nil {
+		return Reading{}, err
+	}
+	r.Unit = u.sym
+	*dst = weight(u.kg(w))
+	return r, nil
+}
+
+// Encode renders r as a line ending in CR LF, with the weight in seven
+// zero-padded characters after its sign, or blank when r is out of range.
+func (STGS) Encode(r Reading) []byte {
+	u := unitFor(r.Unit)
+	kg, mode := shown(r)
+	x := u.from(kg)
+	b := make([]byte, 0, 20)
+	switch {
+	case r.Overload || r.Underload:
+		b = append(b, "OL,"...)
+	case !r.Stable:
+		b = append(b, "US,"...)
+	default:
+		b = append(b, "ST,"...)
+	}
+	switch mode {
+	case 'N':
+		b = append(b, "NT,"...)
+	case 'T':
+		b = append(b, "TR,"...)
+	default:
+		b = append(b, "GS,"...)
+	}
+	sign := minus(x, r, "+")
+	if r.Overload || r.Underload {
+		b = append(b, sign...)
+		b = append(b, "       "...)
+	} else {
+		m, e := quantize(x, -5, 0, 7, true)
+		b = appendNum(b, sign, m, e, 8, '0')
+	}
+	b = append(b, u.sym...)
+	return append(b, cr, lf)
+}
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }

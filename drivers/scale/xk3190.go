@@ -1,0 +1,83 @@
+package scale
+
+import (
+	"fmt"
+)
+
+// XK3190 is the continuous output of the Shanghai Yaohua XK3190-A9 and the
+// many indicators that copy it (protocol name "xk3190"), twelve bytes a
+// frame:
+//
+//	STX sign d d d d d d p x x ETX
+//
+// The sign is '+' or '-', then six digits of the displayed weight, most
+// significant first, and p the number of decimal places, '0' to '4'. The
+// two check characters are the high and low nibble, in hex, of the XOR of
+// the eight bytes from the sign to p; digits written as the nibble plus
+// '0' (':' for 10 …) are accepted too, as some firmware sends them.
+//
+// The frame carries no unit, mode or motion flag: the weight is taken to be
+// the gross weight in kilograms, Unit is empty, and HasMotion is false.
+type XK3190 struct{}
+
+const xk3190Len = 12
+
+var xk3190Framer = framer{heads: []string{"\x02"}, ends: "\x03", size: xk3190Len}
+
+// Name returns "xk3190".
+func (XK3190) Name() string { return "xk3190" }
+
+// Split finds the next frame, from STX to ETX.
+func (XK3190) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	return xk3190Framer.split(data, atEOF)
+}
+
+// Parse decodes one frame.
+func (XK3190) Parse(frame []byte) (Reading, error) {
+	if err := checkLen(frame, xk3190Len); err != nil {
+		return Reading{}, err
+	}
+	var buf [xk3190Len]byte
+	b := mask7(buf[:0], frame)
+	if b[0] != stx || b[11] != etx {
+		return Reading{}, fmt.Errorf("frame runs from %q to %q, want STX to ETX", b[0], b[11])
+	}
+	var x byte
+	for _, c := range b[1:9] {
+		x ^= c
+	}
+	hi, ok1 := hexDigit(b[9])
+	lo, ok2 := hexDigit(b[10])
+	if !ok1 || !ok2 || hi<<4|lo != x {
+		return Reading{}, fmt.Errorf("%w: check characters %q, want %02X", ErrChecksum, b[9:11], x)
+	}
+	sign, p := b[1], b[8]
+	if sign != '+' && sign != '-' {
+		return Reading{}, fmt.Errorf("sign %q is not + or -", sign)
+	}
+	if p < '0' || p > '4' {
+		return Reading{}, fmt.Errorf("decimal places %q is not a digit from 0 to 4", p)
+	}
+	w, err := parseNum("weight", b[2:8], 0)
+	if err != nil {
+		return Reading{}, err
+	}
+	w.dec, w.neg = int(p-'0'), sign == '-'
+	return Reading{Gross: weight(kilogram.kg(w))}, nil
+}
+
+// Encode renders the displayed weight of r, in kilograms, as a frame.
+func (XK3190) Encode(r Reading) []byte {
+	kg, _ := shown(r)
+	m, e := quantize(kg, -4, 0, 6, false)
+	b := make([]byte, 0, xk3190Len)
+	b = append(b, stx, minus(kg, r, "+")[0])
+	b = appendNum(b, "", m, 0, 6, '0')
+	b = append(b, byte('0'-e))
+	var x byte
+	for _, c := range b[1:9] {
+		x ^= c
+	}
+	const hex = "0123456789ABCDEF"
+	return append(b, hex[x>>4], hex[x&15], etx)
+}

@@ -1,0 +1,398 @@
+package serialline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatescan/gatescan/drivers/scale"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{Port: "/dev/ttyUSB0", Protocol: "linetest"}
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		field string // "" means valid
+		say   string // part of the message
+	}{
+		{"defaults", func(*Config) {}, "", ""},
+		{"full", func(c *Config) {
+			*c = Config{Port: "/dev/ttyS0", Baud: 4800, DataBits: 7, Parity: "even", StopBits: 2, Protocol: "linetest-poll", PollInterval: time.Second, SilentAfter: 3 * time.Second, ReadTimeout: 100 * time.Millisecond}
+		}, "", ""},
+		{"1.5 stop bits", func(c *Config) { c.StopBits = 1.5 }, "", ""},
+		{"no port", func(c *Config) { c.Port = " " }, "port", "/dev/ttyUSB0"},
+		{"baud", func(c *Config) { c.Baud = -9600 }, "baud", "9600"},
+		{"data bits", func(c *Config) { c.DataBits = 9 }, "data_bits", "7 or 8"},
+		{"parity", func(c *Config) { c.Parity = "EVEN" }, "parity", "none, even, odd, mark, space"},
+		{"stop bits", func(c *Config) { c.StopBits = 3 }, "stop_bits", "1, 1.5 or 2"},
+		{"no protocol", func(c *Config) { c.Protocol = "" }, "protocol", "linetest"},
+		{"unknown protocol", func(c *Config) { c.Protocol = "tolerdo" }, "protocol", "linetest"},
+		{"poll a stream", func(c *Config) { c.PollInterval = time.Second }, "poll_interval", "set poll_interval to 0"},
+		{"negative poll", func(c *Config) { c.PollInterval = -time.Second }, "poll_interval", "listen only"},
+		{"read timeout too long", func(c *Config) { c.ReadTimeout = 10 * time.Second }, "read_timeout", "silent_after"},
+		{"negative silence", func(c *Config) { c.SilentAfter = -1 }, "silent_after", "positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Validate() = %v, want a *FieldError for %s", err, tt.field)
+			}
+			if fe.Field != tt.field || !strings.Contains(err.Error(), tt.say) {
+				t.Fatalf("Validate() = %q (field %s), want field %s saying %q", err, fe.Field, tt.field, tt.say)
+			}
+		})
+	}
+	if _, err := New(Config{Protocol: "nope"}, nil); err == nil || !strings.Contains(err.Error(), "port") || !strings.Contains(err.Error(), "protocol") {
+		t.Errorf("New with two problems = %v, want both reported", err)
+	}
+}
+
+func TestReadingsOverPTY(t *testing.T) {
+	p := newFakePTY(t)
+	l, got, rec, stop := startLine(t, Config{Port: p.link, Protocol: "linetest", Baud: 19200, Parity: "even", StopBits: 2}, nil)
+
+	var n atomic.Int64
+	defer p.stream(func() []byte { return frame(int(24000 + 20*(n.Add(1)%3))) })()
+	waitFor(t, 10*time.Second, "readings 24000, 24020 and 24040", func() bool {
+		return got.has(24000) && got.has(24020) && got.has(24040)
+	})
+	st := l.Status()
+	if st.State != StateUp || st.Readings == 0 || st.Bytes < 7*st.Readings || st.LastReading.IsZero() {
+		t.Errorf("Status() = %+v, want up with readings and bytes counted", st)
+	}
+	if st.BadFrames > 1 { // the first frame may be cut by opening mid-stream
+		t.Errorf("BadFrames = %d on a clean stream", st.BadFrames)
+	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() = %v, want context.Canceled", err)
+	}
+	if st := l.Status(); st.State != StateDown {
+		t.Errorf("after Run returned, State = %s, want down", st.State)
+	}
+	if rec.count("weighbridge port open") != 1 {
+		t.Errorf("want one open log line, got:\n%s", rec.dump())
+	}
+}
+
+func TestGarbageIsCountedAndDecodingGoesOn(t *testing.T) {
+	p := newFakePTY(t)
+	l, got, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest"}, nil)
+
+	var i atomic.Int64
+	stop := p.stream(func() []byte {
+		switch n := i.Add(1); {
+		case n%4 == 1:
+			return []byte("#~garbage at the wrong baud~#\r\n")
+		case n%4 == 2:
+			// a run without any terminator, longer than the decoder's buffer
+			return bytes.Repeat([]byte{0xA5}, 3*scale.MaxFrame)
+		default:
+			return frame(int(1000 + n))
+		}
+	})
+	defer stop()
+	waitFor(t, 10*time.Second, "20 bad frames and 20 readings", func() bool {
+		st := l.Status()
+		return st.BadFrames >= 20 && got.len() >= 20
+	})
+	stop()
+	if n := rec.count("weighbridge bad frame"); n != 1 {
+		t.Errorf("bad-frame log lines = %d, want 1 (rate-limited to one per 30 s); log:\n%s", n, rec.dump())
+	}
+	if rec.count("check that the indicator sends at 9600 baud") == 0 {
+		t.Errorf("the bad-frame log line should suggest checking the baud rate; log:\n%s", rec.dump())
+	}
+	if st := l.Status(); st.State != StateUp || st.Reconnects != 0 {
+		t.Errorf("Status() = %+v, want up without reconnects: garbage must not drop the port", st)
+	}
+}
+
+func TestUnplugAndReplug(t *testing.T) {
+	p := newFakePTY(t)
+	l, got, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest"}, nil)
+
+	kg := atomic.Int64{}
+	kg.Store(11000)
+	defer p.stream(func() []byte { return frame(int(kg.Load())) })()
+	waitFor(t, 10*time.Second, "the first reading", func() bool { return got.has(11000) })
+
+	p.unplug()
+	waitFor(t, 10*time.Second, "the lane to go down", func() bool { return l.Status().State == StateDown })
+	st := l.Status()
+	if st.LastError == "" {
+		t.Errorf("down without LastError: %+v", st)
+	}
+	// Let it retry a few times against the missing device.
+	waitFor(t, 10*time.Second, "failed reopen attempts", func() bool {
+		return strings.Contains(l.Status().LastError, "no such file")
+	})
+	time.Sleep(300 * time.Millisecond) // several back-off rounds (not asserted on time)
+
+	kg.Store(22000)
+	p.plug()
+	waitFor(t, 10*time.Second, "readings after replug", func() bool { return got.has(22000) })
+	st = l.Status()
+	if st.State != StateUp || st.Reconnects != 1 {
+		t.Errorf("after replug Status() = %+v, want up with 1 reconnect", st)
+	}
+	if n := rec.count("lane down"); n != 1 {
+		t.Errorf("lane-down log lines = %d, want exactly 1 per outage; log:\n%s", n, rec.dump())
+	}
+	if rec.count("weighbridge port reopened") != 1 {
+		t.Errorf("want one reopened log line; log:\n%s", rec.dump())
+	}
+	t.Logf("log:\n%s", rec.dump())
+}
+
+func TestSilenceAndRecovery(t *testing.T) {
+	p := newFakePTY(t)
+	l, got, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest", SilentAfter: 300 * time.Millisecond, ReadTimeout: 50 * time.Millisecond}, nil)
+
+	waitFor(t, 10*time.Second, "the port to open", func() bool { return l.Status().State != StateDown })
+	waitFor(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
+	if rec.count("lane silent") != 1 || rec.count("indicator is on") != 1 {
+		t.Errorf("want one silence log line with a hint; log:\n%s", rec.dump())
+	}
+
+	defer p.stream(func() []byte { return frame(5000) })()
+	waitFor(t, 10*time.Second, "readings to resume", func() bool { return got.has(5000) && l.Status().State == StateUp })
+	if rec.count("readings resumed") != 1 {
+		t.Errorf("want one resumed log line; log:\n%s", rec.dump())
+	}
+}
+
+func TestSilentOnGarbageHintsAtBaud(t *testing.T) {
+	p := newFakePTY(t)
+	l, _, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest", SilentAfter: 300 * time.Millisecond, ReadTimeout: 50 * time.Millisecond}, nil)
+	defer p.stream(func() []byte { return []byte("\x00\xff\x13garbage\r\n") })()
+	waitFor(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
+	if rec.count("check that baud") != 1 {
+		t.Errorf("a line that receives only garbage should hint at the baud rate; log:\n%s", rec.dump())
+	}
+}
+
+func TestCancelStopsRunPromptly(t *testing.T) {
+	t.Run("while reading", func(t *testing.T) {
+		p := newFakePTY(t)
+		// A long read timeout: only closing the port can end the read early.
+		l, _, _, stop := startLine(t, Config{Port: p.link, Protocol: "linetest", ReadTimeout: 5 * time.Second, SilentAfter: 10 * time.Second}, nil)
+		waitFor(t, 10*time.Second, "the port to open", func() bool { return l.Status().State == StateUp })
+		start := time.Now()
+		if err := stop(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Run() = %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Run took %s to return after cancel", d)
+		}
+	})
+	t.Run("while backing off", func(t *testing.T) {
+		missing := t.TempDir() + "/nothing"
+		l, _, _, stop := startLine(t, Config{Port: missing, Protocol: "linetest"}, func(l *Line) {
+			l.backoffMin, l.backoffMax = time.Minute, time.Minute
+		})
+		waitFor(t, 10*time.Second, "the open to fail", func() bool { return l.Status().LastError != "" })
+		start := time.Now()
+		stop()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Run took %s to return after cancel", d)
+		}
+		if e := l.Status().LastError; !strings.Contains(e, missing) || !strings.Contains(e, "plugged in") {
+			t.Errorf("LastError = %q, want the path and a hint", e)
+		}
+	})
+}
+
+func TestPolling(t *testing.T) {
+	p := newFakePTY(t)
+	// The "indicator" answers each request with a reading.
+	var requests atomic.Int64
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			p.mu.Lock()
+			m := p.master
+			p.mu.Unlock()
+			if m == nil {
+				return
+			}
+			n, err := m.Read(buf)
+			if err != nil {
+				return
+			}
+			for range bytes.Count(buf[:n], []byte("P\r\n")) {
+				requests.Add(1)
+				p.write(frame(3000))
+			}
+		}
+	}()
+	l, got, _, _ := startLine(t, Config{Port: p.link, Protocol: "linetest-poll", PollInterval: 50 * time.Millisecond}, nil)
+	waitFor(t, 10*time.Second, "5 polled readings", func() bool { return got.len() >= 5 })
+	if requests.Load() < 5 || !got.has(3000) {
+		t.Errorf("requests = %d, readings %v", requests.Load(), got.kg)
+	}
+	if l.Status().State != StateUp {
+		t.Errorf("State = %s, want up", l.Status().State)
+	}
+}
+
+func TestDecodeCapturedStream(t *testing.T) {
+	l, err := New(Config{Port: "capture.bin", Protocol: "linetest"}, slog.New(&logRecorder{t: t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := "0\r\nW100\r\nW120M\r\nX\r\nW140\r\nW1"
+	var kg []float64
+	var motion []bool
+	err = l.Decode(context.Background(), strings.NewReader(stream), func(r scale.Reading) {
+		kg = append(kg, *r.Gross)
+		motion = append(motion, !r.Stable)
+	})
+	if err != nil {
+		t.Fatalf("Decode() = %v", err)
+	}
+	if len(kg) != 4 || kg[0] != 100 || kg[1] != 120 || !motion[1] || kg[2] != 140 || kg[3] != 1 {
+		t.Errorf("readings %v motion %v", kg, motion)
+	}
+	st := l.Status()
+	if st.Readings != 4 || st.BadFrames != 2 || st.Bytes != uint64(len(stream)) {
+		t.Errorf("Status() = %+v, want 4 readings, 2 bad frames, %d bytes", st, len(stream))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Decode(ctx, strings.NewReader(stream), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Decode with a cancelled context = %v", err)
+	}
+	boom := errors.New("boom")
+	if err := l.Decode(context.Background(), io.MultiReader(strings.NewReader("W1\r\n"), errReader{boom}), nil); !errors.Is(err, boom) {
+		t.Errorf("Decode of a failing reader = %v, want boom", err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// fakePort is an OpenFunc port: Read times out with (0, nil) every 2 ms
+// until data is queued, and returns EOF once ended.
+type fakePort struct {
+	mu     sync.Mutex
+	data   []byte
+	ended  bool
+	closed bool
+	reads  int
+}
+
+func (f *fakePort) Read(p []byte) (int, error) {
+	time.Sleep(2 * time.Millisecond)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	switch {
+	case f.closed:
+		return 0, errors.New("closed")
+	case len(f.data) > 0:
+		n := copy(p, f.data)
+		f.data = f.data[n:]
+		return n, nil
+	case f.ended:
+		return 0, io.EOF
+	}
+	return 0, nil
+}
+
+func (f *fakePort) Write(p []byte) (int, error) { return len(p), nil }
+func (f *fakePort) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
+}
+
+func TestOpenerSeamTimeoutsAndEOF(t *testing.T) {
+	var mu sync.Mutex
+	var ports []*fakePort
+	open := func(cfg Config) (io.ReadWriteCloser, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ports) == 2 {
+			return nil, os.ErrNotExist
+		}
+		p := &fakePort{}
+		ports = append(ports, p)
+		return p, nil
+	}
+	port := func(i int) *fakePort {
+		mu.Lock()
+		defer mu.Unlock()
+		if i < len(ports) {
+			return ports[i]
+		}
+		return nil
+	}
+	l, err := NewWithOpener(Config{Port: "fake", Protocol: "linetest"}, slog.New(&logRecorder{t: t}), open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.backoffMin, l.backoffMax = time.Millisecond, 5*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := &readings{}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, got.add) }()
+
+	// Far more empty reads than bufio.Scanner tolerates from a plain reader.
+	waitFor(t, 10*time.Second, "150 timed-out reads", func() bool {
+		p := port(0)
+		if p == nil {
+			return false
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.reads > 150
+	})
+	p := port(0)
+	p.mu.Lock()
+	p.data = []byte("W42\r\n")
+	p.mu.Unlock()
+	waitFor(t, 10*time.Second, "the reading", func() bool { return got.has(42) })
+
+	p.mu.Lock()
+	p.ended = true
+	p.mu.Unlock()
+	waitFor(t, 10*time.Second, "a reconnect after EOF", func() bool { return port(1) != nil && l.Status().Reconnects == 1 })
+	p2 := port(1)
+	p2.mu.Lock()
+	p2.ended = true
+	p2.mu.Unlock()
+	waitFor(t, 10*time.Second, "down after the second EOF", func() bool {
+		st := l.Status()
+		return st.State == StateDown && strings.Contains(st.LastError, "does not exist")
+	})
+	if again := l.Run(ctx, nil); again == nil || !strings.Contains(again.Error(), "already running") {
+		t.Errorf("second Run = %v, want an already-running error", again)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() = %v", err)
+	}
+}
