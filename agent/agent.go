@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatescan/gatescan/agent/embedbroker"
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
@@ -58,6 +59,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.store = store
 	defer store.Close()
 
+	if cfg.MQTT.Broker == "embedded" {
+		b, err := embedbroker.Start(cfg.MQTT.EmbeddedListen, a.log)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		c := *cfg
+		c.MQTT.Broker = b.URL()
+		cfg = &c
+		a.mu.Lock()
+		a.cfg = cfg
+		a.mu.Unlock()
+	}
 	a.pub, err = publish.New(cfg, store, Version, a.log, a.declarationFromMQTT)
 	if err != nil {
 		return err

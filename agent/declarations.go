@@ -21,12 +21,7 @@ func (a *Agent) storeDeclaration(data []byte) (*declaration.Declaration, error) 
 	}
 	a.metrics.Declarations.WithLabelValues("accepted").Inc()
 	a.log.Info("declaration stored", "declaration_id", d.DeclarationID, "container_id", d.ContainerID, "items", len(d.Items))
-	// Scans waiting for it are retried at once.
-	a.scans.mu.Lock()
-	for p := range a.scans.notBefore {
-		a.scans.notBefore[p] = a.scans.firstSeen[p]
-	}
-	a.scans.mu.Unlock()
+	a.wakeWaitingScans()
 	return d, nil
 }
 

@@ -17,6 +17,7 @@ type Metrics struct {
 	Stage         *prometheus.HistogramVec
 	Readings      *prometheus.CounterVec
 	BadFrames     *prometheus.CounterVec
+	LaneUp        *prometheus.GaugeVec
 }
 
 // NewMetrics creates and registers the metrics.
@@ -32,8 +33,9 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"stage"}),
 		Readings:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_weighbridge_readings_total", Help: "Valid indicator readings per lane."}, []string{"lane"}),
 		BadFrames: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_weighbridge_bad_frames_total", Help: "Undecodable indicator frames per lane."}, []string{"lane"}),
+		LaneUp:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_lane_up", Help: "1 when the lane's indicator port is open and talking."}, []string{"lane"}),
 	}
-	m.Registry.MustRegister(m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations, m.Stage, m.Readings, m.BadFrames,
+	m.Registry.MustRegister(m.LaneUp, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations, m.Stage, m.Readings, m.BadFrames,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

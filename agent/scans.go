@@ -201,22 +201,13 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	joinMS := ms(time.Since(t1))
 
-	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
-		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, Containers: len(sc.ContainerIDs)}
-	for _, d := range decls {
-		t := ""
-		if d != nil {
-			t = d.ContainerType
-		}
-		in.Types = append(in.Types, t)
-	}
-	an, aerr := det.Analyze(in)
-	c := assess.Case{Sidecar: sc, Analysis: an, AnalysisErr: aerr, Declarations: decls, GrossKg: gross,
-		Weighbridge: hasBridge, TimingsMS: map[string]float64{"decode": decodeMS, "join": joinMS}}
+	c := assess.Case{Declarations: decls, GrossKg: gross, Weighbridge: hasBridge,
+		TimingsMS: map[string]float64{"decode": decodeMS, "join": joinMS}}
 	if lc != nil {
 		c.LaneTareKg = lc.VehicleTareKg
 	}
-	results := assess.Assess(cfg, c)
+	results := assess.Inspect(cfg, det, scan, &c)
+	an := c.Analysis
 	if err := a.commit(sc, results, det, an); err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()

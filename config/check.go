@@ -240,8 +240,11 @@ func (c *Config) Validate() Problems {
 			bad(fmt.Sprintf("detector.step_wedge[%d]", i), "%v: entries must be positive [attenuation, g/cm²] pairs, both increasing", s)
 		}
 	}
-	if d.OpaqueTransmission <= 0 || d.OpaqueTransmission >= 0.5 {
-		bad("detector.opaque_transmission", "%v must be in (0, 0.5)", d.OpaqueTransmission)
+	if d.StructureTransmission <= 0.5 || d.StructureTransmission >= 1 {
+		bad("detector.structure_transmission", "%v must be in (0.5, 1)", d.StructureTransmission)
+	}
+	if d.ReliableTransmission <= 0 || d.ReliableTransmission >= 0.2 {
+		bad("detector.reliable_transmission", "%v must be in (0, 0.2)", d.ReliableTransmission)
 	}
 	r := c.Rules
 	if r.ReviewRisk <= 0 || r.AlertRisk <= r.ReviewRisk || r.AlertRisk > 1 {

@@ -53,6 +53,9 @@ type MQTT struct {
 	Keepalive     time.Duration `yaml:"keepalive"`
 	ImageMaxBytes int           `yaml:"image_max_bytes"`
 	Inflight      int           `yaml:"inflight"`
+	// EmbeddedListen is where the built-in broker listens when Broker is
+	// "embedded".
+	EmbeddedListen string `yaml:"embedded_listen"`
 }
 
 // Buffer is the Badger store-and-forward buffer.
@@ -124,7 +127,8 @@ type Detector struct {
 	StepWedge                [][2]float64 `yaml:"step_wedge"`
 	LeadInMinColumns         int          `yaml:"lead_in_min_columns"`
 	LeadInMaxColumns         int          `yaml:"lead_in_max_columns"`
-	OpaqueTransmission       float64      `yaml:"opaque_transmission"`
+	StructureTransmission    float64      `yaml:"structure_transmission"`
+	ReliableTransmission     float64      `yaml:"reliable_transmission"`
 	CargoMinKgM3             float64      `yaml:"cargo_min_kg_m3"`
 	EmptyMaxKg               float64      `yaml:"empty_max_kg"`
 	EmptyMaxAreaM2           float64      `yaml:"empty_max_area_m2"`

@@ -34,12 +34,12 @@ type Detector struct {
 	p          Params
 	containers []config.Container
 
-	t, m, tmp, noPen, noPen8, rho, smooth, mask, labels, stats, centroids gocv.Mat
+	t, m, cm, tmp, noPen, noPen8, rho, smooth, mask, labels, stats, centroids gocv.Mat
 
-	rowGain                         []float64
+	rowGain, baseline               []float64
 	colRef, colMean, sortBuf        []float32
 	deadRow, passBuf                []bool
-	rowsBuf                         []int
+	rowsBuf, colsBuf                []int
 	runBuf                          []span
 	level, noise, tFloor            float64
 	leadCols, deadRows, airRowCount int
@@ -49,7 +49,7 @@ type Detector struct {
 // container geometries.
 func New(c *config.Config) *Detector {
 	d := &Detector{p: c.Detector, containers: c.Containers}
-	for _, m := range []*gocv.Mat{&d.t, &d.m, &d.tmp, &d.noPen, &d.noPen8, &d.rho, &d.smooth, &d.mask, &d.labels, &d.stats, &d.centroids} {
+	for _, m := range []*gocv.Mat{&d.t, &d.m, &d.cm, &d.tmp, &d.noPen, &d.noPen8, &d.rho, &d.smooth, &d.mask, &d.labels, &d.stats, &d.centroids} {
 		*m = gocv.NewMat()
 	}
 	return d
@@ -57,7 +57,7 @@ func New(c *config.Config) *Detector {
 
 // Close releases the detector's buffers.
 func (d *Detector) Close() {
-	for _, m := range []*gocv.Mat{&d.t, &d.m, &d.tmp, &d.noPen, &d.noPen8, &d.rho, &d.smooth, &d.mask, &d.labels, &d.stats, &d.centroids} {
+	for _, m := range []*gocv.Mat{&d.t, &d.m, &d.cm, &d.tmp, &d.noPen, &d.noPen8, &d.rho, &d.smooth, &d.mask, &d.labels, &d.stats, &d.centroids} {
 		m.Close()
 	}
 }
@@ -91,6 +91,9 @@ type Container struct {
 	CargoAreaM2   float64
 	FillLengthM   float64 // from the front wall to the far end of the cargo
 	NoPenetration float64 // fraction of the cargo area the beam did not cross
+	// LowerBound is set when so much of the cargo stopped the beam that
+	// CargoKg is only a lower bound.
+	LowerBound    bool
 	SideWallsGCm2 float64
 	MeanDensity   float64 // kg/m³ over the cargo area
 	Empty         bool
@@ -137,6 +140,9 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	}
 	d.massThickness(mu)
 	lap("attenuation")
+	if debugHook != nil {
+		debugHook(d, in.PixelXMM/1000)
+	}
 	boxes := d.findContainers(&in)
 	lap("containers")
 	if len(boxes) == 0 {
@@ -149,3 +155,6 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	lap("cargo")
 	return a, nil
 }
+
+// debugHook lets internal tests look at intermediate buffers.
+var debugHook func(d *Detector, px float64)

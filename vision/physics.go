@@ -234,7 +234,7 @@ func (d *Detector) interpolateDeadRows(f []float32, h, w int) {
 func (d *Detector) massThickness(mu float64) {
 	floor := d.transmissionFloor()
 	d.tFloor = floor
-	gocv.Threshold(d.t, &d.noPen, float32(floor), 1, gocv.ThresholdBinaryInv)
+	gocv.Threshold(d.t, &d.noPen, float32(math.Max(floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
 	d.noPen.ConvertTo(&d.noPen8, gocv.MatTypeCV8U)
 	// Clamp below at the floor: max(T, floor) == T where T > floor.
 	gocv.Threshold(d.t, &d.m, float32(floor), 0, gocv.ThresholdToZero)

@@ -288,7 +288,15 @@ func (a *assessor) weights(c Case, d *declaration.Declaration, box *vision.Conta
 	}
 	if box != nil {
 		xt := math.Max(math.Abs(net)*rules.XrayTolerancePct/100, rules.XrayToleranceKg)
-		if diff := box.CargoKg - net; math.Abs(diff) > xt {
+		diff := box.CargoKg - net
+		switch {
+		case math.Abs(diff) <= xt:
+		case diff < 0 && box.LowerBound:
+			// The beam did not get through part of the cargo: the estimate
+			// is a lower bound and cannot contradict a heavier weighing.
+			a.add(inspection.ImageQuality, inspection.Info, "cargo too dense to penetrate over %.0f %% of its area: the X-ray mass (%.0f kg) is a lower bound, not compared with the weighbridge net (%.0f kg)",
+				100*box.NoPenetration, box.CargoKg, net)
+		default:
 			sev := inspection.Warning
 			if math.Abs(diff) > 3*xt {
 				sev = inspection.Critical

@@ -10,8 +10,8 @@ func TestContainerID(t *testing.T) {
 		id   string
 		want string // "" = valid
 	}{
-		{"CSQU3054383", ""},     // the ISO 6346 standard's own example
-		{"MSKU 907032-3", ""},   // as printed on doors
+		{"CSQU3054383", ""},   // the ISO 6346 standard's own example
+		{"MSKU 907032-3", ""}, // as printed on doors
 		{"msku9070323", ""},
 		{"CSQU3054384", "check digit"},
 		{"CSQX3054383", "category"},

@@ -153,9 +153,9 @@ func TestWeigherSequences(t *testing.T) {
 		{
 			name: "trailer axles arrive after the tractor settled",
 			feed: newFeed(true, 0).hold(0, 3*time.Second).
-				ramp(0, 9000, 2*time.Second).hold(9000, 3*time.Second). // tractor only
+				ramp(0, 9000, 2*time.Second).hold(9000, 3*time.Second).      // tractor only
 				ramp(9000, 38000, 2*time.Second).hold(38000, 3*time.Second). // whole vehicle
-				ramp(38000, 30000, time.Second).hold(30000, 3*time.Second). // front axles roll off
+				ramp(38000, 30000, time.Second).hold(30000, 3*time.Second).  // front axles roll off
 				ramp(30000, 0, 2*time.Second).hold(0, 3*time.Second),
 			want: []want{{BridgeEmpty, 0, true}, {TruckArrived, -1, false}, {Settled, 9000, true}, {Settled, 38000, true}, {TruckLeft, 38000, true}, {BridgeEmpty, 0, true}},
 		},

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/declaration"
-	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )
@@ -43,7 +42,7 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	defer scan.Close()
 	decodeMS := float64(time.Since(t0).Microseconds()) / 1000
 	sc := scan.Sidecar
-	c := assess.Case{Sidecar: sc, TimingsMS: map[string]float64{"decode": decodeMS}}
+	c := assess.Case{TimingsMS: map[string]float64{"decode": decodeMS}}
 	if l := cfg.Lane(sc.Lane); l != nil {
 		c.LaneTareKg = l.VehicleTareKg
 	} else if len(cfg.Lanes) > 0 {
@@ -67,17 +66,7 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	det := vision.New(cfg)
 	defer det.Close()
-	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
-		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, Containers: len(sc.ContainerIDs)}
-	for _, d := range c.Declarations {
-		t := ""
-		if d != nil {
-			t = d.ContainerType
-		}
-		in.Types = append(in.Types, t)
-	}
-	c.Analysis, c.AnalysisErr = det.Analyze(in)
-	results := assess.Assess(cfg, c)
+	results := assess.Inspect(cfg, det, scan, &c)
 	if *annotate != "" && c.Analysis != nil && len(c.Analysis.Containers) > 0 {
 		jpg, err := det.Annotate(c.Analysis, 0, &results[0], cfg.Detector.AnnotateMaxWidth, 0)
 		if err != nil {
@@ -136,5 +125,3 @@ func matchDeclarations(ids []string, ds []*declaration.Declaration) []*declarati
 	}
 	return out
 }
-
-var _ = config.Default

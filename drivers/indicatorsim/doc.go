@@ -13,9 +13,13 @@
 // real load cell shows it. The bridge is empty at zero until a truck drives
 // on:
 //
-//	sim, _ := indicatorsim.NewPTY()
+//	sim, err := indicatorsim.NewPTY()
+//	...
 //	defer sim.Close()
-//	sim.Start(toledo, 100*time.Millisecond)          // the bridge at zero
+//	toledo, err := indicatorsim.Encoder("toledo")
+//	...
+//	sim.Start(toledo, 100*time.Millisecond)            // the bridge at zero
+//	// the agent opens sim.Path() as the lane's weighbridge port
 //	sim.Weigh(ctx, indicatorsim.Truck{GrossKg: 24180}) // drive on, settle
 //	// ... send the scan ...
 //	sim.Leave(ctx)                                     // drive off

@@ -52,7 +52,7 @@ func parseNum(what string, field []byte, syntax int) (num, error) {
 		switch {
 		case '0' <= c && c <= '9':
 			if digits == maxDigits {
-				return num{}, fmt.Errorf("%s %q has more than %d digits", what, field, maxDigits)
+				return num{}, fmt.Errorf("%s %q has more than %d digits", what, string(field), maxDigits)
 			}
 			n.mant = n.mant*10 + int64(c-'0')
 			digits++
@@ -64,11 +64,11 @@ func parseNum(what string, field []byte, syntax int) (num, error) {
 		case c == ' ' && skipSpaces(field, i) == len(field):
 			i = len(field)
 		default:
-			return num{}, fmt.Errorf("%s %q is not a number: unexpected %q at offset %d", what, field, c, i)
+			return num{}, fmt.Errorf("%s %q is not a number: unexpected %q at offset %d", what, string(field), c, i)
 		}
 	}
 	if digits == 0 {
-		return num{}, fmt.Errorf("%s %q has no digits", what, field)
+		return num{}, fmt.Errorf("%s %q has no digits", what, string(field))
 	}
 	return n, nil
 }

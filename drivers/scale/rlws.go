@@ -24,7 +24,7 @@ type RLWS struct{}
 
 const rlwsLen = 13 // without the optional LF, which Split skips
 
-var rlwsFramer = framer{heads: []string{"\x02"}, ends: "\r", size: rlwsLen}
+var rlwsFramer = newFramer([]string{"\x02"}, "\r", rlwsLen, false)
 
 // rlwsUnitLetters are the unit letters, in the order of rlwsUnits.
 const rlwsUnitLetters = "LKTGO"

@@ -147,7 +147,7 @@ func NewReader(r io.Reader, p Protocol) *Reader {
 func (r *Reader) Next() (Reading, error) {
 	stalls := 0
 	for {
-		if r.end > r.start || r.eof {
+		if r.end > r.start {
 			adv, tok, err := r.p.Split(r.buf[r.start:r.end], r.eof)
 			final := err == bufio.ErrFinalToken
 			if err == nil && (adv < 0 || adv > r.end-r.start) {
@@ -180,9 +180,11 @@ func (r *Reader) Next() (Reading, error) {
 			if adv > 0 {
 				continue
 			}
-			if r.eof {
-				return Reading{}, io.EOF
-			}
+		}
+		if r.eof {
+			// What is left, if anything, the Split has declined at EOF.
+			r.start, r.end = 0, 0
+			return Reading{}, io.EOF
 		}
 		if r.err != nil {
 			err := r.err

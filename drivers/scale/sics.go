@@ -27,7 +27,7 @@ type SICS struct{}
 // sicsMaxLine bounds a reply line; weight replies are about 20 bytes.
 const sicsMaxLine = 128
 
-var sicsFramer = framer{ends: "\r\n", size: sicsMaxLine, strip: true}
+var sicsFramer = newFramer(nil, "\r\n", sicsMaxLine, true)
 
 // sicsWeightIDs are the reply identifiers of the weight commands.
 var sicsWeightIDs = []string{"S", "SI", "SIR", "SU", "SIU", "SIRU"}
@@ -64,7 +64,7 @@ func (SICS) Parse(frame []byte) (Reading, error) {
 		return Reading{}, fmt.Errorf("%w: %s", ErrIndicator, msg)
 	}
 	if !isOneOf(id, sicsWeightIDs) {
-		return Reading{}, fmt.Errorf("reply %q is not a weight reply", id)
+		return Reading{}, fmt.Errorf("reply %q is not a weight reply", string(id))
 	}
 	status, rest := nextField(rest)
 	r := Reading{HasMotion: true}
@@ -83,16 +83,16 @@ func (SICS) Parse(frame []byte) (Reading, error) {
 	case "L":
 		return Reading{}, fmt.Errorf("%w: logical error (S L): the command cannot be executed", ErrIndicator)
 	case "":
-		return Reading{}, fmt.Errorf("reply %q has no status", id)
+		return Reading{}, fmt.Errorf("reply %q has no status", string(id))
 	default:
-		return Reading{}, fmt.Errorf("status %q is not S, D, +, -, I or L", status)
+		return Reading{}, fmt.Errorf("status %q is not S, D, +, -, I or L", string(status))
 	}
 	// The unit is the last field; the weight is what comes before it, so
 	// that a sign set apart from the digits is read as well.
 	rest = trimSpaces(rest)
 	cut := bytes.LastIndexByte(rest, ' ')
 	if cut < 0 {
-		return Reading{}, fmt.Errorf("weight and unit %q are not two fields", rest)
+		return Reading{}, fmt.Errorf("weight and unit %q are not two fields", string(rest))
 	}
 	w, err := parseNum("weight", rest[:cut], withSign|withPoint)
 	if err != nil {

@@ -31,7 +31,7 @@ const smaBodyLen = 18
 // of data after a three-letter field name.
 const smaMaxReply = 40
 
-var smaFramer = framer{heads: []string{"\n"}, ends: "\r", size: smaMaxReply}
+var smaFramer = newFramer([]string{"\n"}, "\r", smaMaxReply, false)
 
 // Name returns "sma".
 func (SMA) Name() string { return "sma" }
@@ -106,7 +106,7 @@ func (SMA) Parse(frame []byte) (Reading, error) {
 		return Reading{}, fmt.Errorf("mode %q is not G, N, T, g or n", mode)
 	}
 	if bytes.Count(field, []byte{'-'}) == len(field) {
-		return Reading{}, fmt.Errorf("%w: weight field %q is dashes, as when no stable weight came in time", ErrIndicator, field)
+		return Reading{}, fmt.Errorf("%w: weight field %q is dashes, as when no stable weight came in time", ErrIndicator, string(field))
 	}
 	w, err := parseNum("weight", field, withSign|withPoint)
 	if err != nil {

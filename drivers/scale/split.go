@@ -20,7 +20,7 @@ const (
 // A frame begins with one of heads and ends with one of ends, or, for
 // fixed-length frames (ends == ""), after size bytes. Bytes before a head are
 // line noise or the tail of a frame the port was opened into; they are
-// skipped silently. A candidate frame is cut short at the next head, at max
+// skipped silently. A candidate frame is cut short at the next head, at size
 // bytes, or at the end of the stream, and handed to Parse all the same, so
 // that a damaged frame costs exactly one FrameError and decoding resumes on
 // the next head.
@@ -36,6 +36,24 @@ type framer struct {
 	size int
 	// strip leaves the end byte out of the token, as for text lines.
 	strip bool
+
+	first [128]bool // first[b] reports whether a head begins with b
+	end   [128]bool // end[b] reports whether b is in ends
+}
+
+// newFramer returns a framer; see the fields of framer for the arguments.
+func newFramer(heads []string, ends string, size int, strip bool) *framer {
+	f := &framer{heads: heads, ends: ends, size: size, strip: strip}
+	for _, h := range heads {
+		if len(h) == 0 || len(h) != len(heads[0]) || len(h) >= size {
+			panic("scale: frame heads must be of one length, shorter than the frame")
+		}
+		f.first[h[0]&asciiMask] = true
+	}
+	for i := 0; i < len(ends); i++ {
+		f.end[ends[i]&asciiMask] = true
+	}
+	return f
 }
 
 // split implements bufio.SplitFunc. It never returns an error, and it
@@ -64,12 +82,17 @@ func (f *framer) split(data []byte, atEOF bool) (advance int, token []byte, err 
 	}
 	for i := 1; i < len(data) && i < f.size; i++ {
 		if f.heads != nil {
-			if full, _ := f.headAt(data[i:]); full {
-				if i <= headLen {
-					// Nothing but a head, as in STX STX: no frame to report.
-					return i, nil, nil
-				}
+			full, partial := f.headAt(data[i:])
+			switch {
+			case full && i <= headLen:
+				// Nothing but a head, as in STX STX: no frame to report.
+				return i, nil, nil
+			case full:
 				return i, data[:i], nil
+			case partial && !atEOF:
+				// Whether a head cuts the frame short here depends on
+				// bytes yet to come.
+				return 0, nil, nil
 			}
 		}
 		if f.isEnd(data[i]) {
@@ -84,6 +107,8 @@ func (f *framer) split(data []byte, atEOF bool) (advance int, token []byte, err 
 		// A fixed-length frame, or one that runs past the longest frame
 		// without its end byte: Parse says which.
 		return f.size, data[:f.size], nil
+	case atEOF && len(data) <= headLen:
+		return len(data), nil, nil // a head alone at the end: no frame
 	case atEOF:
 		return len(data), data, nil
 	}
@@ -95,6 +120,9 @@ func (f *framer) split(data []byte, atEOF bool) (advance int, token []byte, err 
 // true. It returns -1 when data holds no head at all.
 func (f *framer) findHead(data []byte) (i int, partial bool) {
 	for i = range data {
+		if !f.first[data[i]&asciiMask] {
+			continue
+		}
 		if full, part := f.headAt(data[i:]); full || part {
 			return i, part
 		}
@@ -105,6 +133,9 @@ func (f *framer) findHead(data []byte) (i int, partial bool) {
 // headAt reports whether p begins with a head (full), or whether p is too
 // short to tell but is the beginning of one (partial).
 func (f *framer) headAt(p []byte) (full, partial bool) {
+	if len(p) == 0 || !f.first[p[0]&asciiMask] {
+		return false, false
+	}
 	for _, h := range f.heads {
 		n := min(len(h), len(p))
 		j := 0
@@ -121,15 +152,7 @@ func (f *framer) headAt(p []byte) (full, partial bool) {
 	return false, partial
 }
 
-func (f *framer) isEnd(b byte) bool {
-	b &= asciiMask
-	for i := 0; i < len(f.ends); i++ {
-		if f.ends[i] == b {
-			return true
-		}
-	}
-	return false
-}
+func (f *framer) isEnd(b byte) bool { return f.end[b&asciiMask] }
 
 // mask7 appends frame to dst with bit 7 of every byte cleared.
 func mask7(dst, frame []byte) []byte {

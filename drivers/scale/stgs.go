@@ -24,7 +24,7 @@ type STGS struct{}
 // stgsMaxLine bounds a line; lines are about 20 bytes.
 const stgsMaxLine = 40
 
-var stgsFramer = framer{heads: []string{"ST,", "US,", "OL,"}, ends: "\r\n", size: stgsMaxLine, strip: true}
+var stgsFramer = newFramer([]string{"ST,", "US,", "OL,"}, "\r\n", stgsMaxLine, true)
 
 // Name returns "stgs".
 func (STGS) Name() string { return "stgs" }
@@ -52,7 +52,7 @@ func (STGS) Parse(frame []byte) (Reading, error) {
 	case "US":
 	case "OL":
 	default:
-		return Reading{}, fmt.Errorf("header %q is not ST, US or OL", line[:2])
+		return Reading{}, fmt.Errorf("header %q is not ST, US or OL", string(line[:2]))
 	}
 	rest := line[3:]
 	dst := &r.Gross
@@ -64,14 +64,15 @@ func (STGS) Parse(frame []byte) (Reading, error) {
 		case "TR":
 			dst = &r.Tare
 		default:
-			return Reading{}, fmt.Errorf("mode %q is not GS, NT or TR", rest[:2])
+			return Reading{}, fmt.Errorf("mode %q is not GS, NT or TR", string(rest[:2]))
 		}
 		rest = rest[3:]
 	}
-	// The unit starts at the first letter; a comma may separate it.
-	k := 0
-	for k < len(rest) && !isLetter(rest[k]) {
-		k++
+	// The unit is the letters at the end; a comma may set it apart.
+	rest = bytes.TrimRight(rest, " ")
+	k := len(rest)
+	for k > 0 && isLetter(rest[k-1]) {
+		k--
 	}
 	field, unitField := bytes.TrimRight(rest[:k], ", "), rest[k:]
 	w, err := parseNum("weight", field, withSign|withPoint)

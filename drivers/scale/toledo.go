@@ -55,7 +55,7 @@ var toledoUnits = [8]unit{1: gram, 2: tonne, 3: ounce, 4: troyOunce, 5: pennywei
 // is undefined.
 var toledoCountBy = [4]int64{0, 1, 2, 5}
 
-var toledoFramer = framer{heads: []string{"\x02"}, ends: "\r", size: toledoLen}
+var toledoFramer = newFramer([]string{"\x02"}, "\r", toledoLen, false)
 
 // Name returns "toledo".
 func (Toledo) Name() string { return "toledo" }

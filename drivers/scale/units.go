@@ -43,9 +43,9 @@ func lookupUnit(sym []byte) (unit, error) {
 		return u, nil
 	}
 	if len(s) == 0 {
-		return unit{}, fmt.Errorf("unit field %q is blank", sym)
+		return unit{}, fmt.Errorf("unit field %q is blank", string(sym))
 	}
-	return unit{}, fmt.Errorf("unit %q is not a unit of weight", s)
+	return unit{}, fmt.Errorf("unit %q is not a unit of weight", string(s))
 }
 
 // unitFor returns the unit a Reading names, kilograms when it names none

@@ -22,7 +22,7 @@ type XK3190 struct{}
 
 const xk3190Len = 12
 
-var xk3190Framer = framer{heads: []string{"\x02"}, ends: "\x03", size: xk3190Len}
+var xk3190Framer = newFramer([]string{"\x02"}, "\x03", xk3190Len, false)
 
 // Name returns "xk3190".
 func (XK3190) Name() string { return "xk3190" }
@@ -49,7 +49,7 @@ func (XK3190) Parse(frame []byte) (Reading, error) {
 	hi, ok1 := hexDigit(b[9])
 	lo, ok2 := hexDigit(b[10])
 	if !ok1 || !ok2 || hi<<4|lo != x {
-		return Reading{}, fmt.Errorf("%w: check characters %q, want %02X", ErrChecksum, b[9:11], x)
+		return Reading{}, fmt.Errorf("%w: check characters %q, want %02X", ErrChecksum, string(b[9:11]), x)
 	}
 	sign, p := b[1], b[8]
 	if sign != '+' && sign != '-' {

@@ -22,7 +22,7 @@ type XK3190EQ struct{}
 
 const xk3190EQLen = 9
 
-var xk3190EQFramer = framer{heads: []string{"="}, size: xk3190EQLen}
+var xk3190EQFramer = newFramer([]string{"="}, "", xk3190EQLen, false)
 
 // Name returns "xk3190-eq".
 func (XK3190EQ) Name() string { return "xk3190-eq" }

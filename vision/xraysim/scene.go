@@ -66,7 +66,12 @@ type Shell struct {
 	RoofBandM         float64 // vertical extent of the roof structure (corrugation + sag) [0.043]
 	FloorBoardDensity float64 // plywood floor, kg/m³ [700]
 	CrossMemberPitchM float64 // floor cross-member spacing [0.30]
-	EndWallGCm2       float64 // end wall / door leaves seen edge-on, g/cm² along the beam between the flats [35]
+	// FloorGCm2 is the smeared steel of the under-floor structure (bottom
+	// side-rail flanges, fork pockets, cross-member flanges seen slightly
+	// obliquely, gooseneck tunnel) along the beam, g/cm² [80]: with the
+	// plywood and the cross-members it makes the floor a near-opaque band.
+	FloorGCm2   float64
+	EndWallGCm2 float64 // end wall seen edge-on, g/cm² along the beam between the flats [50]; doors 1.3× this
 }
 
 // Truck describes the tractor and chassis. Zero fields take the typical value
@@ -149,7 +154,7 @@ type ContainerTruth struct {
 	OuterPx, InnerPx image.Rectangle
 	CargoKg          float64 // exact mass of all boxes and coils
 	TareKg           float64
-	// CabSide is true when the container's front (end wall, opposite the
+	// FrontLeft is true when the container's front (end wall, opposite the
 	// doors) is on the left of the image.
 	FrontLeft bool
 	Regions   []RegionTruth
@@ -175,12 +180,11 @@ type isoDims struct {
 }
 
 const (
-	outerW      = 2.438
-	innerW      = 2.352
-	frontWallT  = 0.07 // outer front face to inner face of the end wall
-	doorEndT    = 0.09
-	floorT      = 0.153 // underside to floor-board top
-	defaultTare = 0
+	outerW     = 2.438
+	innerW     = 2.352
+	frontWallT = 0.07 // outer front face to inner face of the end wall
+	doorEndT   = 0.09
+	floorT     = 0.153 // underside to floor-board top
 )
 
 func dimsFor(typ string) (isoDims, error) {
@@ -251,7 +255,8 @@ func (s Shell) withDefaults() Shell {
 	def(&s.RoofBandM, 0.043)
 	def(&s.FloorBoardDensity, 700)
 	def(&s.CrossMemberPitchM, 0.30)
-	def(&s.EndWallGCm2, 35)
+	def(&s.FloorGCm2, 80)
+	def(&s.EndWallGCm2, 50)
 	return s
 }
 

@@ -1,0 +1,154 @@
+package xraysim
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+func errorf(format string, a ...any) error { return fmt.Errorf("xraysim: "+format, a...) }
+
+// SidecarMeta is what the scanner knows about a scan besides the image.
+type SidecarMeta struct {
+	ScanID, Lane  string
+	ScannedAt     time.Time // zero: now
+	Plate         string    // optional
+	VehicleTareKg float64   // optional (0: omitted)
+}
+
+// Sidecar is the JSON object of interfaces.md §1 as Write produces it.
+type Sidecar struct {
+	ScanID       string   `json:"scan_id"`
+	Lane         string   `json:"lane"`
+	ScannedAt    string   `json:"scanned_at"`
+	ContainerIDs []string `json:"container_ids,omitempty"`
+	Images       struct {
+		High string `json:"high"`
+		Low  string `json:"low,omitempty"`
+	} `json:"images"`
+	PixelMM struct {
+		X float64 `json:"x"`
+		Y float64 `json:"y"`
+	} `json:"pixel_mm"`
+	Air       float64 `json:"air"`
+	Dark      float64 `json:"dark"`
+	EnergyMeV struct {
+		High float64 `json:"high"`
+		Low  float64 `json:"low,omitempty"`
+	} `json:"energy_mev"`
+	MuCm2G  float64 `json:"mu_cm2_g"`
+	Vehicle *struct {
+		Plate  string  `json:"plate,omitempty"`
+		TareKg float64 `json:"tare_kg,omitempty"`
+	} `json:"vehicle,omitempty"`
+}
+
+// Write renders the scene and writes it into dir as a complete scan per
+// interfaces.md §1: NAME.png (high energy, 16-bit grey), NAME.low.png when
+// s.DualEnergy, then the sidecar NAME.json last. Every file is written to a
+// temporary name in dir (a dot file ending in .tmp) and renamed into place,
+// so a watcher never sees a partial file and the sidecar's appearance means
+// the scan is complete. container_ids lists the non-empty container IDs in
+// image order. name must be a plain file name.
+func Write(dir, name string, s Scene, meta SidecarMeta) (truth Truth, err error) {
+	if name == "" || name != filepath.Base(name) || strings.ContainsAny(name, `/\`) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return truth, errorf("bad scan name %q: want a plain file name", name)
+	}
+	if meta.ScanID == "" || meta.Lane == "" {
+		return truth, errorf("sidecar needs scan_id and lane")
+	}
+	high, low, truth, err := Render(s)
+	if err != nil {
+		return truth, err
+	}
+	var sc Sidecar
+	sc.ScanID = meta.ScanID
+	sc.Lane = meta.Lane
+	at := meta.ScannedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	sc.ScannedAt = at.Format(time.RFC3339Nano)
+	for _, c := range truth.Containers {
+		if c.ID != "" {
+			sc.ContainerIDs = append(sc.ContainerIDs, c.ID)
+		}
+	}
+	sc.Images.High = name + ".png"
+	if err := writeAtomic(dir, sc.Images.High, func(f *os.File) error { return encodePNG(f, high) }); err != nil {
+		return truth, err
+	}
+	hiE, loE := s.energies()
+	sc.EnergyMeV.High = hiE
+	if low != nil {
+		sc.Images.Low = name + ".low.png"
+		if err := writeAtomic(dir, sc.Images.Low, func(f *os.File) error { return encodePNG(f, low) }); err != nil {
+			return truth, err
+		}
+		sc.EnergyMeV.Low = loE
+	}
+	sc.PixelMM.X, sc.PixelMM.Y = s.PixelMM.X, s.PixelMM.Y
+	sc.Air, sc.Dark = s.Air, s.Dark
+	sc.MuCm2G = math.Round(EffectiveMu(hiE)*1e5) / 1e5
+	if meta.Plate != "" || meta.VehicleTareKg > 0 {
+		sc.Vehicle = &struct {
+			Plate  string  `json:"plate,omitempty"`
+			TareKg float64 `json:"tare_kg,omitempty"`
+		}{meta.Plate, meta.VehicleTareKg}
+	}
+	js, err := json.MarshalIndent(&sc, "", "  ")
+	if err != nil {
+		return truth, err
+	}
+	js = append(js, '\n')
+	err = writeAtomic(dir, name+".json", func(f *os.File) error { _, err := f.Write(js); return err })
+	return truth, err
+}
+
+func encodePNG(f *os.File, img *image.Gray16) error {
+	bw := bufio.NewWriterSize(f, 1<<16)
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(bw, img); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeAtomic writes a file through a temporary name in the same directory
+// and renames it into place.
+func writeAtomic(dir, name string, fill func(*os.File) error) (err error) {
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("xraysim: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = fill(f); err != nil {
+		return fmt.Errorf("xraysim: writing %s: %w", name, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("xraysim: %w", err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("xraysim: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("xraysim: %w", err)
+	}
+	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("xraysim: %w", err)
+	}
+	return nil
+}
