@@ -4,12 +4,16 @@
 GO        ?= go
 BIN       := bin/gatescan
 APT_PKGS  := libopencv-dev mosquitto pkg-config
+# What only the tests need, as command:package; a package is installed only
+# when its command is missing: headless Chromium for the technicians' page,
+# systemd-analyze for the unit.
+TEST_TOOLS := chromium:chromium systemd-analyze:systemd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GOFLAGS_T ?= -count=1
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/gatescan/gatescan/agent.Version=$(VERSION)
 
-.PHONY: all deps build demo test bench fuzz vet install clean
+.PHONY: all deps test-deps build demo test bench fuzz vet install clean
 
 all: build
 
@@ -26,13 +30,23 @@ deps:
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go 1.24+ is needed: see https://go.dev/doc/install"; exit 1; }
 
+test-deps:
+	@missing=""; for tp in $(TEST_TOOLS); do \
+	  command -v $${tp%%:*} >/dev/null || missing="$$missing $${tp#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gatescan
 
 demo: build
 	./$(BIN) demo
 
-test: deps
+test: deps test-deps
 	$(GO) vet ./...
 	$(GO) test $(GOFLAGS_T) -timeout 15m ./...
 	$(GO) test $(GOFLAGS_T) -tags matprofile -run 'MatProfile|Detector' -timeout 10m ./vision/
@@ -49,11 +63,34 @@ fuzz: deps
 	  done; \
 	done
 
+# Puts the binary, the systemd unit, the gatescan user and inboxes
+# (sysusers.d, tmpfiles.d), the README and a default config in place; an
+# existing config is kept. With DESTDIR (packaging) only files are written;
+# without, the user and the directories are made and systemd is told.
+# Then: edit /etc/gatescan/gatescan.yaml, `systemctl enable --now gatescan`.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/gatescan
 	install -D -m 0644 systemd/gatescan.service $(DESTDIR)/etc/systemd/system/gatescan.service
-	[ -f $(DESTDIR)/etc/gatescan/gatescan.yaml ] || { install -d $(DESTDIR)/etc/gatescan && ./$(BIN) config defaults > $(DESTDIR)/etc/gatescan/gatescan.yaml; }
-	install -d -m 0750 $(DESTDIR)/var/spool/gatescan/scans $(DESTDIR)/var/spool/gatescan/declarations
+	install -D -m 0644 systemd/gatescan.sysusers $(DESTDIR)/usr/lib/sysusers.d/gatescan.conf
+	install -D -m 0644 systemd/gatescan.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/gatescan.conf
+	install -D -m 0644 README.md $(DESTDIR)/usr/local/share/doc/gatescan/README.md
+	@if [ -e $(DESTDIR)/etc/gatescan/gatescan.yaml ]; then \
+	  echo "keeping $(DESTDIR)/etc/gatescan/gatescan.yaml"; \
+	else \
+	  install -d -m 0755 $(DESTDIR)/etc/gatescan && \
+	  ./$(BIN) config defaults > $(DESTDIR)/etc/gatescan/gatescan.yaml && \
+	  chmod 0640 $(DESTDIR)/etc/gatescan/gatescan.yaml; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	  if command -v systemd-sysusers >/dev/null; then systemd-sysusers gatescan.conf; \
+	  else getent passwd gatescan >/dev/null || useradd --system --home-dir /var/lib/gatescan --shell /usr/sbin/nologin --user-group --groups dialout gatescan; fi; \
+	  if command -v systemd-tmpfiles >/dev/null; then systemd-tmpfiles --create gatescan.conf; \
+	  else install -d -o gatescan -g gatescan -m 0750 /var/spool/gatescan && install -d -o gatescan -g gatescan -m 2770 /var/spool/gatescan/scans /var/spool/gatescan/declarations; fi; \
+	  install -d -o gatescan -g gatescan -m 0750 /var/lib/gatescan; \
+	  chgrp gatescan /etc/gatescan/gatescan.yaml; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	  echo "installed: edit /etc/gatescan/gatescan.yaml, then systemctl enable --now gatescan"; \
+	fi
 
 clean:
 	rm -rf bin

@@ -2,11 +2,9 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -27,7 +25,8 @@ type Agent struct {
 	pub     *publish.Publisher
 	metrics *Metrics
 	scans   *scanQueue
-	lanes   []*lane
+	lanes   laneSet
+	ops     operations // reload, watchdog and page state (ops.go)
 	ready   chan struct{}
 	mu      sync.RWMutex
 	// OnReady, if set, is called once the buffer, the publisher and the
@@ -52,7 +51,12 @@ func (a *Agent) Config() *config.Config {
 // publisher flushes what it can before it disconnects.
 func (a *Agent) Run(ctx context.Context) error {
 	cfg := a.Config()
-	store, err := buffer.Open(cfg.Buffer.Dir, buffer.Options{SyncWrites: cfg.Buffer.SyncWrites, Logger: a.log})
+	for _, d := range []string{cfg.Scanner.Inbox, cfg.Declarations.Inbox} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("inbox %s: %w", d, err)
+		}
+	}
+	store, err := openBuffer(cfg, a.log)
 	if err != nil {
 		return err
 	}
@@ -76,18 +80,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var srv *http.Server
-	if cfg.HTTP.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
-		}
-		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.log.Error("http server stopped", "err", err)
-			}
-		}()
+	srv, err := a.serveHTTP(cfg.HTTP.Listen)
+	if err != nil {
+		return err
 	}
 
 	// Inputs run under inCtx; the publisher under pubCtx, which outlives
@@ -105,9 +100,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer inWG.Done(); a.watchScans(inCtx) }()
 	go func() { defer inWG.Done(); a.processScans(inCtx) }()
 	go func() { defer inWG.Done(); a.watchDeclarations(inCtx) }()
-	for _, l := range a.startLanes(inCtx, &inWG) {
-		a.lanes = append(a.lanes, l)
-	}
+	inWG.Go(func() { a.pruneProcessed(inCtx) })
+	inWG.Go(func() { a.keepBuffer(inCtx) })
+	a.startLanes(inCtx, &inWG)
 	close(a.ready)
 	a.log.Info("gatescan running", "site", cfg.Site, "gate", cfg.Gate, "lanes", len(cfg.Lanes), "inbox", cfg.Scanner.Inbox, "broker", cfg.MQTT.Broker)
 	if a.OnReady != nil {

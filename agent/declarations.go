@@ -16,7 +16,7 @@ func (a *Agent) storeDeclaration(data []byte) (*declaration.Declaration, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.PutDeclaration(d.ContainerID, data); err != nil {
+	if err := a.store.StoreDeclaration(d.ContainerID, data, a.Config().Declarations.Expiry); err != nil {
 		return nil, err
 	}
 	a.metrics.Declarations.WithLabelValues("accepted").Inc()

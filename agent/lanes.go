@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"sync"
 	"time"
 
@@ -16,12 +17,27 @@ import (
 // lane is one lane's weighbridge: the serial line, the weigher that turns
 // readings into truck events, and the live-weight throttle.
 type lane struct {
-	id       string
+	id string
+	// wb is the weighbridge config the lane was started with: a reload
+	// that changes it restarts the lane, one that does not leaves it be.
+	wb       config.Weighbridge
 	line     *serialline.Line
 	weigher  *weighing.Weigher
 	throttle weighing.Throttle
+	stop     context.CancelFunc
+	done     chan struct{} // closed once the lane's goroutines returned
 	mu       sync.Mutex
 	last     *weighing.Event
+}
+
+// laneSet is the running weighbridge lanes. Reloads change it while the
+// agent runs, so it has a lock of its own.
+type laneSet struct {
+	mu sync.Mutex
+	// ctx is the inputs' context the lanes run under: nil before
+	// startLanes and once shutdown has begun, when no lane may start.
+	ctx   context.Context
+	lanes []*lane // in config order
 }
 
 // LaneStatus is a lane's state for the status API and the page.
@@ -43,32 +59,94 @@ func weighConfig(w *config.Weighbridge) weighing.Config {
 	return weighing.Config{Division: w.DivisionKg, StableBandDivisions: w.StableBand, StableFor: w.StableFor, MinTruckKg: w.MinTruckKg}
 }
 
-// startLanes starts a reader for every lane with a weighbridge. A lane that
-// cannot start is logged and skipped: the others keep serving.
-func (a *Agent) startLanes(ctx context.Context, wg *sync.WaitGroup) []*lane {
-	var out []*lane
-	for _, lc := range a.Config().Lanes {
+// startLanes starts a reader for every lane with a weighbridge, and has
+// wg wait for all lanes, the ones reloads start later included, to stop
+// once ctx ends. A lane that cannot start is logged and skipped: the
+// others keep serving.
+func (a *Agent) startLanes(ctx context.Context, wg *sync.WaitGroup) {
+	s := &a.lanes
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+	a.reconcileLanes(a.Config().Lanes)
+	wg.Go(func() {
+		<-ctx.Done()
+		s.mu.Lock()
+		running := s.lanes
+		s.ctx, s.lanes = nil, nil
+		s.mu.Unlock()
+		for _, l := range running {
+			l.stop()
+			<-l.done
+		}
+	})
+}
+
+// reconcileLanes makes the running lanes match want: a lane whose
+// weighbridge settings did not change keeps running, with the truck on its
+// bridge; a changed lane is restarted, a removed one stopped, a new one
+// started. It reports the lanes it started and stopped (a restarted lane
+// is in both).
+func (a *Agent) reconcileLanes(want []config.Lane) (started, stopped []string) {
+	s := &a.lanes
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil || s.ctx.Err() != nil {
+		return nil, nil // not running, or shutting down
+	}
+	running := map[string]*lane{}
+	for _, l := range s.lanes {
+		running[l.id] = l
+	}
+	kept := map[string]*lane{}
+	for _, lc := range want {
+		if l := running[lc.ID]; l != nil && lc.Weighbridge != nil && reflect.DeepEqual(l.wb, *lc.Weighbridge) {
+			kept[lc.ID] = l
+		}
+	}
+	// Stop before starting: a changed lane may reopen the same port.
+	for _, l := range s.lanes {
+		if kept[l.id] == nil {
+			l.stop()
+			<-l.done
+			a.metrics.forgetLane(l.id)
+			stopped = append(stopped, l.id)
+		}
+	}
+	s.lanes = s.lanes[:0:0]
+	for _, lc := range want {
+		if l := kept[lc.ID]; l != nil {
+			s.lanes = append(s.lanes, l)
+			continue
+		}
 		if lc.Weighbridge == nil {
 			continue
 		}
-		line, err := serialline.New(lineConfig(lc.Weighbridge), a.log.With("lane", lc.ID))
+		l, err := a.startLane(s.ctx, lc)
 		if err != nil {
 			a.log.Error("lane weighbridge not started", "lane", lc.ID, "err", err)
 			continue
 		}
-		l := &lane{id: lc.ID, line: line, weigher: weighing.New(lc.ID, weighConfig(lc.Weighbridge))}
-		out = append(out, l)
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			_ = line.Run(ctx, func(r scale.Reading) { a.reading(l, r) })
-		}()
-		go func() {
-			defer wg.Done()
-			a.laneMetrics(ctx, l)
-		}()
+		s.lanes = append(s.lanes, l)
+		started = append(started, lc.ID)
 	}
-	return out
+	return started, stopped
+}
+
+// startLane starts the reader of one lane's weighbridge under parent.
+func (a *Agent) startLane(parent context.Context, lc config.Lane) (*lane, error) {
+	line, err := serialline.New(lineConfig(lc.Weighbridge), a.log.With("lane", lc.ID))
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(parent)
+	l := &lane{id: lc.ID, wb: *lc.Weighbridge, line: line, weigher: weighing.New(lc.ID, weighConfig(lc.Weighbridge)),
+		stop: stop, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = line.Run(ctx, func(r scale.Reading) { a.reading(l, r) }) })
+	wg.Go(func() { a.laneMetrics(ctx, l) })
+	go func() { wg.Wait(); close(l.done) }()
+	return l, nil
 }
 
 // reading runs on the lane's reader goroutine.
@@ -103,26 +181,26 @@ func (a *Agent) laneMetrics(ctx context.Context, l *lane) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
+		st := l.line.Status()
+		a.metrics.Readings.WithLabelValues(l.id).Add(float64(st.Readings - readings))
+		a.metrics.BadFrames.WithLabelValues(l.id).Add(float64(st.BadFrames - bad))
+		readings, bad = st.Readings, st.BadFrames
+		a.metrics.LaneUp.WithLabelValues(l.id).Set(b2f(st.State == serialline.StateUp))
+		a.metrics.LaneSilent.WithLabelValues(l.id).Set(b2f(st.State == serialline.StateSilent))
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		st := l.line.Status()
-		a.metrics.Readings.WithLabelValues(l.id).Add(float64(st.Readings - readings))
-		a.metrics.BadFrames.WithLabelValues(l.id).Add(float64(st.BadFrames - bad))
-		readings, bad = st.Readings, st.BadFrames
-		up := 0.0
-		if st.State == serialline.StateUp {
-			up = 1
-		}
-		a.metrics.LaneUp.WithLabelValues(l.id).Set(up)
 	}
 }
 
 func (a *Agent) laneStatus() []LaneStatus {
+	a.lanes.mu.Lock()
+	lanes := a.lanes.lanes
+	a.lanes.mu.Unlock()
 	var out []LaneStatus
-	for _, l := range a.lanes {
+	for _, l := range lanes {
 		g, stable, at := l.weigher.Live()
 		l.mu.Lock()
 		out = append(out, LaneStatus{ID: l.id, Line: l.line.Status(), GrossKg: g, Stable: stable, At: at, LastTruck: l.last})

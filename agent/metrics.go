@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"fmt"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatescan/gatescan/agent/inspection"
@@ -18,6 +21,12 @@ type Metrics struct {
 	Readings      *prometheus.CounterVec
 	BadFrames     *prometheus.CounterVec
 	LaneUp        *prometheus.GaugeVec
+	LaneSilent    *prometheus.GaugeVec
+	ScansIngested prometheus.Counter
+	Reloads       *prometheus.CounterVec
+	// live reads, at scrape time, what the agent knows anyway (outbox,
+	// broker, buffer size), rather than copying it into gauges.
+	live liveCollector
 }
 
 // NewMetrics creates and registers the metrics.
@@ -34,10 +43,89 @@ func NewMetrics() *Metrics {
 		Readings:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_weighbridge_readings_total", Help: "Valid indicator readings per lane."}, []string{"lane"}),
 		BadFrames: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_weighbridge_bad_frames_total", Help: "Undecodable indicator frames per lane."}, []string{"lane"}),
 		LaneUp:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_lane_up", Help: "1 when the lane's indicator port is open and talking."}, []string{"lane"}),
+		LaneSilent: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_lane_silent",
+			Help: "1 when the lane's indicator port is open but no valid reading came for weighbridge.silent_after (indicator off, wrong port, baud or protocol)."}, []string{"lane"}),
+		ScansIngested: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_scans_ingested_total", Help: "Scans inspected and committed to the buffer."}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_config_reloads_total",
+			Help: "Config reloads (SIGHUP) by result: applied, or rejected and the old config kept."}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.LaneUp, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations, m.Stage, m.Readings, m.BadFrames,
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_build_info", Help: "Always 1; the agent's version as a label."}, []string{"version"})
+	buildInfo.WithLabelValues(Version).Set(1)
+	// Series that exist from the start, so that rates and alerts on them
+	// work before the first event.
+	for _, v := range []string{inspection.Clear, inspection.Review, inspection.Alert} {
+		m.Inspections.WithLabelValues(v)
+	}
+	for _, r := range []string{"applied", "rejected"} {
+		m.Reloads.WithLabelValues(r)
+	}
+	m.Registry.MustRegister(m.LaneUp, m.LaneSilent, m.ScansIngested, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations,
+		m.Stage, m.Readings, m.BadFrames, m.Reloads, buildInfo, &m.live,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// forgetLane drops the series of a lane that a reload removed or
+// restarted: a restarted lane starts them again.
+func (m *Metrics) forgetLane(id string) {
+	for _, v := range []*prometheus.MetricVec{m.LaneUp.MetricVec, m.LaneSilent.MetricVec, m.Readings.MetricVec, m.BadFrames.MetricVec} {
+		v.DeleteLabelValues(id)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var (
+	descOutbox = prometheus.NewDesc("gatescan_outbox_messages", "Messages in the buffer's outbox waiting for the broker.", nil, nil)
+	descOldest = prometheus.NewDesc("gatescan_outbox_oldest_age_seconds",
+		"Age of the oldest message waiting in the outbox; 0 when it is empty.", nil, nil)
+	descMQTT      = prometheus.NewDesc("gatescan_mqtt_connected", "1 when the MQTT client is connected to the broker.", nil, nil)
+	descAlerts    = prometheus.NewDesc("gatescan_outbox_alerts", "Alert and review messages among those waiting in the outbox.", nil, nil)
+	descBuffer    = prometheus.NewDesc("gatescan_buffer_disk_bytes", "Space the Badger buffer takes on disk.", nil, nil)
+	descConfigGen = prometheus.NewDesc("gatescan_config_generation", "Number of configs applied since start: 1, plus one per applied reload.", nil, nil)
+)
+
+// liveCollector reports the agent's outbox, broker and buffer at scrape
+// time. It reports nothing until bound to a running agent.
+type liveCollector struct{ a atomic.Pointer[Agent] }
+
+func (c *liveCollector) bind(a *Agent) { c.a.Store(a) }
+
+// Describe implements prometheus.Collector.
+func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOutbox, descOldest, descAlerts, descMQTT, descBuffer, descConfigGen} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
+	a := c.a.Load()
+	if a == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descConfigGen, prometheus.GaugeValue, float64(a.configGeneration()))
+	if a.pub != nil {
+		ch <- prometheus.MustNewConstMetric(descMQTT, prometheus.GaugeValue, b2f(a.pub.State().Connected))
+	}
+	if a.store == nil {
+		return
+	}
+	st, err := a.store.Stats()
+	if err != nil {
+		// Reported, with what could be read: one unreadable figure must not
+		// cost the scrape all the others (ContinueOnError in Handler).
+		ch <- prometheus.NewInvalidMetric(descOutbox, fmt.Errorf("buffer statistics: %w", err))
+	}
+	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, st.OldestAgeS)
+	ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.GaugeValue, float64(st.PendingAlerts))
+	ch <- prometheus.MustNewConstMetric(descBuffer, prometheus.GaugeValue, float64(st.DiskBytes))
 }
 
 func (m *Metrics) observe(r *inspection.Result) {
@@ -48,4 +136,26 @@ func (m *Metrics) observe(r *inspection.Result) {
 	for k, v := range r.TimingsMS {
 		m.Stage.WithLabelValues(k).Observe(v / 1000)
 	}
+}
+
+// declarationsCounted returns a declarations counter's value, for tests and
+// the status page.
+func (m *Metrics) declarationsCounted(outcome string) float64 {
+	mf, err := m.Registry.Gather()
+	if err != nil {
+		return -1
+	}
+	for _, f := range mf {
+		if f.GetName() != "gatescan_declarations_total" {
+			continue
+		}
+		for _, mm := range f.GetMetric() {
+			for _, l := range mm.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					return mm.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

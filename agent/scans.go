@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
-	"github.com/gatescan/gatescan/agent/declaration"
 	"github.com/gatescan/gatescan/agent/inbox"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
@@ -96,8 +95,9 @@ func (a *Agent) watchScans(ctx context.Context) {
 // detector is the hot path and a gate box has few cores.
 func (a *Agent) processScans(ctx context.Context) {
 	det := vision.New(a.Config())
-	defer det.Close()
+	defer func() { det.Close() }() // the last det: scanLoopTurn replaces it after a reload
 	for {
+		det = a.scanLoopTurn(det) // proves the loop alive (watchdog); applies reloaded detector settings
 		path, first, wait := a.scans.next()
 		if path == "" {
 			select {
@@ -186,23 +186,23 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	t1 := time.Now()
 	lc := cfg.Lane(sc.Lane)
 	hasBridge := lc != nil && lc.Weighbridge != nil
-	decls := a.declarationsFor(sc.ContainerIDs)
-	var gross *float64
-	if w, ok, err := a.store.NearestWeight(sc.Lane, sc.ScannedAt, cfg.Rules.JoinWindow); err == nil && ok {
-		gross = &w.GrossKg
+	j, err := a.join(sc, hasBridge)
+	if err != nil {
+		a.log.Error("buffer unreadable while joining; will retry", "scan_id", sc.ScanID, "err", err)
+		a.scans.later(path, 5*time.Second)
+		return
 	}
-	missing := hasBridge && gross == nil
-	for _, d := range decls {
-		missing = missing || d == nil
-	}
-	if missing && time.Since(first) < cfg.Rules.Grace && ctx.Err() == nil {
+	if j.missing && time.Since(first) < cfg.Rules.Grace && ctx.Err() == nil {
 		a.scans.later(path, min(2*time.Second, cfg.Rules.Grace))
 		return
 	}
 	joinMS := ms(time.Since(t1))
 
-	c := assess.Case{Declarations: decls, GrossKg: gross, Weighbridge: hasBridge,
+	c := assess.Case{Declarations: j.decls, Corrected: j.corrected, Weighbridge: hasBridge, PlateTareKg: j.plateTare,
 		TimingsMS: map[string]float64{"decode": decodeMS, "join": joinMS}}
+	if j.weight != nil {
+		c.GrossKg = &j.weight.GrossKg
+	}
 	if lc != nil {
 		c.LaneTareKg = lc.VehicleTareKg
 	}
@@ -214,6 +214,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		a.scans.later(path, 5*time.Second)
 		return
 	}
+	a.afterCommit(sc, j, c.AnalysisErr, vision.ErrNoContainer)
 	for _, r := range results {
 		a.metrics.observe(&r)
 		a.log.Info("inspection", "scan_id", r.ScanID, "lane", r.Lane, "containers", r.ContainerIDs, "verdict", r.Verdict,
@@ -238,13 +239,15 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 		}
 		recs = append(recs, buffer.Record{ID: r.InspectionID, Data: b})
 		alert := r.Verdict != inspection.Clear
-		msgs = append(msgs, buffer.Message{Topic: topics.Inspections(), QoS: 1, Payload: b, At: now, Alert: alert})
+		// Alert and Image rank the messages for the disk budget; Ref names
+		// the inspection in a report of a drop.
+		msgs = append(msgs, buffer.Message{Topic: topics.Inspections(), QoS: 1, Payload: b, At: now, Alert: alert, Ref: r.InspectionID})
 		if alert {
-			msgs = append(msgs, buffer.Message{Topic: topics.Alerts(), QoS: 1, Payload: b, At: now, Alert: true})
+			msgs = append(msgs, buffer.Message{Topic: topics.Alerts(), QoS: 1, Payload: b, At: now, Alert: true, Ref: r.InspectionID})
 		}
 		if an != nil && i < len(an.Containers) {
 			if jpg, err := det.Annotate(an, i, r, a.Config().Detector.AnnotateMaxWidth, a.Config().MQTT.ImageMaxBytes); err == nil {
-				msgs = append(msgs, buffer.Message{Topic: topics.Image(r.InspectionID), QoS: 1, Payload: jpg, At: now})
+				msgs = append(msgs, buffer.Message{Topic: topics.Image(r.InspectionID), QoS: 1, Payload: jpg, At: now, Alert: alert, Image: true, Ref: r.InspectionID})
 			} else {
 				a.log.Warn("annotated image not made", "scan_id", sc.ScanID, "err", err)
 			}
@@ -254,6 +257,7 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 	if err != nil {
 		return err
 	}
+	a.inspected(results, msgs)
 	if !ok {
 		a.log.Info("scan already committed; not queued again", "scan_id", sc.ScanID)
 	}
@@ -281,21 +285,6 @@ func (a *Agent) finish(scan *scanin.Scan) {
 			a.log.Warn("cannot remove processed scan file", "file", f, "err", err)
 		}
 	}
-}
-
-func (a *Agent) declarationsFor(ids []string) []*declaration.Declaration {
-	out := make([]*declaration.Declaration, len(ids))
-	for i, id := range ids {
-		b, err := a.store.Declaration(declaration.Normalize(id))
-		if err != nil || b == nil {
-			continue
-		}
-		d, err := declaration.Parse(b)
-		if err == nil {
-			out[i] = d
-		}
-	}
-	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

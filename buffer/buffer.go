@@ -9,92 +9,206 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Options size and protect the store.
 type Options struct {
-	// SyncWrites fsyncs every commit so it survives a power cut.
+	// SyncWrites makes every commit of an inspection or a declaration
+	// durable (fsync) before it returns, so that it survives a power cut.
+	// Acknowledgements and weights are never synced: losing one in a power
+	// cut only means a message sent twice or a weight read again.
 	SyncWrites bool
-	// EncryptionKey enables encryption at rest (16, 24 or 32 bytes).
+	// EncryptionKey enables encryption at rest (16, 24 or 32 bytes: AES-128,
+	// -192 or -256).
 	EncryptionKey []byte
 	// ReadOnly opens a copy for inspection tools.
 	ReadOnly bool
 	Logger   *slog.Logger
 }
 
+// Sizes chosen for a small edge box (interfaces.md: the daemon stays under
+// 150 MB). Badger's defaults (64 MB memtables, 256 MB block cache, 1 GB value
+// log files) are sized for servers.
+const (
+	// memTableSize bounds both the memory of a memtable and its log on
+	// disk; only inline values (results) fill it.
+	memTableSize = 2 << 20
+	// baseTableSize sizes the tables compactions write, and with them the
+	// buffers Badger pools to build them (up to 8, twice a table each).
+	baseTableSize = 1 << 20
+	// valueThreshold keeps inspection results (a few kB of JSON) in the LSM
+	// tree and sends annotated images to the value log, where deleting them
+	// frees whole files.
+	valueThreshold = 64 << 10
+	// vlogFileSize is small so that the value-log GC, which frees whole
+	// files and never the one being written, gives space back at a fine
+	// grain under a disk budget.
+	vlogFileSize = 8 << 20
+	cacheSize    = 8 << 20
+)
+
 // Store is the agent's durable buffer.
 type Store struct {
-	db     *badger.DB
-	mu     sync.Mutex // orders sequence allocation with commits
-	seq    uint64
-	notify chan struct{}
+	db   *badger.DB
+	dir  string
+	sync bool
+	log  *slog.Logger
+	// gate lets Reclaim stop writers: Badger fails writes (ErrBlockedWrites)
+	// that arrive while it drops a prefix, so they wait here instead.
+	// Writers hold it shared, Reclaim exclusively.
+	gate sync.RWMutex
+	// mu orders sequence allocation with commits.
+	mu      sync.Mutex
+	seq     uint64
+	acked   atomic.Uint64
+	dropped atomic.Uint64
+	notify  chan struct{}
 }
 
-// Key prefixes.
+// Key layout. An outbox key is pOutbox, the sequence and the commit time,
+// both big-endian, so that the outbox iterates in order and Stats and the
+// disk budget never read a value. The entry's user meta holds metaAlert and
+// metaImage.
 var (
-	pOutbox = []byte("o/")
-	pResult = []byte("i/")
-	pScan   = []byte("s/")
-	pDecl   = []byte("d/")
-	pWeight = []byte("w/")
-	kSeq    = []byte("m/seq")
+	pOutbox   = []byte("o/")
+	pResult   = []byte("i/")
+	pScan     = []byte("s/")
+	pDecl     = []byte("d/")
+	pWeight   = []byte("w/")
+	pSentinel = []byte("x/")
+	kSeq      = []byte("m/seq")
+	kAcked    = []byte("m/acked")
+	kDropped  = []byte("m/dropped")
+)
+
+const (
+	metaAlert byte = 1 << iota
+	metaImage
 )
 
 // Open opens (creating) the store in dir, sized for a small edge box.
 func Open(dir string, o Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("buffer directory %s: %w", dir, err)
+	if !o.ReadOnly {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("buffer directory %s: %w", dir, err)
+		}
 	}
+	if n := len(o.EncryptionKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("buffer encryption key is %d bytes; AES needs 16, 24 or 32", n)
+	}
+	// Badger syncs itself only when asked for every write; commits call
+	// Sync instead, so that acknowledgements do not pay for an fsync.
 	bo := badger.DefaultOptions(dir).
-		WithSyncWrites(o.SyncWrites).
-		WithMemTableSize(8 << 20).
+		WithSyncWrites(false).
+		WithMemTableSize(memTableSize).
+		WithBaseTableSize(baseTableSize).
+		// Uncompressed: the bulk (images) is JPEG already, and the table
+		// builders' compression buffers are what Badger holds most memory
+		// for under load.
+		WithCompression(options.None).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(4).
-		WithBlockCacheSize(8 << 20).
-		WithValueLogFileSize(64 << 20).
-		WithValueThreshold(4 << 10).
+		WithBlockCacheSize(cacheSize).
+		WithValueLogFileSize(vlogFileSize).
+		WithValueThreshold(valueThreshold).
 		WithNumCompactors(2).
+		WithMetricsEnabled(false).
 		WithReadOnly(o.ReadOnly).
 		WithLogger(badgerLogger{o.Logger})
 	if len(o.EncryptionKey) > 0 {
-		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(8 << 20)
+		// Encrypted tables keep their indexes encrypted on disk; the index
+		// cache spares decrypting them on every read.
+		bo = bo.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(cacheSize)
 	}
 	db, err := badger.Open(bo)
+	if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+		if len(o.EncryptionKey) == 0 {
+			return nil, fmt.Errorf("open buffer %s: %w: the buffer is encrypted; set buffer.encryption_key_file to its key", dir, err)
+		}
+		return nil, fmt.Errorf("open buffer %s: %w: this buffer was written with another encryption key (check buffer.encryption_key_file)", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open buffer %s: %w (is another gatescan running on it? copy the directory to read it)", dir, err)
 	}
-	s := &Store{db: db, notify: make(chan struct{}, 1)}
+	s := &Store{db: db, dir: dir, sync: o.SyncWrites, log: o.Logger, notify: make(chan struct{}, 1)}
 	err = db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(kSeq)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error {
-			if len(v) == 8 {
-				s.seq = binary.BigEndian.Uint64(v)
+		for _, c := range []struct {
+			k []byte
+			f func(uint64)
+		}{
+			{kSeq, func(v uint64) { s.seq = v }},
+			{kAcked, s.acked.Store},
+			{kDropped, s.dropped.Store},
+		} {
+			v, err := getUint(txn, c.k)
+			if err != nil {
+				return err
 			}
-			return nil
-		})
+			c.f(v)
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("read buffer sequence: %w", err)
+		return nil, fmt.Errorf("read buffer counters in %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+func getUint(txn *badger.Txn, k []byte) (uint64, error) {
+	it, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var out uint64
+	err = it.Value(func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("%s holds %d bytes, want 8", k, len(v))
+		}
+		out = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return out, err
+}
+
+func putUint(txn *badger.Txn, k []byte, v uint64) error {
+	return txn.Set(k, binary.BigEndian.AppendUint64(nil, v))
 }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// DB exposes Badger for maintenance (GC, size).
+// DB exposes Badger for maintenance.
 func (s *Store) DB() *badger.DB { return s.db }
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Update runs fn in a read-write transaction. With durable, and the store
+// opened with SyncWrites, the commit is on disk when Update returns: use it
+// for anything whose source is deleted once stored (a declaration file).
+func (s *Store) Update(durable bool, fn func(txn *badger.Txn) error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	if durable && s.sync {
+		if err := s.db.Sync(); err != nil {
+			return fmt.Errorf("sync buffer: %w", err)
+		}
+	}
+	return nil
+}
 
 // Message is one outbox entry.
 type Message struct {
@@ -106,6 +220,80 @@ type Message struct {
 	At       time.Time `json:"at"`
 	// Alert marks messages dropped last under a disk budget.
 	Alert bool `json:"alert,omitempty"`
+	// Image marks an annotated image: under a disk budget it goes before
+	// the results of its class.
+	Image bool `json:"image,omitempty"`
+	// Ref names what the message is about (an inspection id), for the
+	// report of a drop.
+	Ref string `json:"ref,omitempty"`
+}
+
+func (m *Message) meta() byte {
+	var b byte
+	if m.Alert {
+		b |= metaAlert
+	}
+	if m.Image {
+		b |= metaImage
+	}
+	return b
+}
+
+// msgFormat is the first byte of an encoded message. A version of the
+// skeleton stored JSON, which starts with '{'.
+const msgFormat = 1
+
+// encode lays a message out as format, QoS, retained, topic and ref
+// (uvarint-prefixed), then the payload as is: images are stored without the
+// base64 that JSON would add.
+func (m *Message) encode() []byte {
+	b := make([]byte, 0, 3+2*binary.MaxVarintLen32+len(m.Topic)+len(m.Ref)+len(m.Payload))
+	ret := byte(0)
+	if m.Retained {
+		ret = 1
+	}
+	b = append(b, msgFormat, m.QoS, ret)
+	b = binary.AppendUvarint(b, uint64(len(m.Topic)))
+	b = append(b, m.Topic...)
+	b = binary.AppendUvarint(b, uint64(len(m.Ref)))
+	b = append(b, m.Ref...)
+	return append(b, m.Payload...)
+}
+
+func (m *Message) decode(v []byte) error {
+	if len(v) > 0 && v[0] == '{' {
+		return json.Unmarshal(v, m)
+	}
+	if len(v) < 3 || v[0] != msgFormat {
+		return fmt.Errorf("unknown message format %d (%d bytes)", firstByte(v), len(v))
+	}
+	m.QoS, m.Retained = v[1], v[2] == 1
+	v = v[3:]
+	str := func() (string, error) {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || uint64(len(v)-k) < n {
+			return "", errors.New("truncated message")
+		}
+		s := string(v[k : k+int(n)])
+		v = v[k+int(n):]
+		return s, nil
+	}
+	var err error
+	if m.Topic, err = str(); err != nil {
+		return err
+	}
+	if m.Ref, err = str(); err != nil {
+		return err
+	}
+	m.Payload = append([]byte(nil), v...)
+	return nil
+}
+
+func firstByte(v []byte) int {
+	if len(v) == 0 {
+		return -1
+	}
+	return int(v[0])
 }
 
 // Record is a keyed value committed with an inspection.
@@ -114,40 +302,42 @@ type Record struct {
 	Data []byte
 }
 
+// scanRecord is the value of a scan's key: its inspections and when it was
+// committed (for retention).
+type scanRecord struct {
+	IDs []string  `json:"ids"`
+	At  time.Time `json:"at"`
+}
+
 // CommitScan durably records a scan's inspection results and queues their
 // messages, in one transaction. It is idempotent per scan id: a scan
 // committed before (a crash between commit and clean-up) is not queued
 // again, and ok is false.
 func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message) (ok bool, err error) {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := time.Now()
 	seq := s.seq
 	err = s.db.Update(func(txn *badger.Txn) error {
-		if _, err := txn.Get(append(pScan, scanKey...)); err == nil {
+		if _, err := txn.Get(scanKeyOf(scanKey)); err == nil {
 			return errDone
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		ids := make([]string, len(results))
+		rec := scanRecord{IDs: make([]string, len(results)), At: now.UTC()}
 		for i, r := range results {
-			ids[i] = r.ID
-			if err := txn.Set(append(pResult, r.ID...), r.Data); err != nil {
+			rec.IDs[i] = r.ID
+			if err := txn.Set(join(pResult, r.ID), r.Data); err != nil {
 				return err
 			}
 		}
-		idb, _ := json.Marshal(ids)
-		if err := txn.Set(append(pScan, scanKey...), idb); err != nil {
+		b, _ := json.Marshal(rec)
+		if err := txn.Set(scanKeyOf(scanKey), b); err != nil {
 			return err
 		}
-		for i := range msgs {
-			seq++
-			msgs[i].Seq = seq
-			b, _ := json.Marshal(msgs[i])
-			if err := txn.Set(outboxKey(seq), b); err != nil {
-				return err
-			}
-		}
-		return txn.Set(kSeq, binary.BigEndian.AppendUint64(nil, seq))
+		return s.queue(txn, &seq, msgs, now)
 	})
 	if errors.Is(err, errDone) {
 		return false, nil
@@ -156,32 +346,52 @@ func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message) (ok
 		return false, fmt.Errorf("commit scan %s: %w", scanKey, err)
 	}
 	s.seq = seq
+	if s.sync {
+		if err := s.db.Sync(); err != nil {
+			return false, fmt.Errorf("commit scan %s: sync: %w", scanKey, err)
+		}
+	}
 	s.wake()
 	return true, nil
 }
 
 var errDone = errors.New("already committed")
 
-// Enqueue queues messages that are not part of an inspection (status).
+// queue adds msgs to the outbox in txn, numbering them from *seq.
+func (s *Store) queue(txn *badger.Txn, seq *uint64, msgs []Message, now time.Time) error {
+	for i := range msgs {
+		*seq++
+		m := &msgs[i]
+		m.Seq = *seq
+		if m.At.IsZero() {
+			m.At = now
+		}
+		e := badger.NewEntry(outboxKey(m.Seq, m.At), m.encode()).WithMeta(m.meta())
+		if err := txn.SetEntry(e); err != nil {
+			return err
+		}
+	}
+	return putUint(txn, kSeq, *seq)
+}
+
+// Enqueue durably queues messages that are not part of an inspection (a
+// report of dropped messages).
 func (s *Store) Enqueue(msgs ...Message) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq := s.seq
-	err := s.db.Update(func(txn *badger.Txn) error {
-		for i := range msgs {
-			seq++
-			msgs[i].Seq = seq
-			b, _ := json.Marshal(msgs[i])
-			if err := txn.Set(outboxKey(seq), b); err != nil {
-				return err
-			}
-		}
-		return txn.Set(kSeq, binary.BigEndian.AppendUint64(nil, seq))
-	})
+	err := s.db.Update(func(txn *badger.Txn) error { return s.queue(txn, &seq, msgs, time.Now()) })
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	s.seq = seq
+	if s.sync {
+		if err := s.db.Sync(); err != nil {
+			return fmt.Errorf("enqueue: sync: %w", err)
+		}
+	}
 	s.wake()
 	return nil
 }
@@ -199,7 +409,7 @@ func (s *Store) Notify() <-chan struct{} { return s.notify }
 // ScanDone reports whether a scan's results are committed.
 func (s *Store) ScanDone(scanKey string) (bool, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(append(pScan, scanKey...))
+		_, err := txn.Get(scanKeyOf(scanKey))
 		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -210,7 +420,7 @@ func (s *Store) ScanDone(scanKey string) (bool, error) {
 
 // Result returns a stored inspection result.
 func (s *Store) Result(id string) ([]byte, error) {
-	return s.get(append(pResult, id...))
+	return s.get(join(pResult, id))
 }
 
 func (s *Store) get(k []byte) ([]byte, error) {
@@ -226,18 +436,35 @@ func (s *Store) get(k []byte) ([]byte, error) {
 	return out, err
 }
 
-// Pending returns up to limit queued messages with a sequence above after,
-// in order.
-func (s *Store) Pending(after uint64, limit int) ([]Message, error) {
+// Pending returns, in order, queued messages not yet delivered with a
+// sequence above after: up to limit of them and, beyond the first, up to
+// maxBytes of payload (0: no limit), so that a backlog of images is read a
+// few at a time.
+func (s *Store) Pending(after uint64, limit, maxBytes int) ([]Message, error) {
+	after = max(after, s.acked.Load())
 	var out []Message
+	size := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox, PrefetchValues: true, PrefetchSize: min(limit, 64)})
+		// No prefetch: a backlog of images would be read ahead into memory.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox})
 		defer it.Close()
-		for it.Seek(outboxKey(after + 1)); it.ValidForPrefix(pOutbox) && len(out) < limit; it.Next() {
-			var m Message
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
-				return fmt.Errorf("outbox entry %x is corrupt: %w", it.Item().Key(), err)
+		for it.Seek(outboxSeek(after + 1)); it.ValidForPrefix(pOutbox) && len(out) < limit; it.Next() {
+			item := it.Item()
+			if len(out) > 0 && maxBytes > 0 && size+int(item.ValueSize()) > maxBytes {
+				break
 			}
+			seq, at, ok := parseOutboxKey(item.Key())
+			if !ok {
+				return fmt.Errorf("outbox key %x is malformed", item.Key())
+			}
+			m := Message{Seq: seq, At: at, Alert: item.UserMeta()&metaAlert != 0, Image: item.UserMeta()&metaImage != 0}
+			if err := item.Value(m.decode); err != nil {
+				return fmt.Errorf("outbox entry %d is corrupt: %w", seq, err)
+			}
+			if m.Seq == 0 { // JSON of the skeleton's format
+				m.Seq, m.At = seq, at
+			}
+			size += len(m.Payload)
 			out = append(out, m)
 		}
 		return nil
@@ -245,49 +472,98 @@ func (s *Store) Pending(after uint64, limit int) ([]Message, error) {
 	return out, err
 }
 
-// Ack removes a delivered message.
+// Ack records that the broker acknowledged every queued message up to and
+// including seq: the publisher delivers in order, so one number is the
+// whole delivery state. Delivered messages stay, for replay, until Prune or
+// the disk budget removes them. Ack is not synced: a power cut can at worst
+// make the agent send a message again.
 func (s *Store) Ack(seq uint64) error {
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(outboxKey(seq)) })
+	if seq <= s.acked.Load() {
+		return nil
+	}
+	err := s.Update(false, func(txn *badger.Txn) error { return putUint(txn, kAcked, seq) })
+	if err != nil {
+		return fmt.Errorf("record delivery up to message %d: %w", seq, err)
+	}
+	s.acked.Store(seq)
+	return nil
 }
+
+// Acked returns the sequence number delivered up to.
+func (s *Store) Acked() uint64 { return s.acked.Load() }
 
 // Stats describes the outbox and the store's size on disk.
 type Stats struct {
-	Pending   int       `json:"pending"`
-	Oldest    time.Time `json:"oldest,omitempty"`
-	LSMBytes  int64     `json:"lsm_bytes"`
-	VLogBytes int64     `json:"vlog_bytes"`
+	// Pending counts messages not yet acknowledged by the broker.
+	Pending       int   `json:"pending"`
+	PendingAlerts int   `json:"pending_alerts"`
+	PendingBytes  int64 `json:"pending_bytes"`
+	// Oldest is when the oldest pending message was committed.
+	Oldest     time.Time `json:"oldest,omitzero"`
+	OldestAgeS float64   `json:"oldest_age_s"`
+	// Kept counts delivered messages kept for replay.
+	Kept      int    `json:"delivered_kept"`
+	KeptBytes int64  `json:"delivered_kept_bytes"`
+	LastSeq   uint64 `json:"last_seq"`
+	AckedSeq  uint64 `json:"acked_seq"`
+	// Dropped counts undelivered messages ever dropped by the disk budget.
+	Dropped uint64 `json:"dropped"`
+	// DiskBytes is the space the store takes on disk; LSMBytes and
+	// VLogBytes are its tables and its value log.
+	DiskBytes int64 `json:"disk_bytes"`
+	LSMBytes  int64 `json:"lsm_bytes"`
+	VLogBytes int64 `json:"vlog_bytes"`
 }
 
-// Stats counts the outbox.
+// Stats counts the outbox from its keys alone (no value is read) and
+// measures the directory.
 func (s *Store) Stats() (Stats, error) {
-	var st Stats
+	st := Stats{AckedSeq: s.acked.Load(), Dropped: s.dropped.Load()}
+	s.mu.Lock()
+	st.LastSeq = s.seq
+	s.mu.Unlock()
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox, PrefetchValues: false})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			seq, at, ok := parseOutboxKey(item.Key())
+			if !ok {
+				continue
+			}
+			if seq <= st.AckedSeq {
+				st.Kept++
+				st.KeptBytes += item.ValueSize()
+				continue
+			}
 			if st.Pending == 0 {
-				var m Message
-				_ = it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &m) })
-				st.Oldest = m.At
+				st.Oldest = at.UTC()
+				st.OldestAgeS = max(0, time.Since(at).Seconds())
 			}
 			st.Pending++
+			st.PendingBytes += item.ValueSize()
+			if item.UserMeta()&metaAlert != 0 {
+				st.PendingAlerts++
+			}
 		}
 		return nil
 	})
-	st.LSMBytes, st.VLogBytes = s.db.Size()
-	return st, err
+	d, err2 := DiskUsage(s.dir)
+	st.DiskBytes, st.LSMBytes, st.VLogBytes = d.Total, d.LSM, d.VLog
+	return st, errors.Join(err, err2)
 }
 
-// PutDeclaration stores a container's declaration, replacing an older one.
+// PutDeclaration durably stores a container's declaration, replacing an
+// older one.
 func (s *Store) PutDeclaration(containerID string, data []byte) error {
-	return s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(append(pDecl, containerID...), data)
+	return s.Update(true, func(txn *badger.Txn) error {
+		return txn.Set(join(pDecl, containerID), data)
 	})
 }
 
 // Declaration returns the stored declaration of a container, or nil.
 func (s *Store) Declaration(containerID string) ([]byte, error) {
-	b, err := s.get(append(pDecl, containerID...))
+	b, err := s.get(join(pDecl, containerID))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -318,7 +594,7 @@ type Weight struct {
 // PutWeight stores a stable truck weight.
 func (s *Store) PutWeight(w Weight) error {
 	b, _ := json.Marshal(w)
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.Update(false, func(txn *badger.Txn) error {
 		return txn.Set(weightKey(w.Lane, w.At), b)
 	})
 }
@@ -356,8 +632,33 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
-func outboxKey(seq uint64) []byte {
+func join(prefix []byte, s string) []byte {
+	return append(append(make([]byte, 0, len(prefix)+len(s)), prefix...), s...)
+}
+
+func scanKeyOf(scanKey string) []byte { return join(pScan, scanKey) }
+
+func outboxKey(seq uint64, at time.Time) []byte {
+	k := make([]byte, 0, len(pOutbox)+16)
+	k = append(k, pOutbox...)
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return binary.BigEndian.AppendUint64(k, uint64(at.UnixNano()))
+}
+
+// outboxSeek is where the entry of seq, if any, starts.
+func outboxSeek(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, pOutbox...), seq)
+}
+
+func parseOutboxKey(k []byte) (seq uint64, at time.Time, ok bool) {
+	k = k[len(pOutbox):]
+	switch len(k) {
+	case 16:
+		return binary.BigEndian.Uint64(k), time.Unix(0, int64(binary.BigEndian.Uint64(k[8:]))), true
+	case 8: // the skeleton's key, without the time
+		return binary.BigEndian.Uint64(k), time.Time{}, true
+	}
+	return 0, time.Time{}, false
 }
 
 func weightKey(lane string, at time.Time) []byte {

@@ -240,6 +240,54 @@ func (c *Config) Validate() Problems {
 			bad(fmt.Sprintf("detector.step_wedge[%d]", i), "%v: entries must be positive [attenuation, g/cm²] pairs, both increasing", s)
 		}
 	}
+	for i, w := range d.StepWedges {
+		p := fmt.Sprintf("detector.step_wedges[%d]", i)
+		if w.EnergyMeV <= 0 || w.EnergyMeV > 20 {
+			bad(p+".energy_mev", "%v MeV: give the beam's end-point energy, e.g. 6", w.EnergyMeV)
+		}
+		if len(w.Steps) < 2 {
+			bad(p+".steps", "a wedge needs at least 2 [attenuation, g/cm²] steps")
+		}
+		for j, s := range w.Steps {
+			if s[0] <= 0 || s[1] <= 0 || (j > 0 && (s[0] <= w.Steps[j-1][0] || s[1] <= w.Steps[j-1][1])) {
+				bad(fmt.Sprintf("%s.steps[%d]", p, j), "%v: entries must be positive [attenuation, g/cm²] pairs, both increasing", s)
+			}
+		}
+	}
+	for i, de := range d.DualEnergy {
+		p := fmt.Sprintf("detector.dual_energy[%d]", i)
+		if de.EnergyMeV[0] <= de.EnergyMeV[1] || de.EnergyMeV[1] <= 0 {
+			bad(p+".energy_mev", "%v: give [high, low] end-point energies, high > low > 0", de.EnergyMeV)
+		}
+		for _, m := range []struct {
+			name string
+			tab  [][2]float64
+		}{{"organic", de.Organic}, {"aluminium", de.Aluminium}, {"steel", de.Steel}} {
+			if len(m.tab) < 2 {
+				bad(p+"."+m.name, "needs at least 2 [A_high, A_low] pairs measured behind wedge steps")
+			}
+			for j, s := range m.tab {
+				if s[0] <= 0 || s[1] <= 0 || (j > 0 && s[0] <= m.tab[j-1][0]) {
+					bad(fmt.Sprintf("%s.%s[%d]", p, m.name, j), "%v: entries must be positive [A_high, A_low] pairs, A_high increasing", s)
+				}
+			}
+		}
+	}
+	if d.GridM < 0.01 || d.GridM > 0.2 {
+		bad("detector.grid_m", "%v m: the segmentation cell must be 0.01..0.2 m", d.GridM)
+	}
+	if d.EdgeRatio <= 1 || d.MergeRatio <= 1 || d.LayerDensityRatio <= 1 {
+		bad("detector.edge_ratio", "edge_ratio (%v), merge_ratio (%v) and layer_density_ratio (%v) are density ratios and must exceed 1", d.EdgeRatio, d.MergeRatio, d.LayerDensityRatio)
+	}
+	if d.CoilRadiusM[0] <= 0 || d.CoilRadiusM[1] <= d.CoilRadiusM[0] {
+		bad("detector.coil_radius_m", "%v: need [smallest, largest] coil radius in metres, 0 < smallest < largest", d.CoilRadiusM)
+	}
+	if d.LayerMinHeightM <= 0 || d.LayerMinLengthM <= 0 || d.PackagingMaxHeightM < 0 || d.PackagingMaxHeightM >= d.LayerMinHeightM {
+		bad("detector.layer_min_height_m", "need 0 <= packaging_max_height_m (%v) < layer_min_height_m (%v) and layer_min_length_m (%v) > 0", d.PackagingMaxHeightM, d.LayerMinHeightM, d.LayerMinLengthM)
+	}
+	if d.ProfileMarginPct < 0 || d.ProfileMarginPct > 100 {
+		bad("detector.profile_margin_pct", "%v: a percentage, 0..100", d.ProfileMarginPct)
+	}
 	if d.StructureTransmission <= 0.5 || d.StructureTransmission >= 1 {
 		bad("detector.structure_transmission", "%v must be in (0.5, 1)", d.StructureTransmission)
 	}
@@ -264,16 +312,26 @@ func (c *Config) Validate() Problems {
 	}
 	for i, pr := range c.Profiles {
 		p := fmt.Sprintf("profiles[%d]", i)
-		if !reHS.MatchString(strings.ReplaceAll(pr.HSPrefix, ".", "")) {
-			bad(p+".hs_prefix", "%q is not an HS code prefix (2 to 10 digits, dots allowed)", pr.HSPrefix)
+		if pr.HSPrefix != "*" && !reHS.MatchString(strings.ReplaceAll(pr.HSPrefix, ".", "")) {
+			bad(p+".hs_prefix", "%q is not an HS code prefix (2 to 10 digits, dots allowed; \"*\" for the fallback)", pr.HSPrefix)
 		}
-		if pr.DensityKgM3[0] < 0 || pr.DensityKgM3[1] < pr.DensityKgM3[0] {
-			bad(p+".density_kg_m3", "%v: need [low, high] with 0 <= low <= high", pr.DensityKgM3)
+		if !pr.WeightOnly && (pr.DensityKgM3[0] < 0 || pr.DensityKgM3[1] <= pr.DensityKgM3[0]) {
+			bad(p+".density_kg_m3", "%v: need [low, high] with 0 <= low < high (or weight_only: true)", pr.DensityKgM3)
 		}
 		switch pr.Material {
 		case "", "organic", "mixed", "inorganic", "metal":
 		default:
 			bad(p+".material", "%q: use organic, mixed, inorganic or metal", pr.Material)
+		}
+		for j, sh := range pr.Shapes {
+			switch sh {
+			case "cartons", "pallets", "crates", "bales", "bags", "coils", "irregular":
+			default:
+				bad(fmt.Sprintf("%s.shapes[%d]", p, j), "%q: use cartons, pallets, crates, bales, bags, coils or irregular", sh)
+			}
+		}
+		if pr.Uniformity < 0 || pr.Uniformity >= 1 {
+			bad(p+".uniformity", "%v: 0 (anything goes) up to below 1 (perfectly uniform)", pr.Uniformity)
 		}
 	}
 	for i, g := range c.Controlled {

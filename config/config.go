@@ -53,6 +53,10 @@ type MQTT struct {
 	Keepalive     time.Duration `yaml:"keepalive"`
 	ImageMaxBytes int           `yaml:"image_max_bytes"`
 	Inflight      int           `yaml:"inflight"`
+	// ReconnectMin and ReconnectMax bound the backoff between connection
+	// attempts (doubling, with jitter).
+	ReconnectMin time.Duration `yaml:"reconnect_min"`
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
 	// EmbeddedListen is where the built-in broker listens when Broker is
 	// "embedded".
 	EmbeddedListen string `yaml:"embedded_listen"`
@@ -65,6 +69,9 @@ type Buffer struct {
 	Retention         time.Duration `yaml:"retention"`
 	MaxDiskMB         int64         `yaml:"max_disk_mb"`
 	EncryptionKeyFile string        `yaml:"encryption_key_file"`
+	// Housekeeping is how often retention, the disk budget and the
+	// value-log GC run.
+	Housekeeping time.Duration `yaml:"housekeeping_interval"`
 }
 
 // Scanner is the scan inbox.
@@ -123,8 +130,12 @@ type Log struct {
 
 // Detector holds the X-ray detector's physics and thresholds.
 type Detector struct {
-	MuCm2G                   float64      `yaml:"mu_cm2_g"`
+	MuCm2G float64 `yaml:"mu_cm2_g"`
+	// StepWedge is a calibration used whatever the beam energy;
+	// StepWedges, keyed by end-point energy, come first.
 	StepWedge                [][2]float64 `yaml:"step_wedge"`
+	StepWedges               []StepWedge  `yaml:"step_wedges"`
+	DualEnergy               []DualEnergy `yaml:"dual_energy"`
 	LeadInMinColumns         int          `yaml:"lead_in_min_columns"`
 	LeadInMaxColumns         int          `yaml:"lead_in_max_columns"`
 	StructureTransmission    float64      `yaml:"structure_transmission"`
@@ -134,7 +145,35 @@ type Detector struct {
 	EmptyMaxAreaM2           float64      `yaml:"empty_max_area_m2"`
 	NoPenetrationMaxFraction float64      `yaml:"no_penetration_max_fraction"`
 	RegionMinAreaM2          float64      `yaml:"region_min_area_m2"`
+	GridM                    float64      `yaml:"grid_m"`
+	EdgeRatio                float64      `yaml:"edge_ratio"`
+	MergeRatio               float64      `yaml:"merge_ratio"`
+	PackagingMaxHeightM      float64      `yaml:"packaging_max_height_m"`
+	CoilRadiusM              [2]float64   `yaml:"coil_radius_m"`
+	LayerMinHeightM          float64      `yaml:"layer_min_height_m"`
+	LayerMinLengthM          float64      `yaml:"layer_min_length_m"`
+	LayerDensityRatio        float64      `yaml:"layer_density_ratio"`
+	MaterialMinAttenuation   float64      `yaml:"material_min_attenuation"`
+	ProfileMarginPct         float64      `yaml:"profile_margin_pct"`
+	MismatchMinAreaM2        float64      `yaml:"mismatch_min_area_m2"`
 	AnnotateMaxWidth         int          `yaml:"annotate_max_width"`
+}
+
+// StepWedge is a step-wedge calibration for one beam end-point energy:
+// [attenuation -ln T, g/cm²] pairs, both increasing.
+type StepWedge struct {
+	EnergyMeV float64      `yaml:"energy_mev"`
+	Steps     [][2]float64 `yaml:"steps"`
+}
+
+// DualEnergy is the material calibration of a dual-energy scanner for one
+// pair of end-point energies: for each reference material, [A_high, A_low]
+// attenuation pairs measured behind wedge steps of it, A_high increasing.
+type DualEnergy struct {
+	EnergyMeV [2]float64   `yaml:"energy_mev"`
+	Organic   [][2]float64 `yaml:"organic"`
+	Aluminium [][2]float64 `yaml:"aluminium"`
+	Steel     [][2]float64 `yaml:"steel"`
 }
 
 // Rules holds the weight and risk rules.
@@ -177,6 +216,9 @@ type Profile struct {
 	Material    string     `yaml:"material"`
 	Shapes      []string   `yaml:"shapes"`
 	Uniformity  float64    `yaml:"uniformity"`
+	// WeightOnly profiles make no image checks: the goods can look like
+	// anything (the "*" fallback for codes no other profile matches).
+	WeightOnly bool `yaml:"weight_only"`
 }
 
 // Controlled is an export-controlled commodity and the documents it needs.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"strings"
 
 	"gocv.io/x/gocv"
@@ -11,75 +12,188 @@ import (
 	"github.com/gatescan/gatescan/agent/inspection"
 )
 
+// Colours are BGR, as OpenCV draws them.
 var (
 	colBox     = color.RGBA{255, 255, 255, 0}
-	colRegion  = color.RGBA{0, 255, 255, 0}
-	colFinding = color.RGBA{0, 0, 255, 0} // BGR: red
+	colRegion  = color.RGBA{255, 255, 0, 0} // cyan
+	colLayer   = color.RGBA{255, 0, 255, 0} // magenta
+	colFinding = color.RGBA{0, 0, 255, 0}   // red
 	colText    = color.RGBA{255, 255, 255, 0}
+	colBand    = color.RGBA{40, 40, 40, 0}
 )
 
-// Annotate renders container idx of the last analysed scan as a JPEG: the
-// attenuation in false colour, the container and cargo regions boxed and
-// labelled, the findings' regions in red, a legend and the verdict. It must
-// be called before the detector analyses another scan. The image is
-// downscaled until it fits maxBytes.
-func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth, maxBytes int) ([]byte, error) {
-	if idx >= len(a.Containers) || d.m.Empty() {
-		return nil, fmt.Errorf("no container %d in the last analysis", idx)
+// verdictColour is the banner colour of a verdict.
+func verdictColour(v string) color.RGBA {
+	switch v {
+	case inspection.Alert:
+		return color.RGBA{0, 0, 200, 0}
+	case inspection.Review:
+		return color.RGBA{0, 150, 230, 0}
 	}
-	c := a.Containers[idx]
+	return color.RGBA{0, 150, 0, 0}
+}
+
+// Attenuation shown in the false colour, 0 (air, white) to this (black).
+const annotateMaxA = 7.0
+
+// palette is the false-colour ramp of attenuation, as cargo scanners show
+// it: white air, yellow and orange light goods, red and violet dense ones,
+// dark blue where the beam barely got through.
+func palette() gocv.Mat {
+	lut := gocv.NewMatWithSize(1, 256, gocv.MatTypeCV8UC3)
+	stops := []struct {
+		at      float64
+		b, g, r float64
+	}{{0, 255, 255, 255}, {0.12, 120, 235, 255}, {0.3, 20, 150, 255}, {0.5, 30, 40, 220}, {0.7, 120, 20, 120}, {0.85, 110, 20, 30}, {1, 10, 0, 0}}
+	for i := range 256 {
+		x := float64(i) / 255
+		k := 1
+		for k < len(stops)-1 && stops[k].at < x {
+			k++
+		}
+		a, b := stops[k-1], stops[k]
+		t := (x - a.at) / (b.at - a.at)
+		lut.SetUCharAt(0, 3*i, uint8(a.b+t*(b.b-a.b)))
+		lut.SetUCharAt(0, 3*i+1, uint8(a.g+t*(b.g-a.g)))
+		lut.SetUCharAt(0, 3*i+2, uint8(a.r+t*(b.r-a.r)))
+	}
+	return lut
+}
+
+// Annotate renders container idx of the last analysed scan as a JPEG: the
+// attenuation in false colour, the container, its regions, light layers and
+// the findings' regions boxed and labelled, a colour bar, and a banner with
+// the verdict and the masses. It must be called before the detector
+// analyses another scan. The image is downscaled to maxWidth and until it
+// fits maxBytes (0: no limit).
+func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth, maxBytes int) ([]byte, error) {
+	if a == nil || idx < 0 || idx >= len(a.Containers) || d.a.Empty() || d.a.Cols() != a.Width || d.a.Rows() != a.Height {
+		return nil, fmt.Errorf("no container %d in the detector's last analysis: annotate right after Analyze", idx)
+	}
+	c := &a.Containers[idx]
 	// Crop around the container with a margin, so the picture is about it.
-	margin := c.OuterPx.Dy() / 4
-	crop := c.OuterPx.Inset(-margin).Intersect(image.Rect(0, 0, d.m.Cols(), d.m.Rows()))
-	roi := d.m.Region(crop)
+	margin := c.OuterPx.Dy() / 5
+	crop := c.OuterPx.Inset(-margin).Intersect(image.Rect(0, 0, d.a.Cols(), d.a.Rows()))
+	if crop.Empty() {
+		return nil, fmt.Errorf("container %d lies outside the image", idx)
+	}
+	roi := d.a.Region(crop)
 	defer roi.Close()
 	g8 := gocv.NewMat()
 	defer g8.Close()
-	// Mass thickness 0..150 g/cm² onto 0..255; denser is brighter.
-	roi.ConvertToWithParams(&g8, gocv.MatTypeCV8U, 255.0/150, 0)
+	roi.ConvertToWithParams(&g8, gocv.MatTypeCV8U, float32(255/annotateMaxA), 0)
+	bgr := gocv.NewMat()
+	defer bgr.Close()
+	gocv.CvtColor(g8, &bgr, gocv.ColorGrayToBGR)
+	lut := palette()
+	defer lut.Close()
 	img := gocv.NewMat()
 	defer img.Close()
-	gocv.ApplyColorMap(g8, &img, gocv.ColormapJet)
+	gocv.LUT(bgr, lut, &img)
 
 	scale := 1.0
 	if maxWidth > 0 && img.Cols() > maxWidth {
 		scale = float64(maxWidth) / float64(img.Cols())
 	}
+	// Thin containers in a long scan read better a little taller.
 	if scale != 1 {
-		gocv.Resize(img, &img, image.Pt(int(float64(img.Cols())*scale), int(float64(img.Rows())*scale)), 0, 0, gocv.InterpolationArea)
+		gocv.Resize(img, &img, image.Pt(max(1, int(float64(img.Cols())*scale)), max(1, int(float64(img.Rows())*scale))), 0, 0, gocv.InterpolationArea)
 	}
 	tr := func(rc image.Rectangle) image.Rectangle {
 		rc = rc.Sub(crop.Min)
 		return image.Rect(int(float64(rc.Min.X)*scale), int(float64(rc.Min.Y)*scale), int(float64(rc.Max.X)*scale), int(float64(rc.Max.Y)*scale))
 	}
-	gocv.Rectangle(&img, tr(c.OuterPx), colBox, 2)
-	for i, g := range c.Regions {
-		b := tr(g.Px)
-		gocv.Rectangle(&img, b, colRegion, 1)
-		gocv.PutText(&img, fmt.Sprintf("R%d %.0f kg/m3", i+1, g.DensityKgM3), b.Min.Add(image.Pt(3, 14)), gocv.FontHersheySimplex, 0.45, colRegion, 1)
-	}
 	px, py := a.PixelM[0], a.PixelM[1]
-	for _, f := range r.Findings {
-		if f.Region == nil || px == 0 {
+	toPx := func(m inspection.Region) image.Rectangle {
+		return image.Rect(c.OuterPx.Min.X+int(m.XM/px), c.OuterPx.Min.Y+int(m.YM/py),
+			c.OuterPx.Min.X+int((m.XM+m.WM)/px), c.OuterPx.Min.Y+int((m.YM+m.HM)/py))
+	}
+	font := 0.45
+	gocv.Rectangle(&img, tr(c.OuterPx), colBox, 2)
+	for _, g := range c.Regions {
+		if g.Packaging {
 			continue
 		}
-		rr := image.Rect(c.OuterPx.Min.X+int(f.Region.XM/px), c.OuterPx.Min.Y+int(f.Region.YM/py),
-			c.OuterPx.Min.X+int((f.Region.XM+f.Region.WM)/px), c.OuterPx.Min.Y+int((f.Region.YM+f.Region.HM)/py))
-		b := tr(rr)
-		gocv.Rectangle(&img, b, colFinding, 3)
-		gocv.PutText(&img, f.Code, image.Pt(b.Min.X+3, b.Max.Y-6), gocv.FontHersheySimplex, 0.5, colFinding, 2)
+		b := tr(g.Px)
+		gocv.Rectangle(&img, b, colRegion, 1)
+		label := fmt.Sprintf("R%d %.0f kg/m3", g.Label, g.P50)
+		if g.LowerBound {
+			label = fmt.Sprintf("R%d >%.0f kg/m3", g.Label, g.P50)
+		}
+		if g.Material != "" {
+			label += " " + g.Material
+		}
+		if g.Shape.Class == ShapeCoils {
+			label += " coils"
+		}
+		gocv.PutText(&img, label, b.Min.Add(image.Pt(3, 14)), gocv.FontHersheySimplex, font, colRegion, 1)
 	}
-	// Legend band with the verdict.
-	lines := []string{fmt.Sprintf("%s  risk %.2f  %s  X-ray %.0f kg", strings.ToUpper(r.Verdict), r.Risk, strings.Join(r.ContainerIDs, " "), c.CargoKg),
-		"colour: mass thickness 0 (blue) .. 150 g/cm2 (red); white box: container; cyan: cargo regions; red: findings"}
-	band := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(32, 32, 32, 0), 22*len(lines)+8, img.Cols(), img.Type())
-	defer band.Close()
-	for i, l := range lines {
-		gocv.PutText(&band, l, image.Pt(6, 20+22*i), gocv.FontHersheySimplex, 0.5, colText, 1)
+	for _, l := range c.Layers {
+		b := tr(toPx(l.M))
+		gocv.Rectangle(&img, b, colLayer, 2)
 	}
+	if r != nil {
+		for _, f := range r.Findings {
+			if f.Region == nil || px == 0 {
+				continue
+			}
+			b := tr(toPx(*f.Region))
+			gocv.Rectangle(&img, b.Inset(-3), colFinding, 2)
+			gocv.PutText(&img, f.Code, image.Pt(b.Min.X+3, b.Max.Y-6), gocv.FontHersheySimplex, font+0.05, colFinding, 2)
+		}
+	}
+
+	// Banner: verdict, risk, numbers, the findings' codes; then a legend.
+	verdict, risk, ids, codes := "ANALYSIS", 0.0, "", ""
+	var weights string
+	if r != nil {
+		verdict, risk, ids = strings.ToUpper(r.Verdict), r.Risk, strings.Join(r.ContainerIDs, " ")
+		if r.Container != "" {
+			ids = r.Container
+		}
+		var cs []string
+		for _, f := range r.Findings {
+			if f.Severity != inspection.Info {
+				cs = append(cs, f.Code)
+			}
+		}
+		codes = strings.Join(cs, ", ")
+		if r.Weights.DeclaredKg != nil {
+			weights += fmt.Sprintf("  declared %.0f kg", *r.Weights.DeclaredKg)
+		}
+		if r.Weights.NetKg != nil {
+			weights += fmt.Sprintf("  weighbridge net %.0f kg", *r.Weights.NetKg)
+		}
+	}
+	xray := fmt.Sprintf("X-ray %.0f kg", c.CargoKg)
+	if c.LowerBound {
+		xray = fmt.Sprintf("X-ray > %.0f kg", c.CargoKg)
+	}
+	w := img.Cols()
+	banner := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(0, 0, 0, 0), 56, w, img.Type())
+	defer banner.Close()
+	vc := verdictColour(strings.ToLower(verdict))
+	gocv.Rectangle(&banner, image.Rect(0, 0, min(w, 190), 56), vc, -1)
+	gocv.PutText(&banner, verdict, image.Pt(8, 26), gocv.FontHersheySimplex, 0.8, colText, 2)
+	gocv.PutText(&banner, fmt.Sprintf("risk %.2f", risk), image.Pt(8, 48), gocv.FontHersheySimplex, 0.5, colText, 1)
+	gocv.PutText(&banner, fmt.Sprintf("%s  %s ft  %s%s", ids, sizeName(c), xray, weights), image.Pt(200, 22), gocv.FontHersheySimplex, 0.5, colText, 1)
+	gocv.PutText(&banner, codes, image.Pt(200, 46), gocv.FontHersheySimplex, 0.5, colFinding, 1)
+
+	legend := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(colBand.B), float64(colBand.G), float64(colBand.R), 0), 30, w, img.Type())
+	defer legend.Close()
+	barW := min(256, w/3)
+	for i := range barW {
+		v := uint8(255 * i / max(1, barW-1))
+		col := color.RGBA{lut.GetUCharAt(0, 3*int(v)), lut.GetUCharAt(0, 3*int(v)+1), lut.GetUCharAt(0, 3*int(v)+2), 0}
+		gocv.Line(&legend, image.Pt(8+i, 6), image.Pt(8+i, 24), col, 1)
+	}
+	gocv.PutText(&legend, fmt.Sprintf("attenuation 0..%.0f (-ln T)", annotateMaxA), image.Pt(16+barW, 20), gocv.FontHersheySimplex, 0.45, colText, 1)
+	gocv.PutText(&legend, "cyan: regions  magenta: light layer  red: findings", image.Pt(min(w-10, 230+barW), 20), gocv.FontHersheySimplex, 0.45, colText, 1)
+
 	out := gocv.NewMat()
 	defer out.Close()
-	gocv.Vconcat(band, img, &out)
+	gocv.Vconcat(banner, img, &out)
+	gocv.Vconcat(out, legend, &out)
 	for q := 85; ; q -= 10 {
 		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, out, []int{gocv.IMWriteJpegQuality, q})
 		if err != nil {
@@ -92,7 +206,12 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 		}
 		if q <= 55 {
 			gocv.Resize(out, &out, image.Pt(out.Cols()*3/4, out.Rows()*3/4), 0, 0, gocv.InterpolationArea)
-			q = 85
+			q = 95
 		}
 	}
+}
+
+// sizeName is "20", "40" or "45" from the container's length.
+func sizeName(c *Container) string {
+	return fmt.Sprintf("%.0f", math.Round(c.LengthM/0.3048/5)*5)
 }

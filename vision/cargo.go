@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"fmt"
 	"image"
 	"math"
 	"unsafe"
@@ -10,166 +11,371 @@ import (
 	"github.com/gatescan/gatescan/agent/inspection"
 )
 
-// cargo measures what is inside one container: side walls subtracted, mass
-// integrated, apparent density, and connected regions of cargo.
-func (d *Detector) cargo(idx int, b box, px, py float64) Container {
+// cargo measures what is inside one container: its mass thickness (and
+// for dual energy its two attenuations) copied out of the scan, the side
+// walls and the smear of roof and floor subtracted, the end walls'
+// corrugations taken out, mass integrated, the cell grid built, and the
+// cargo's area, penetration and emptiness. ok is false when the
+// container's inner space is not in the image. Everything here works in
+// the inner space's own coordinates.
+func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	c := Container{Index: idx, SizeCode: b.geom.SizeCode, TypeGuessed: b.typeGuessed, OuterPx: b.outer, InnerPx: b.inner,
 		LengthM: b.geom.LengthM, InnerWidthM: b.geom.InnerWidthM}
-	r := b.inner.Intersect(image.Rect(0, 0, d.m.Cols(), d.m.Rows()))
-	if r.Empty() {
-		c.Findings = append(c.Findings, inspection.Finding{Code: inspection.ImageQuality, Severity: inspection.Warning,
-			Message: "the container's inner space lies outside the image"})
-		return c
+	r := b.inner.Intersect(image.Rect(0, 0, d.a.Cols(), d.a.Rows()))
+	if r.Dx() < 8 || r.Dy() < 8 {
+		c.Findings = append(c.Findings, quality(inspection.Warning,
+			"the container's inner space lies outside the image: X-ray checks of its cargo skipped; check the scanner's field of view"))
+		return c, false
 	}
-	m, _ := d.m.DataPtrFloat32()
-	w := d.m.Cols()
+	copyRegion(d.a, r, &d.cm)
+	d.toMass(&d.cm)
+	m, _ := d.cm.DataPtrFloat32()
+	var a, al []float32
+	if d.dual != nil {
+		copyRegion(d.a, r, &d.ca)
+		copyRegion(d.aLo, r, &d.caLo)
+		a, _ = d.ca.DataPtrFloat32()
+		al, _ = d.caLo.DataPtrFloat32()
+	}
+	w, h := r.Dx(), r.Dy()
 	areaCm2 := px * py * 1e4
-	inner := span{r.Min.X, r.Max.X}
-	topBand := r.Min.Y + int(0.5/py)
-	bottomBand := r.Max.Y - int(0.15/py)
+	topBand := int(0.5 / py)
+	// A fan beam smears the floor up to 0.3 m into the cargo space.
+	bottomBand := max(topBand+1, h-int(0.3/py))
+	floorBand := h - int(0.15/py)
 
 	// Side walls: measured where the container is empty (middle rows, away
 	// from roof and floor), else configured.
 	cfgWalls := b.geom.SideWallsGCm2
-	var s float64
+	var s, sa, sl float64
 	n, total := 0, 0
 	for y := topBand; y < bottomBand; y++ {
-		for _, v := range m[y*w+r.Min.X : y*w+r.Max.X] {
+		for x := range w {
+			v := m[y*w+x]
 			total++
 			if float64(v) > 0.5*cfgWalls && float64(v) < 1.6*cfgWalls {
 				s += float64(v)
 				n++
+				if a != nil {
+					sa += float64(a[y*w+x])
+					sl += float64(al[y*w+x])
+				}
 			}
 		}
 	}
-	walls := cfgWalls
+	walls, wallsA, wallsL := cfgWalls, 0.0, 0.0
 	if n > total/30 {
-		walls = s / float64(n)
+		walls, wallsA, wallsL = s/float64(n), sa/float64(n), sl/float64(n)
+	} else if a != nil {
+		wallsA = cfgWalls * d.mu
+		wallsL = wallsA * 1.12 // steel's low/high ratio: the walls are steel
 	}
-	c.SideWallsGCm2 = walls
+	c.SideWallsGCm2 = round(walls, 2)
 
 	// Per-row baseline: the side walls, and near the roof and the floor
 	// the structure every column of the row has in common (a fan beam
 	// smears roof and floor over many rows). The structure is read from the
-	// columns that hold no cargo, when there are enough of them; otherwise
-	// from the quieter part of each row.
-	d.baseline = grow(d.baseline, r.Dy())
-	empty := d.emptyColumns(r, topBand, bottomBand, walls)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		bl := walls
-		if y < topBand || y >= bottomBand {
-			if len(empty) >= max(8, r.Dx()/30) {
-				buf := d.sortBuf[:0]
-				for _, x := range empty {
-					buf = append(buf, m[y*w+x])
-				}
-				d.sortBuf = buf
-				bl = math.Max(walls, float64(selectK(buf, len(buf)/2)))
-			} else {
-				q := 0.5
-				if y >= bottomBand {
-					q = 0.1 // cargo standing on the floor is the rule
-				}
-				bl = math.Max(walls, d.rowStat(y, inner, q))
+	// columns that hold no cargo, when there are enough of them (the gaps
+	// between stacks are empty columns too, and a few dozen give a steady
+	// median); otherwise from the quieter part of each row.
+	d.baseline = grow(d.baseline, h)
+	d.baseA = grow(d.baseA, h)
+	d.baseL = grow(d.baseL, h)
+	all := span{0, w}
+	empty := d.emptyColumns(w, h, topBand, bottomBand, walls, m)
+	enough := len(empty) >= max(8, w/150)
+	for y := range h {
+		d.baseline[y], d.baseA[y], d.baseL[y] = walls, wallsA, wallsL
+		if enough {
+			d.baseline[y] = math.Max(walls, d.medianAt(m, y*w, empty))
+			if a != nil {
+				d.baseA[y] = math.Max(wallsA, d.medianAt(a, y*w, empty))
+				d.baseL[y] = math.Max(wallsL, d.medianAt(al, y*w, empty))
 			}
+			continue
 		}
-		d.baseline[y-r.Min.Y] = bl
+		if y >= topBand && y < floorBand {
+			continue
+		}
+		q := 0.5
+		if y >= floorBand {
+			q = 0.1 // cargo standing on the floor is the rule
+		}
+		d.baseline[y] = math.Max(walls, d.rowStat(m, w, y, all, q))
+		if a != nil {
+			d.baseA[y] = math.Max(wallsA, d.rowStat(a, w, y, all, q))
+			d.baseL[y] = math.Max(wallsL, d.rowStat(al, w, y, all, q))
+		}
 	}
 
-	// Cargo mass thickness: the inner space minus the baseline, row by row.
-	roi := d.m.Region(r)
-	roi.CopyTo(&d.cm)
-	roi.Close()
-	cm, _ := d.cm.DataPtrFloat32()
-	rw := r.Dx()
-	var sum float64
-	for y := 0; y < r.Dy(); y++ {
-		bl := float32(d.baseline[y])
-		row := cm[y*rw : (y+1)*rw]
-		for x := range row {
-			row[x] -= bl
-			sum += float64(row[x])
-		}
+	// Cargo mass thickness: the inner space minus the baseline, row by row,
+	// minus the end walls' corrugations where they reach in, and minus the
+	// narrow structure left in the roof and floor bands.
+	sum := subtractRows(&d.cm, d.baseline)
+	fl, fr := d.endFaces(topBand, bottomBand, int(0.2/px))
+	sum -= d.endCorrect(&d.cm, fl, fr, topBand, bottomBand, int(0.1/px))
+	var cols []int
+	if enough {
+		cols = empty
 	}
+	sum -= d.openBands(&d.cm, topBand, bottomBand, px, cols)
 	// Every pixel counts, noise and all (it averages out; clipping would
 	// bias the sum upwards).
 	c.CargoKg = math.Max(0, sum*areaCm2/1000)
+	if a != nil {
+		subtractRows(&d.ca, d.baseA)
+		subtractRows(&d.caLo, d.baseL)
+		d.endCorrect(&d.ca, fl, fr, topBand, bottomBand, int(0.1/px))
+		d.endCorrect(&d.caLo, fl, fr, topBand, bottomBand, int(0.1/px))
+		d.openBands(&d.ca, topBand, bottomBand, px, cols)
+		d.openBands(&d.caLo, topBand, bottomBand, px, cols)
+	}
 
-	// Apparent density, smoothed over ~10 cm, thresholded into a cargo mask.
-	k := max(3, int(0.1/math.Max(px, py))|1)
-	gocv.GaussianBlur(d.cm, &d.smooth, image.Pt(k, k), 0, 0, gocv.BorderReplicate)
-	// kg/m³ = (cargo g/cm²) / (inner width in cm) × 1000
-	scale := 10 / b.geom.InnerWidthM
-	d.smooth.MultiplyFloat(float32(scale))
-	d.smooth.CopyTo(&d.rho)
-	gocv.Threshold(d.smooth, &d.mask, float32(d.p.CargoMinKgM3), 255, gocv.ThresholdBinary)
-	d.mask.ConvertTo(&d.mask, gocv.MatTypeCV8U)
-	kernel := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(k, k))
-	gocv.MorphologyEx(d.mask, &d.mask, gocv.MorphOpen, kernel)
-	kernel.Close()
-
-	cargoPx := gocv.CountNonZero(d.mask)
-	c.CargoAreaM2 = float64(cargoPx) * px * py
-	if cargoPx > 0 {
-		np := d.noPen8.Region(r)
-		gocv.BitwiseAnd(np, d.mask, &d.tmp)
-		np.Close()
-		// noPen8 holds 1 where the beam did not get through.
-		c.NoPenetration = float64(gocv.CountNonZero(d.tmp)) / float64(cargoPx)
+	g := d.buildGrid(r, b, px, py)
+	// The mass is a lower bound when a good part of it lies where the beam
+	// did not get through: a few opaque corners do not make it one.
+	cargoCells, opaque := 0, 0
+	var kg, opaqueKg float64
+	gm, _ := d.gM.DataPtrFloat32()
+	for i, v := range d.seg.cargo {
+		if v {
+			cargoCells++
+			kg += float64(gm[i])
+			if d.seg.opaque[i] {
+				opaque++
+				opaqueKg += float64(gm[i])
+			}
+		}
+	}
+	c.CargoAreaM2 = float64(cargoCells) * g.cx * g.cy
+	if cargoCells > 0 {
+		c.NoPenetration = float64(opaque) / float64(cargoCells)
 	}
 	c.Empty = c.CargoKg < d.p.EmptyMaxKg && c.CargoAreaM2 < d.p.EmptyMaxAreaM2
 	if c.CargoAreaM2 > 0 {
 		c.MeanDensity = c.CargoKg / (c.CargoAreaM2 * b.geom.InnerWidthM)
 	}
-	c.Regions = d.regions(r, b, px, py, areaCm2, scale)
-	if len(c.Regions) > 0 {
-		lo, hi := c.Regions[0].Px.Min.X, c.Regions[0].Px.Max.X
-		for _, g := range c.Regions {
-			lo, hi = min(lo, g.Px.Min.X), max(hi, g.Px.Max.X)
-		}
-		c.FillLengthM = float64(hi-lo) * px
-	}
-	c.LowerBound = c.CargoAreaM2 >= d.p.EmptyMaxAreaM2 && c.NoPenetration > d.p.NoPenetrationMaxFraction
+	c.LowerBound = c.CargoAreaM2 >= d.p.EmptyMaxAreaM2 && kg > 0 && opaqueKg > d.p.NoPenetrationMaxFraction*kg
 	if c.LowerBound {
-		c.Findings = append(c.Findings, inspection.Finding{Code: inspection.ImageQuality, Severity: inspection.Warning,
-			Message:  "the beam did not get through part of the cargo: the X-ray mass is a lower bound there",
-			Measured: inspection.Ptr(round(c.NoPenetration, 3)), Expected: &[2]float64{0, d.p.NoPenetrationMaxFraction}})
+		f := quality(inspection.Info, fmt.Sprintf("the beam did not get through %.0f %% of the cargo's area, holding %.0f %% of its X-ray mass: the X-ray mass is a lower bound",
+			100*c.NoPenetration, 100*opaqueKg/kg))
+		f.Measured, f.Expected = inspection.Ptr(round(opaqueKg/kg, 3)), &[2]float64{0, d.p.NoPenetrationMaxFraction}
+		c.Findings = append(c.Findings, f)
 	}
-	return c
+	return c, true
 }
 
-// regions labels the cargo mask and measures each connected part.
-func (d *Detector) regions(r image.Rectangle, b box, px, py, areaCm2, scale float64) []Region {
-	n := gocv.ConnectedComponentsWithStats(d.mask, &d.labels, &d.stats, &d.centroids)
-	if n <= 1 {
-		return nil
+// copyRegion copies the r part of src into dst.
+func copyRegion(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
+	roi := src.Region(r)
+	roi.CopyTo(dst)
+	roi.Close()
+}
+
+// subtractRows subtracts base[y] from each row y of m and returns the sum
+// of the result.
+func subtractRows(m *gocv.Mat, base []float64) float64 {
+	f, _ := m.DataPtrFloat32()
+	w := m.Cols()
+	var sum float64
+	for y := range m.Rows() {
+		bl := float32(base[y])
+		row := f[y*w : (y+1)*w]
+		var rs float32
+		for x := range row {
+			row[x] -= bl
+			rs += row[x]
+		}
+		sum += float64(rs)
 	}
-	kg := make([]float64, n)
-	lab := int32s(&d.labels)
-	cm, _ := d.cm.DataPtrFloat32()
-	for i, l := range lab {
-		if l > 0 {
-			kg[l] += float64(cm[i])
+	return sum
+}
+
+// colQ10 is the 10th percentile of column x of the cargo image m over rows
+// [y0, y1), every second row.
+func (d *Detector) colQ10(m *gocv.Mat, x, y0, y1 int) float64 {
+	f, _ := m.DataPtrFloat32()
+	w := m.Cols()
+	buf := d.qBuf[:0]
+	for y := y0; y < y1; y += 2 {
+		buf = append(buf, f[y*w+x])
+	}
+	d.qBuf = buf
+	if len(buf) == 0 {
+		return 0
+	}
+	return float64(selectK(buf, len(buf)/10))
+}
+
+// endFaces finds, within reach columns of each end of the cargo image
+// d.cm, the inner face of the end wall: end walls are corrugated and their
+// corrugations reach into the space the ISO inner length leaves for cargo,
+// adding to every row of those columns up to a sharp drop. It returns the
+// first column inside the left face and the first column of the right
+// zone (0 and the width when there is no drop).
+func (d *Detector) endFaces(y0, y1, reach int) (int, int) {
+	w := d.cm.Cols()
+	reach = min(reach, w/4)
+	const drop = 12 // g/cm²: a corrugation's steel, well above cargo noise
+	fl, fr := 0, w
+	if y1-y0 < 4 || reach < 3 {
+		return fl, fr
+	}
+	prev := d.colQ10(&d.cm, 0, y0, y1)
+	for x := 1; x < reach; x++ {
+		v := d.colQ10(&d.cm, x, y0, y1)
+		if prev-v >= drop {
+			fl = x
+		}
+		prev = v
+	}
+	prev = d.colQ10(&d.cm, w-1, y0, y1)
+	for x := w - 2; x >= w-reach; x-- {
+		v := d.colQ10(&d.cm, x, y0, y1)
+		if prev-v >= drop {
+			fr = x + 1
+		}
+		prev = v
+	}
+	return fl, fr
+}
+
+// endCorrect takes out of m's end zones [0, fl) and [fr, width) what their
+// columns have in every row beyond the columns just inside the faces (refW
+// wide), and returns the sum it took out.
+func (d *Detector) endCorrect(m *gocv.Mat, fl, fr, y0, y1, refW int) float64 {
+	f, _ := m.DataPtrFloat32()
+	w, h := m.Cols(), m.Rows()
+	var total float64
+	zone := func(a, b, ra, rb int) {
+		if b <= a {
+			return
+		}
+		ra, rb = max(0, ra), min(w, rb)
+		refs := d.sortBuf[:0]
+		for x := ra; x < rb; x++ {
+			refs = append(refs, float32(d.colQ10(m, x, y0, y1)))
+		}
+		d.sortBuf = refs
+		rv := 0.0
+		if len(refs) > 0 {
+			rv = float64(median32(refs))
+		}
+		for x := a; x < b; x++ {
+			corr := float32(math.Max(0, d.colQ10(m, x, y0, y1)-rv))
+			if corr == 0 {
+				continue
+			}
+			for y := range h {
+				f[y*w+x] -= corr
+			}
+			total += float64(corr) * float64(h)
 		}
 	}
-	minPx := int(d.p.RegionMinAreaM2 / (px * py))
-	var out []Region
-	for l := 1; l < n; l++ {
-		area := int(d.stats.GetIntAt(l, 4))
-		if area < minPx {
+	zone(0, fl, fl, fl+refW)
+	zone(fr, w, fr-refW, fr)
+	return total
+}
+
+// openBands removes from the rows of m above y0 and below y1 what is
+// narrower than 0.12 m along the length: the roof's corrugations and bows
+// and the floor's cross-members, steel seen edge-on every few decimetres,
+// which a fan beam smears into those rows where no per-row baseline can
+// take them out (the median of a few empty columns lands on a crest or a
+// trough). Cargo is wider. What the opening leaves of the structure is the
+// same in every column: the median of the empty columns cols, when given,
+// takes it out. It returns the sum removed.
+func (d *Detector) openBands(m *gocv.Mat, y0, y1 int, px float64, cols []int) float64 {
+	k := max(3, int(0.12/px)|1)
+	kernel := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(k, 1))
+	defer kernel.Close()
+	f, _ := m.DataPtrFloat32()
+	w := m.Cols()
+	var removed float64
+	for _, band := range [2][2]int{{0, y0}, {max(y0, y1), m.Rows()}} {
+		if band[1]-band[0] < 1 {
 			continue
 		}
-		x, y := int(d.stats.GetIntAt(l, 0)), int(d.stats.GetIntAt(l, 1))
-		bw, bh := int(d.stats.GetIntAt(l, 2)), int(d.stats.GetIntAt(l, 3))
-		pr := image.Rect(x, y, x+bw, y+bh).Add(r.Min)
-		g := Region{Px: pr, AreaM2: float64(area) * px * py, Kg: math.Max(0, kg[l]*areaCm2/1000)}
-		g.DensityKgM3 = kg[l] / float64(area) * scale
-		g.M = inspection.Region{
-			XM: round(float64(pr.Min.X-b.outer.Min.X)*px, 2), YM: round(float64(pr.Min.Y-b.outer.Min.Y)*py, 2),
-			WM: round(float64(bw)*px, 2), HM: round(float64(bh)*py, 2),
+		roi := m.Region(image.Rect(0, band[0], w, band[1]))
+		before := roi.Sum().Val1
+		gocv.MorphologyEx(roi, &d.tmp, gocv.MorphOpen, kernel)
+		d.tmp.CopyTo(&roi)
+		roi.Close()
+		var recentred float64
+		if len(cols) > 0 {
+			for y := band[0]; y < band[1]; y++ {
+				buf := d.sortBuf[:0]
+				for _, x := range cols {
+					buf = append(buf, f[y*w+x])
+				}
+				d.sortBuf = buf
+				c := selectK(buf, len(buf)/2)
+				row := f[y*w : (y+1)*w]
+				for x := range row {
+					row[x] -= c
+				}
+				recentred += float64(c) * float64(w)
+			}
 		}
-		out = append(out, g)
+		removed += before - d.tmp.Sum().Val1 + recentred
 	}
+	return removed
+}
+
+// medianAt is the median of f[off+x] over the columns xs.
+func (d *Detector) medianAt(f []float32, off int, xs []int) float64 {
+	buf := d.sortBuf[:0]
+	for _, x := range xs {
+		buf = append(buf, f[off+x])
+	}
+	d.sortBuf = buf
+	return float64(selectK(buf, len(buf)/2))
+}
+
+// emptyColumns lists the columns of the cargo image m (w × h) that hold
+// nothing but structure: their middle rows [top, bottom) show only the
+// side walls, and their rows below bottom (where a fan beam smears the
+// floor, and where coils and reels are at their widest) are as light as
+// the lightest quarter of such columns there, so that the sides of goods
+// standing on the floor do not pass for empty.
+func (d *Detector) emptyColumns(w, h, top, bottom int, walls float64, m []float32) []int {
+	out := d.colsBuf[:0]
+	lim := float32(walls*1.3 + 0.5)
+	step := max(2, (bottom-top)/96)
+	for x := range w {
+		buf := d.sortBuf[:0]
+		for y := top; y < bottom; y += step {
+			buf = append(buf, m[y*w+x])
+		}
+		d.sortBuf = buf
+		if len(buf) > 0 && selectK(buf, len(buf)*49/50) < lim {
+			out = append(out, x)
+		}
+	}
+	if len(out) > 0 && h > bottom {
+		low := d.qBuf[:0]
+		for _, x := range out {
+			var s float32
+			for y := bottom; y < h; y++ {
+				s += m[y*w+x]
+			}
+			low = append(low, s/float32(h-bottom))
+		}
+		d.qBuf = low
+		sorted := append(d.sortBuf[:0], low...)
+		d.sortBuf = sorted
+		q := selectK(sorted, len(sorted)/4)
+		tol := 3 + 0.1*q
+		k := 0
+		for i, x := range out {
+			if low[i] <= q+tol {
+				out[k] = x
+				k++
+			}
+		}
+		out = out[:k]
+	}
+	d.colsBuf = out
 	return out
 }
 
@@ -188,23 +394,5 @@ func round(v float64, digits int) float64 {
 	return math.Round(v*p) / p
 }
 
-// emptyColumns lists the columns of the inner space whose middle rows hold
-// nothing but the side walls.
-func (d *Detector) emptyColumns(r image.Rectangle, top, bottom int, walls float64) []int {
-	m, _ := d.m.DataPtrFloat32()
-	w := d.m.Cols()
-	out := d.colsBuf[:0]
-	lim := float32(walls*1.3 + 0.5)
-	for x := r.Min.X; x < r.Max.X; x++ {
-		buf := d.sortBuf[:0]
-		for y := top; y < bottom; y += 2 {
-			buf = append(buf, m[y*w+x])
-		}
-		d.sortBuf = buf
-		if len(buf) > 0 && selectK(buf, len(buf)*9/10) < lim {
-			out = append(out, x)
-		}
-	}
-	d.colsBuf = out
-	return out
-}
+func logf(v float64) float64    { return math.Log(v) }
+func maxf(a, b float64) float64 { return math.Max(a, b) }

@@ -154,13 +154,17 @@ func (d *Detector) splitTwenty(t []float32, w int, s span, top, depth int, px fl
 	return bestC
 }
 
-// rowMedianM is the median mass thickness of row r over the middle 80 % of
-// a span.
-func (d *Detector) rowStat(r int, s span, q float64) float64 {
-	m, _ := d.m.DataPtrFloat32()
-	w := d.m.Cols()
+// rowStat is the q-quantile of row r of f (w columns) over the middle 80 %
+// of a span.
+func (d *Detector) rowStat(f []float32, w, r int, s span, q float64) float64 {
 	inset := (s.b - s.a) / 10
-	buf := append(d.sortBuf[:0], m[r*w+s.a+inset:r*w+s.b-inset]...)
+	row := f[r*w+s.a+inset : r*w+s.b-inset]
+	// A thousand samples give the quantile to well under a per cent.
+	step := max(1, len(row)/1024)
+	buf := d.sortBuf[:0]
+	for i := 0; i < len(row); i += step {
+		buf = append(buf, row[i])
+	}
 	d.sortBuf = buf
 	if len(buf) == 0 {
 		return 0
@@ -169,55 +173,119 @@ func (d *Detector) rowStat(r int, s span, q float64) float64 {
 }
 
 // geometry picks the container's ISO geometry: the declared type when there
-// is one, else the configured size whose length and height fit the image.
-// It also returns the row of the floor: the densest row where the floor of
-// a container of that height would be.
+// is one, else the configured size of that length whose height puts the
+// floor where the image shows it. It also returns the row of the floor's
+// top edge (-1 when not found).
 func (d *Detector) geometry(in *Input, idx int, lenM float64, s span, r0 int, py float64) (config.Container, bool, int) {
-	h := d.m.Rows()
-	floorAt := func(heightM float64) (int, float64) {
-		exp := r0 + int((heightM-d.floorDepthM())/py)
-		best, bestV := -1, -1.0
-		for r := max(r0+1, exp-int(0.25/py)); r < min(h, exp+int(0.25/py)); r++ {
-			if v := d.rowStat(r, s, 0.5); v > bestV {
-				best, bestV = r, v
-			}
-		}
-		return best, bestV
-	}
 	if idx < len(in.Types) && in.Types[idx] != "" {
 		if g, ok := d.cfgContainer(in.Types[idx]); ok {
-			f, _ := floorAt(g.HeightM)
-			return g, false, f
+			return g, false, d.floorRow(s, r0, g.HeightM, py)
 		}
 	}
-	best, bestFloor, bestScore := config.Container{}, -1, math.Inf(1)
+	best, bestFloor, bestErr := config.Container{}, -1, math.Inf(1)
 	for _, g := range d.containers {
 		if math.Abs(g.LengthM-lenM)/g.LengthM > 0.08 {
 			continue
 		}
-		f, v := floorAt(g.HeightM)
-		// The right height has the floor's dense band where it expects it.
-		score := -v + 1e-3*math.Abs(g.LengthM-lenM)
-		if f >= 0 && score < bestScore {
-			best, bestFloor, bestScore = g, f, score
+		f := d.floorRow(s, r0, g.HeightM, py)
+		if f < 0 {
+			continue
+		}
+		// The right height has its floor where the image shows one.
+		e := math.Abs(float64(f-r0)*py - (g.HeightM - floorThicknessM))
+		if e < bestErr {
+			best, bestFloor, bestErr = g, f, e
 		}
 	}
 	if bestFloor < 0 {
 		for _, g := range d.containers {
-			if g.SizeCode == "22" || bestFloor < 0 && math.Abs(g.LengthM-lenM) < math.Abs(best.LengthM-lenM) {
+			if best.LengthM == 0 || math.Abs(g.LengthM-lenM) < math.Abs(best.LengthM-lenM) {
 				best = g
 			}
 		}
-		bestFloor, _ = floorAt(best.HeightM)
 	}
 	return best, true, bestFloor
 }
 
-// floorDepthM is how far above the container's bottom its floor's dense
-// structure lies (cross-members and boards): ISO boxes have their floor top
-// about 0.16 m above the bottom; its densest rows are lower.
-func (d *Detector) floorDepthM() float64 { return 0.09 }
+// floorThicknessM is how far the floor's top lies above the container's
+// bottom: ISO boxes have 0.15-0.16 m of cross-members and boards.
+const floorThicknessM = 0.153
 
+// floorRow finds the top edge of the container's floor under span s, for
+// a container heightM tall. Candidates start 0.3 m above where the floor
+// should be: the first row dense all along the span (the boards and
+// cross-members seen edge-on are in every column, cargo leaves gaps)
+// and lying under clearly lighter rows. A fan beam smears the floor over
+// a ramp of rows; the edge is where the ramp reaches nine tenths of the
+// floor's density. The search reaches 0.25 m below the container's
+// expected bottom, since a fan beam projects the top of the box higher than
+// its floor. It returns -1 if there is no floor.
+func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
+	m, _ := d.a.DataPtrFloat32()
+	h, w := d.a.Rows(), d.a.Cols()
+	look := max(2, int(0.12/py))
+	first := max(r0+1, r0+int((heightM-floorThicknessM-0.3)/py))
+	top := max(r0+1, first-look)
+	bot := min(h, r0+int((heightM+0.25)/py))
+	if bot-first < 4 {
+		return -1
+	}
+	n := bot - top
+	q50 := grow(d.baseA, n)
+	uni := growBool(d.passBuf, n)
+	maxv := 0.0
+	for i := range n {
+		r := top + i
+		q10 := d.rowStat(m, w, r, s, 0.1)
+		q50[i] = d.rowStat(m, w, r, s, 0.5)
+		// Dense all along: cargo on the floor may add to some columns
+		// (a fan beam projects it over the floor), none is lighter.
+		uni[i] = q10 >= 0.7*q50[i]
+		if r >= first {
+			maxv = math.Max(maxv, q50[i])
+		}
+	}
+	d.baseA, d.passBuf = q50, uni
+	for i := first - top; i < n; i++ {
+		if !uni[i] || q50[i] < 0.55*maxv {
+			continue
+		}
+		low := math.Inf(1)
+		for k := max(0, i-look); k < i; k++ {
+			if !d.hi.deadRow[top+k] {
+				low = math.Min(low, q50[k])
+			}
+		}
+		if q50[i]-low < 0.25*maxv {
+			continue
+		}
+		// The floor's own density, just below the candidate; the edge is
+		// the first row that reaches most of it.
+		lo, hi := max(0, i-int(0.05/py)), min(n, i+int(0.12/py)+1)
+		peak := 0.0
+		for k := lo; k < hi; k++ {
+			peak = math.Max(peak, q50[k])
+		}
+		// The boards are a thin band over lighter cross-members: a dense
+		// band that goes on is cargo.
+		thin := false
+		for k := i + 1; k < min(n, i+int(0.3/py)); k++ {
+			thin = thin || q50[k] < 0.75*peak && !d.hi.deadRow[top+k]
+		}
+		if !thin {
+			continue
+		}
+		for k := lo; k < hi; k++ {
+			if q50[k] >= 0.9*peak {
+				return top + k
+			}
+		}
+		return top + i
+	}
+	return -1
+}
+
+// cfgContainer is the configured geometry of an ISO size-type code.
 func (d *Detector) cfgContainer(typeCode string) (config.Container, bool) {
 	if len(typeCode) >= 2 {
 		for _, g := range d.containers {
@@ -233,21 +301,44 @@ func (d *Detector) cfgContainer(typeCode string) (config.Container, bool) {
 // taken out row by row later) down to the floor's top edge, inside the end
 // walls.
 func (d *Detector) innerBox(s span, r0, floor int, g config.Container, px, py float64) image.Rectangle {
-	bottom := r0 + int(math.Round(g.InnerHeightM/py)) + int(0.05/py)
-	if floor > 0 {
-		// The floor's top edge: going up from its densest row, the first
-		// row where the median falls below half the floor's.
-		fv := d.rowStat(floor, s, 0.5)
-		bottom = floor
-		for r := floor - 1; r > floor-int(0.2/py) && r > r0; r-- {
-			if d.rowStat(r, s, 0.5) < 0.5*fv {
-				bottom = r + 1
-				break
-			}
+	bottom := floor
+	if floor < 0 {
+		bottom = r0 + int(math.Round((g.HeightM-floorThicknessM)/py))
+	}
+	end := int(math.Round((g.LengthM - g.InnerLengthM) / 2 / px))
+	return image.Rect(s.a+end, d.roofRow(s, r0, bottom, py), s.b-end, bottom)
+}
+
+// roofRow is the first row under the roof: the roof's sheet and bows seen
+// edge-on are dense in every column, a band a few centimetres high that a
+// fan beam smears into a ramp over more rows. The cargo space starts where
+// the lightest tenth of the row has fallen below half the band's and stops
+// falling: the roof's share is gone and what is left is side walls or
+// cargo filling the whole length.
+func (d *Detector) roofRow(s span, r0, bottom int, py float64) int {
+	m, _ := d.a.DataPtrFloat32()
+	w := d.a.Cols()
+	end := min(bottom-1, r0+int(0.45/py))
+	n := end - r0
+	if n < 4 {
+		return r0
+	}
+	q := grow(d.baseA, n)
+	peak, peakAt := 0.0, 0
+	for i := range n {
+		q[i] = d.rowStat(m, w, r0+i, s, 0.1)
+		if q[i] > peak {
+			peak, peakAt = q[i], i
 		}
 	}
-	end := int((g.LengthM - g.InnerLengthM) / 2 / px)
-	return image.Rect(s.a+end, r0, s.b-end, bottom)
+	d.baseA = q
+	k := max(1, int(0.03/py))
+	for i := peakAt + 1; i+k < n; i++ {
+		if q[i] < 0.5*peak && q[i]-q[i+k] <= 0.02*peak {
+			return r0 + i
+		}
+	}
+	return r0 + min(n-1, int(0.05/py))
 }
 
 // selectK partially orders v so that v[k] is the k-th smallest, and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -15,14 +16,18 @@ import (
 // Input is one scan as the detector needs it: the images and the physics
 // from the sidecar.
 type Input struct {
-	High, Low  gocv.Mat // CV_16UC1; Low is a zero Mat for single energy
-	HasLow     bool
-	PixelXMM   float64 // travel per column
-	PixelYMM   float64 // detector pitch at the container's centre plane
-	Air, Dark  float64
-	MuCm2G     float64  // 0: the config default
-	Containers int      // container numbers read at the gate (0 unknown)
-	Types      []string // declared ISO size-type codes, image order; "" unknown
+	High, Low gocv.Mat // CV_16UC1; Low is a zero Mat for single energy
+	HasLow    bool
+	PixelXMM  float64 // travel per column
+	PixelYMM  float64 // detector pitch at the container's centre plane
+	Air, Dark float64
+	MuCm2G    float64 // 0: the config default
+	// EnergyHighMeV and EnergyLowMeV are the beams' end-point energies from
+	// the sidecar (0: unknown); they select the step wedge and the
+	// dual-energy calibration.
+	EnergyHighMeV, EnergyLowMeV float64
+	Containers                  int      // container numbers read at the gate (0 unknown)
+	Types                       []string // declared ISO size-type codes, image order; "" unknown
 }
 
 // Params are the detector's settings.
@@ -34,32 +39,54 @@ type Detector struct {
 	p          Params
 	containers []config.Container
 
-	t, m, cm, tmp, noPen, noPen8, rho, smooth, mask, labels, stats, centroids gocv.Mat
+	// Full-resolution working images (CV_32F unless noted): transmission,
+	// attenuation and mass thickness of the whole scan, and the cargo of
+	// the container being measured.
+	t, tLo, a, aLo, tmp, noPen, noPenLo gocv.Mat
+	cm, ca, caLo                        gocv.Mat
+	// Cell grid of one container (see grid.go).
+	gM, gOp, gOpL, gAh, gAl, gD, gS, gL, gMax, gMin, g8, kernel gocv.Mat
+	labels, stats, centroids                                    gocv.Mat
 
-	rowGain, baseline               []float64
-	colRef, colMean, sortBuf        []float32
-	deadRow, passBuf                []bool
-	rowsBuf, colsBuf                []int
-	runBuf                          []span
-	level, noise, tFloor            float64
-	leadCols, deadRows, airRowCount int
+	hi, lo                 plane
+	hasLow                 bool
+	mu, pen                float64
+	wedge                  [][2]float64
+	lut                    wedgeLUT
+	dual                   *config.DualEnergy
+	baseline, baseA, baseL []float64
+	sortBuf, qBuf          []float32
+	passBuf                []bool
+	rowsBuf, colsBuf       []int
+	runBuf                 []span
+	leadCols, deadRows     int
+	airRowCount            int
+	seg                    segmenter
 }
 
 // New returns a Detector with the config's detector parameters and
-// container geometries.
+// container geometries. Close it when done.
 func New(c *config.Config) *Detector {
 	d := &Detector{p: c.Detector, containers: c.Containers}
-	for _, m := range []*gocv.Mat{&d.t, &d.m, &d.cm, &d.tmp, &d.noPen, &d.noPen8, &d.rho, &d.smooth, &d.mask, &d.labels, &d.stats, &d.centroids} {
+	for _, m := range d.mats() {
 		*m = gocv.NewMat()
 	}
+	d.kernel = gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3))
 	return d
+}
+
+func (d *Detector) mats() []*gocv.Mat {
+	return []*gocv.Mat{&d.t, &d.tLo, &d.a, &d.aLo, &d.tmp, &d.noPen, &d.noPenLo, &d.cm, &d.ca, &d.caLo,
+		&d.gM, &d.gOp, &d.gOpL, &d.gAh, &d.gAl, &d.gD, &d.gS, &d.gL, &d.gMax, &d.gMin, &d.g8,
+		&d.labels, &d.stats, &d.centroids}
 }
 
 // Close releases the detector's buffers.
 func (d *Detector) Close() {
-	for _, m := range []*gocv.Mat{&d.t, &d.m, &d.cm, &d.tmp, &d.noPen, &d.noPen8, &d.rho, &d.smooth, &d.mask, &d.labels, &d.stats, &d.centroids} {
+	for _, m := range d.mats() {
 		m.Close()
 	}
+	d.kernel.Close()
 }
 
 // Analysis is what the image shows, before it is compared with the
@@ -76,85 +103,207 @@ type Analysis struct {
 	DeadRows  int
 	// PixelM is the pixel size in metres (travel, height).
 	PixelM [2]float64
+	// Calibration says how attenuation became mass thickness.
+	Calibration string
+	// Dual is set when a low-energy image was used and a dual-energy
+	// calibration matched the beam energies: regions then have a Material.
+	Dual bool
+	// PenetrationGCm2 is the largest mass thickness the scan measures; the
+	// beam did not get through more.
+	PenetrationGCm2 float64
 }
 
 // Container is one container found in the scan.
 type Container struct {
-	Index         int
-	SizeCode      string
-	TypeGuessed   bool
-	OuterPx       image.Rectangle
-	InnerPx       image.Rectangle
-	LengthM       float64
-	InnerWidthM   float64
-	CargoKg       float64
-	CargoAreaM2   float64
-	FillLengthM   float64 // from the front wall to the far end of the cargo
-	NoPenetration float64 // fraction of the cargo area the beam did not cross
+	Index       int
+	SizeCode    string
+	TypeGuessed bool
+	OuterPx     image.Rectangle
+	InnerPx     image.Rectangle
+	LengthM     float64
+	InnerWidthM float64
+	CargoKg     float64
+	CargoAreaM2 float64
+	FillLengthM float64 // from the first to the last cargo along the length
+	// NoPenetration is the fraction of the cargo area the beam did not
+	// cross.
+	NoPenetration float64
 	// LowerBound is set when so much of the cargo stopped the beam that
 	// CargoKg is only a lower bound.
 	LowerBound    bool
 	SideWallsGCm2 float64
 	MeanDensity   float64 // kg/m³ over the cargo area
 	Empty         bool
-	Regions       []Region
-	Findings      []inspection.Finding
+	// Regions are the parts of the cargo of homogeneous apparent density,
+	// largest first.
+	Regions []Region
+	// Layers are light bands found under denser goods.
+	Layers   []Layer
+	Findings []inspection.Finding
 }
 
-// Region is a connected part of the cargo.
+// Region is a part of the cargo of homogeneous apparent density.
 type Region struct {
-	Px          image.Rectangle
-	M           inspection.Region
-	AreaM2      float64
-	Kg          float64
-	DensityKgM3 float64
+	Px image.Rectangle
+	// M is the bounding box in metres from the container's outer top-left
+	// corner as seen in the image.
+	M      inspection.Region
+	AreaM2 float64
+	Kg     float64
+	// DensityKgM3 is the apparent density (mass thickness over the inner
+	// width) averaged over the region; P10, P50, P90 are percentiles over
+	// its cells. Where the beam did not get through they are lower bounds.
+	DensityKgM3   float64
+	P10, P50, P90 float64
+	// Homogeneity is P10/P90: 1 for a perfectly even region.
+	Homogeneity float64
+	// Opaque is the fraction of the region the beam did not cross; above
+	// a fifth, LowerBound is set and the densities are lower bounds.
+	Opaque     float64
+	LowerBound bool
+	// OnFloor: the region reaches down to the container floor. Packaging:
+	// a thin band on the floor (pallets, dunnage).
+	OnFloor   bool
+	Packaging bool
+	Shape     Shape
+	// Material is the dual-energy class: "organic", "mixed", "inorganic",
+	// "metal", or "" when unknown (single energy, too thin or opaque).
+	Material string
+	// MaterialIndex places the region's low/high attenuation ratio between
+	// the steel (0) and organic (1) calibration curves, aluminium near 0.5.
+	MaterialIndex float64
+	// Label is the region's number as drawn on the annotated image.
+	Label int
+}
+
+// Shape describes how a region looks.
+type Shape struct {
+	// Class is "coils" (discs or rings seen end-on), "stack" (rectangular
+	// stacks: cartons, pallets, crates, bales) or "irregular".
+	Class string
+	// Rectangularity is the region's area over its bounding box's.
+	Rectangularity float64
+	// Circles counts the coils found in the region, CircleCover the
+	// fraction of its area they cover.
+	Circles     int
+	CircleCover float64
+	// Units counts the stacks the region is made of along the length, with
+	// their mean pitch and regularity (1: perfectly even rhythm); Pallets
+	// is set for a regular rhythm of pallet-sized units.
+	Units      int
+	UnitPitchM float64
+	Regularity float64
+	Pallets    bool
+}
+
+// Layer is a light band under a denser band: the shape of goods hidden
+// beneath a cover load.
+type Layer struct {
+	// Light and Dense index Container.Regions; Dense is -1 when the band
+	// above is too thin to be a region of its own.
+	Light, Dense int
+	// M is the light band where it lies under the dense one, in metres.
+	M         inspection.Region
+	LengthM   float64
+	HeightM   float64
+	LightKgM3 float64
+	DenseKgM3 float64 // a lower bound when DenseOpaque
+	// DenseOpaque: the band above stopped the beam.
+	DenseOpaque bool
 }
 
 // ErrNoContainer is returned when no container structure is found.
-var ErrNoContainer = errors.New("no container found in the image: no roof line")
+var ErrNoContainer = errors.New("no container found in the image: no roof line along 5.4 m or more; check that the scan shows a container and that air and dark in the sidecar are right")
 
-// Analyze runs the physics and finds containers and cargo.
+// Analyze runs the physics and finds containers, cargo, regions, layers
+// and materials.
 func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	if in.High.Empty() || in.High.Type() != gocv.MatTypeCV16UC1 {
 		return nil, fmt.Errorf("high-energy image must be a non-empty 16-bit single-channel Mat")
 	}
 	if in.PixelXMM <= 0 || in.PixelYMM <= 0 || in.Air <= in.Dark {
-		return nil, fmt.Errorf("invalid scan physics: pixel %vx%v mm, air %v, dark %v", in.PixelXMM, in.PixelYMM, in.Air, in.Dark)
+		return nil, fmt.Errorf("invalid scan physics: pixel %vx%v mm, air %v, dark %v: the sidecar must give positive pixel sizes and air above dark", in.PixelXMM, in.PixelYMM, in.Air, in.Dark)
 	}
 	a := &Analysis{TimingsMS: map[string]float64{}, Width: in.High.Cols(), Height: in.High.Rows(),
 		PixelM: [2]float64{in.PixelXMM / 1000, in.PixelYMM / 1000}}
+	d.hasLow = in.HasLow && !in.Low.Empty()
+	if d.hasLow && (in.Low.Rows() != in.High.Rows() || in.Low.Cols() != in.High.Cols() || in.Low.Type() != gocv.MatTypeCV16UC1) {
+		d.hasLow = false
+		a.Quality = append(a.Quality, quality(inspection.Warning, "the low-energy image differs from the high-energy one in size or type: dual-energy material checks skipped"))
+	}
 	stage := time.Now()
 	lap := func(name string) {
 		now := time.Now()
-		a.TimingsMS[name] = float64(now.Sub(stage).Microseconds()) / 1000
+		a.TimingsMS[name] += float64(now.Sub(stage).Microseconds()) / 1000
 		stage = now
 	}
 	for _, n := range d.flatField(&in) {
-		a.Quality = append(a.Quality, inspection.Finding{Code: inspection.ImageQuality, Severity: inspection.Warning, Message: n})
+		a.Quality = append(a.Quality, quality(inspection.Warning, n))
 	}
 	a.LeadIn, a.DeadRows = d.leadCols, d.deadRows
+	if d.hi.noise > 0.05 {
+		a.Quality = append(a.Quality, quality(inspection.Warning, fmt.Sprintf(
+			"air signal noise is %.1f %% per pixel (expected under 5 %%): densities are uncertain; check the source output and the detector", 100*d.hi.noise)))
+	}
 	lap("flat_field")
-	mu := in.MuCm2G
-	if mu <= 0 {
-		mu = d.p.MuCm2G
+	d.mu = in.MuCm2G
+	if d.mu <= 0 {
+		d.mu = d.p.MuCm2G
 	}
-	d.massThickness(mu)
+	a.Calibration = d.massThickness(d.mu, in.EnergyHighMeV)
+	d.pen = d.massOf(-logf(maxf(d.hi.floor, d.p.ReliableTransmission)))
+	a.PenetrationGCm2 = round(d.pen, 1)
+	d.dual = nil
+	if d.hasLow {
+		d.dual = d.dualFor(in.EnergyHighMeV, in.EnergyLowMeV)
+		if d.dual == nil {
+			a.Quality = append(a.Quality, quality(inspection.Info, fmt.Sprintf(
+				"no dual-energy calibration for %v/%v MeV in detector.dual_energy: material checks skipped", in.EnergyHighMeV, in.EnergyLowMeV)))
+		}
+	}
+	a.Dual = d.dual != nil
 	lap("attenuation")
-	if debugHook != nil {
-		debugHook(d, in.PixelXMM/1000)
-	}
 	boxes := d.findContainers(&in)
 	lap("containers")
 	if len(boxes) == 0 {
 		return a, ErrNoContainer
 	}
+	px, py := in.PixelXMM/1000, in.PixelYMM/1000
 	for i, b := range boxes {
-		c := d.cargo(i, b, in.PixelXMM/1000, in.PixelYMM/1000)
+		c, ok := d.cargo(i, b, px, py)
+		lap("cargo")
+		if ok && !c.Empty {
+			d.analyseCargo(&c, b, px, py, lap)
+		}
 		a.Containers = append(a.Containers, c)
 	}
-	lap("cargo")
 	return a, nil
 }
 
-// debugHook lets internal tests look at intermediate buffers.
-var debugHook func(d *Detector, px float64)
+func quality(sev inspection.Severity, msg string) inspection.Finding {
+	return inspection.Finding{Code: inspection.ImageQuality, Severity: sev, Message: msg}
+}
+
+// analyseCargo segments a container's cargo into regions and describes
+// them: density statistics, shapes, layers and materials.
+func (d *Detector) analyseCargo(c *Container, b box, px, py float64, lap func(string)) {
+	nr := d.segment()
+	d.measureRegions(c, b, nr, px, py)
+	lap("regions")
+	d.shapes(c)
+	lap("shapes")
+	d.layers(c, b, px, py)
+	lap("layers")
+	d.materials(c)
+	lap("materials")
+	g := &d.seg.g
+	x0, x1 := g.w, 0
+	for i := range c.Regions {
+		r := &c.Regions[i]
+		x0 = min(x0, int(float64(r.Px.Min.X-g.r.Min.X)/g.sx))
+		x1 = max(x1, int(math.Ceil(float64(r.Px.Max.X-g.r.Min.X)/g.sx)))
+	}
+	if x1 > x0 {
+		c.FillLengthM = round(float64(x1-x0)*g.cx, 2)
+	}
+}

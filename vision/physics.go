@@ -3,138 +3,238 @@ package vision
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 
 	"gocv.io/x/gocv"
 )
 
-// flatField turns raw detector values into transmission in d.t (CV_32F),
-// filling d.deadRow and the noise estimate. It returns a description of
-// problems worth an IMAGE_QUALITY finding.
+// plane is the flat-field state of one energy's image.
+type plane struct {
+	rowInv  []float32 // 1 / (row gain × air level)
+	rowSum  []float64 // sums over each raw row, and of squares
+	rowSum2 []float64
+	colRef  []float32 // column reference; then its reciprocal
+	colMean []float32
+	deadRow []bool
+	dead    int
+	// level is the mean air signal of the lead-in (dark subtracted), noise
+	// the relative scatter of air pixels about their column reference.
+	level, noise float64
+	floor        float64 // smallest transmission resolved
+}
+
+// flatField turns raw detector values into transmission, clamped below at
+// the noise floor: the high-energy image into d.t and, for a dual-energy
+// scan, the low one into d.tLo. The lead-in columns and the air rows are
+// found in the high-energy image and used for both. Each image is read
+// twice in Go: once for column means and row statistics, once to divide by
+// row gain and column reference. It returns problems worth an
+// IMAGE_QUALITY finding.
 func (d *Detector) flatField(in *Input) []string {
 	var notes []string
-	h, w := in.High.Rows(), in.High.Cols()
-	in.High.ConvertTo(&d.t, gocv.MatTypeCV32F)
-	d.t.SubtractFloat(float32(in.Dark))
-	f, _ := d.t.DataPtrFloat32()
+	h := in.High.Rows()
 	nominal := in.Air - in.Dark
-
-	d.rowGain = grow(d.rowGain, h)
-	d.colRef = grow32(d.colRef, w)
-	d.colMean = grow32(d.colMean, w)
-	d.deadRow = growBool(d.deadRow, h)
-	colMean := d.colMean
-	for c := range colMean {
-		colMean[c] = 0
-	}
-	for r := 0; r < h; r++ {
-		row := f[r*w : (r+1)*w]
-		for c, v := range row {
-			colMean[c] += v
-		}
-	}
-	for c := range colMean {
-		colMean[c] /= float32(h)
-	}
-
-	// Lead-in: the leading columns that look like the first few, before the
-	// vehicle's front drops the column mean.
-	lead := d.leadIn(colMean, nominal)
-	level := nominal
-	d.level = level
-	if lead > 0 {
-		var s float64
-		for c := 0; c < lead; c++ {
-			s += float64(colMean[c])
-		}
-		level = s / float64(lead)
-		d.level = level
-		for r := 0; r < h; r++ {
-			row := f[r*w : r*w+lead]
-			var g float64
-			for c, v := range row {
-				g += float64(v / colMean[c])
-			}
-			d.rowGain[r] = g / float64(lead)
-		}
-	} else {
-		for r := range d.rowGain[:h] {
-			d.rowGain[r] = 1
-		}
-		notes = append(notes, "no lead-in air columns: rows not flat-fielded")
+	d.scan(in.High, &d.t, in.Dark, &d.hi)
+	lead := d.leadIn(d.hi.colMean, nominal)
+	if lead == 0 {
+		notes = append(notes, "no lead-in air columns: detector rows not flat-fielded (per-row gain differences stay in the image); have the scanner record air before the vehicle")
 	}
 	d.leadCols = lead
-
-	// Dead or stuck rows: no gain, absurd gain, or no variation at all.
-	dead := 0
-	for r := 0; r < h; r++ {
-		row := f[r*w : (r+1)*w]
-		var s, s2 float64
-		for _, v := range row {
-			s += float64(v)
-			s2 += float64(v) * float64(v)
-		}
-		mean := s / float64(w)
-		sd := math.Sqrt(math.Max(0, s2/float64(w)-mean*mean))
-		g := d.rowGain[r]
-		d.deadRow[r] = g < 0.3 || g > 3 || sd < 1e-5*level+0.5
-		if d.deadRow[r] {
-			dead++
-			d.rowGain[r] = 1
-		}
-	}
-	if dead > h/10 {
-		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck", dead, h))
-	}
-	d.deadRows = dead
-
-	for r := 0; r < h; r++ {
-		inv := float32(1 / (d.rowGain[r] * level))
-		row := f[r*w : (r+1)*w]
-		for c := range row {
-			row[c] *= inv
-		}
-	}
-
-	// Column reference from the air rows above the vehicle: it carries the
-	// source's pulse-to-pulse output and the slow gain drift.
-	refRows := d.airRows(f, h, w)
-	d.noise = 0
-	if len(refRows) >= 3 {
-		buf := d.sortBuf[:0]
-		for c := 0; c < w; c++ {
-			buf = buf[:0]
-			for _, r := range refRows {
-				buf = append(buf, f[r*w+c])
-			}
-			d.colRef[c] = median32(buf)
-		}
-		d.sortBuf = buf
-		// Noise: scatter of the air rows about their column reference.
-		var s2 float64
-		n := 0
-		for _, r := range refRows {
-			for c := 0; c < w; c += 7 {
-				e := float64(f[r*w+c] - d.colRef[c])
-				s2 += e * e
-				n++
-			}
-		}
-		d.noise = math.Sqrt(s2 / float64(max(n, 1)))
-		for r := 0; r < h; r++ {
-			row := f[r*w : (r+1)*w]
-			for c := range row {
-				row[c] /= d.colRef[c]
-			}
-		}
-	} else {
-		notes = append(notes, "no air rows above the vehicle: source output not tracked per column")
-	}
+	d.gains(&d.t, &d.hi, lead, nominal)
+	refRows := d.airRows(&d.t, &d.hi)
 	d.airRowCount = len(refRows)
-
-	d.interpolateDeadRows(f, h, w)
+	if len(refRows) < 3 {
+		notes = append(notes, "no air rows above the vehicle: source output not tracked per column; scan with the detector column taller than the vehicle")
+	}
+	d.columnRef(&d.t, &d.hi, refRows)
+	d.stuckRows(&d.t, &d.hi)
+	d.normalise(&d.t, &d.hi)
+	if d.hi.dead > h/10 {
+		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
+	}
+	d.deadRows = d.hi.dead
+	if d.hasLow {
+		d.scan(in.Low, &d.tLo, in.Dark, &d.lo)
+		d.gains(&d.tLo, &d.lo, lead, nominal)
+		d.columnRef(&d.tLo, &d.lo, refRows)
+		d.stuckRows(&d.tLo, &d.lo)
+		d.normalise(&d.tLo, &d.lo)
+	}
 	return notes
+}
+
+// stuckRows marks as dead the rows that disagree with both neighbours all
+// along the vehicle: a row stuck at some level with noise on it passes the
+// gain and variation tests, but no object is one detector pitch high and
+// as long as the vehicle. The test is on every fourth column, after the
+// row and column corrections.
+func (d *Detector) stuckRows(m *gocv.Mat, p *plane) {
+	f, _ := m.DataPtrFloat32()
+	h, w := m.Rows(), m.Cols()
+	if h < 5 {
+		return
+	}
+	dev := grow(d.baseL, h)
+	buf := d.sortBuf[:0]
+	at := func(r, c int) float32 { return f[r*w+c] * p.rowInv[r] * p.colRef[c] }
+	for r := 1; r < h-1; r++ {
+		dev[r] = 0
+		if p.deadRow[r] || p.deadRow[r-1] || p.deadRow[r+1] {
+			continue
+		}
+		buf = buf[:0]
+		for c := 0; c < w; c += 4 {
+			v, u, l := at(r, c), at(r-1, c), at(r+1, c)
+			// Only where the neighbours agree with each other: an edge of
+			// the vehicle is no evidence.
+			if diff := u - l; diff < 0.05 && diff > -0.05 {
+				e := v - (u+l)/2
+				if e < 0 {
+					e = -e
+				}
+				buf = append(buf, e)
+			}
+		}
+		if len(buf) > w/16 {
+			dev[r] = float64(selectK(buf, len(buf)/2))
+		}
+	}
+	d.sortBuf = buf
+	d.baseL = dev
+	for r := 1; r < h-1; r++ {
+		// Two per cent of the air level, everywhere the neighbours agree,
+		// is far beyond quantum noise averaged by the median.
+		if dev[r] > math.Max(0.02, 6*p.noise) {
+			p.deadRow[r] = true
+			p.dead++
+		}
+	}
+}
+
+// scan converts a raw image to float with the dark level subtracted and
+// measures its column means and row sums.
+func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
+	h, w := src.Rows(), src.Cols()
+	src.ConvertToWithParams(dst, gocv.MatTypeCV32F, 1, float32(-dark))
+	f, _ := dst.DataPtrFloat32()
+	p.rowInv = grow32(p.rowInv, h)
+	p.rowSum = grow(p.rowSum, h)
+	p.rowSum2 = grow(p.rowSum2, h)
+	p.colRef = grow32(p.colRef, w)
+	p.colMean = grow32(p.colMean, w)
+	p.deadRow = growBool(p.deadRow, h)
+	colMean := p.colMean
+	clear(colMean)
+	for r := range h {
+		row := f[r*w : (r+1)*w]
+		var s, s2 float32
+		for c, v := range row {
+			colMean[c] += v
+			s += v
+			s2 += v * v
+		}
+		p.rowSum[r], p.rowSum2[r] = float64(s), float64(s2)
+	}
+	inv := 1 / float32(h)
+	for c := range colMean {
+		colMean[c] *= inv
+	}
+}
+
+// gains measures each row's gain over the lead-in columns and marks dead
+// or stuck rows: no gain, an absurd one, or no variation at all.
+func (d *Detector) gains(m *gocv.Mat, p *plane, lead int, nominal float64) {
+	f, _ := m.DataPtrFloat32()
+	h, w := m.Rows(), m.Cols()
+	level := nominal
+	if lead > 0 {
+		var s float64
+		for c := range lead {
+			s += float64(p.colMean[c])
+		}
+		level = s / float64(lead)
+	}
+	p.level = level
+	p.dead = 0
+	for r := range h {
+		g := 1.0
+		if lead > 0 {
+			var s float64
+			for c, v := range f[r*w : r*w+lead] {
+				s += float64(v / p.colMean[c])
+			}
+			g = s / float64(lead)
+		}
+		mean := p.rowSum[r] / float64(w)
+		sd := math.Sqrt(math.Max(0, p.rowSum2[r]/float64(w)-mean*mean))
+		p.deadRow[r] = g < 0.3 || g > 3 || sd < 1e-5*level+0.5
+		if p.deadRow[r] {
+			p.dead++
+			g = 1
+		}
+		p.rowInv[r] = float32(1 / (g * level))
+	}
+}
+
+// columnRef measures the column reference, the median of the air rows
+// above the vehicle (it carries the source's pulse-to-pulse output and the
+// slow gain drift), and the noise of the air signal about it, and leaves
+// the reference's reciprocal in p.colRef.
+func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
+	f, _ := m.DataPtrFloat32()
+	w := m.Cols()
+	p.noise = 0
+	if len(refRows) < 3 {
+		for c := range p.colRef {
+			p.colRef[c] = 1
+		}
+		return
+	}
+	buf := d.sortBuf[:0]
+	for c := range w {
+		buf = buf[:0]
+		for _, r := range refRows {
+			buf = append(buf, f[r*w+c]*p.rowInv[r])
+		}
+		p.colRef[c] = selectK(buf, len(buf)/2)
+	}
+	d.sortBuf = buf
+	var s2 float64
+	n := 0
+	for _, r := range refRows {
+		for c := 0; c < w; c += 7 {
+			e := float64(f[r*w+c]*p.rowInv[r] - p.colRef[c])
+			s2 += e * e
+			n++
+		}
+	}
+	p.noise = math.Sqrt(s2 / float64(max(n, 1)))
+	for c, v := range p.colRef {
+		if v > 0 {
+			p.colRef[c] = 1 / v
+		} else {
+			p.colRef[c] = 1
+		}
+	}
+}
+
+// normalise divides every pixel by its row gain and column reference,
+// clamps it below at the transmission floor, and fills dead rows from
+// their neighbours.
+func (d *Detector) normalise(m *gocv.Mat, p *plane) {
+	f, _ := m.DataPtrFloat32()
+	h, w := m.Rows(), m.Cols()
+	p.floor = transmissionFloor(p)
+	floor := float32(p.floor)
+	inv := p.colRef
+	for r := range h {
+		ri := p.rowInv[r]
+		row := f[r*w : (r+1)*w]
+		for c, v := range row {
+			row[c] = max(v*ri*inv[c], floor)
+		}
+	}
+	d.interpolateDeadRows(m, p)
 }
 
 // leadIn returns how many leading columns are air.
@@ -162,15 +262,18 @@ func (d *Detector) leadIn(colMean []float32, nominal float64) int {
 }
 
 // airRows returns rows with no vehicle anywhere along the scan, away from
-// the vehicle's top edge.
-func (d *Detector) airRows(f []float32, h, w int) []int {
+// the vehicle's top edge: every pixel, divided by its row's gain, at 85 % of
+// the air level or more.
+func (d *Detector) airRows(m *gocv.Mat, p *plane) []int {
+	f, _ := m.DataPtrFloat32()
+	h, w := m.Rows(), m.Cols()
 	pass := d.passBuf[:0]
-	for r := 0; r < h; r++ {
-		ok := !d.deadRow[r]
+	for r := range h {
+		ok := !p.deadRow[r]
 		if ok {
-			row := f[r*w : (r+1)*w]
-			for _, v := range row {
-				if v < 0.85 {
+			lim := 0.85 / p.rowInv[r]
+			for _, v := range f[r*w : (r+1)*w] {
+				if v < lim {
 					ok = false
 					break
 				}
@@ -180,14 +283,14 @@ func (d *Detector) airRows(f []float32, h, w int) []int {
 	}
 	d.passBuf = pass
 	rows := d.rowsBuf[:0]
-	for r := 0; r < h; r++ {
+	for r := range h {
 		if !pass[r] {
 			continue
 		}
 		// Keep a margin of two rows from any row that sees the vehicle.
 		near := false
 		for k := r - 2; k <= r+2; k++ {
-			if k >= 0 && k < h && !pass[k] && !d.deadRow[k] {
+			if k >= 0 && k < h && !pass[k] && !p.deadRow[k] {
 				near = true
 			}
 		}
@@ -201,16 +304,18 @@ func (d *Detector) airRows(f []float32, h, w int) []int {
 
 // interpolateDeadRows replaces dead rows with the mean of the nearest good
 // rows, so that mass sums do not see a hole.
-func (d *Detector) interpolateDeadRows(f []float32, h, w int) {
+func (d *Detector) interpolateDeadRows(m *gocv.Mat, p *plane) {
+	f, _ := m.DataPtrFloat32()
+	h, w := m.Rows(), m.Cols()
 	for r := 0; r < h; r++ {
-		if !d.deadRow[r] {
+		if !p.deadRow[r] {
 			continue
 		}
 		up, dn := r-1, r+1
-		for up >= 0 && d.deadRow[up] {
+		for up >= 0 && p.deadRow[up] {
 			up--
 		}
-		for dn < h && d.deadRow[dn] {
+		for dn < h && p.deadRow[dn] {
 			dn++
 		}
 		dst := f[r*w : (r+1)*w]
@@ -228,35 +333,114 @@ func (d *Detector) interpolateDeadRows(f []float32, h, w int) {
 	}
 }
 
-// massThickness turns transmission d.t into mass thickness d.m (g/cm²),
-// clamping at the noise floor and marking pixels the beam did not get
-// through in d.noPen.
-func (d *Detector) massThickness(mu float64) {
-	floor := d.transmissionFloor()
-	d.tFloor = floor
-	gocv.Threshold(d.t, &d.noPen, float32(math.Max(floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
-	d.noPen.ConvertTo(&d.noPen8, gocv.MatTypeCV8U)
-	// Clamp below at the floor: max(T, floor) == T where T > floor.
-	gocv.Threshold(d.t, &d.m, float32(floor), 0, gocv.ThresholdToZero)
-	gocv.Threshold(d.t, &d.tmp, float32(floor), float32(floor), gocv.ThresholdBinaryInv)
-	gocv.Add(d.m, d.tmp, &d.m)
-	gocv.Log(d.m, &d.m)
-	if len(d.p.StepWedge) >= 2 {
-		d.m.MultiplyFloat(-1)
-		m, _ := d.m.DataPtrFloat32()
-		wedge(m, d.p.StepWedge)
-		return
+// massThickness turns the high-energy transmission d.t into attenuation
+// d.a = -ln T and marks pixels the beam did not get through in d.noPen
+// (1.0); for a dual-energy scan it does the same for the low energy into
+// d.aLo and d.noPenLo. It picks the calibration from attenuation to mass
+// thickness and returns its name; mass itself is computed only inside the
+// containers (see cargo).
+func (d *Detector) massThickness(mu, energy float64) string {
+	gocv.Log(d.t, &d.a)
+	d.a.MultiplyFloat(-1)
+	gocv.Threshold(d.t, &d.noPen, float32(math.Max(d.hi.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
+	if d.hasLow {
+		gocv.Log(d.tLo, &d.aLo)
+		d.aLo.MultiplyFloat(-1)
+		gocv.Threshold(d.tLo, &d.noPenLo, float32(math.Max(d.lo.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
 	}
-	d.m.MultiplyFloat(float32(-1 / mu))
+	d.wedge = d.wedgeFor(energy)
+	if len(d.wedge) >= 2 {
+		d.lut.build(d.wedge)
+		return "step wedge"
+	}
+	return fmt.Sprintf("mu %.4f cm²/g", mu)
 }
 
-// transmissionFloor is the smallest transmission the image resolves: where
+// toMass replaces the attenuation in m by mass thickness (g/cm²).
+func (d *Detector) toMass(m *gocv.Mat) {
+	if len(d.wedge) < 2 {
+		m.MultiplyFloat(float32(1 / d.mu))
+		return
+	}
+	f, _ := m.DataPtrFloat32()
+	d.lut.apply(f)
+}
+
+// wedgeFor picks the step-wedge table for a beam end-point energy: the
+// energy's own when one was measured within 0.5 MeV, else the
+// energy-independent one, else none.
+func (d *Detector) wedgeFor(energy float64) [][2]float64 {
+	best, bestD := [][2]float64(nil), 0.5
+	for _, w := range d.p.StepWedges {
+		if e := math.Abs(w.EnergyMeV - energy); energy > 0 && e <= bestD {
+			best, bestD = w.Steps, e
+		}
+	}
+	if best == nil {
+		best = d.p.StepWedge
+	}
+	return best
+}
+
+// massOf maps one attenuation value to mass thickness with the calibration
+// of the last scan.
+func (d *Detector) massOf(a float64) float64 {
+	if len(d.wedge) >= 2 {
+		v := [1]float32{float32(a)}
+		wedge(v[:], d.wedge)
+		return float64(v[0])
+	}
+	return a / d.mu
+}
+
+// wedgeLUT tabulates a step wedge on a fine even grid of attenuation, so
+// that mapping a pixel is an index and an interpolation instead of a
+// search.
+type wedgeLUT struct {
+	step float32
+	v    []float32 // mass at A = i·step
+	tab  [][2]float64
+}
+
+const lutSize = 2048
+
+func (l *wedgeLUT) build(tab [][2]float64) {
+	l.tab = tab
+	top := tab[len(tab)-1][0] * 1.5
+	l.step = float32(top / (lutSize - 1))
+	l.v = grow32(l.v, lutSize)
+	for i := range l.v {
+		l.v[i] = float32(i) * l.step
+	}
+	wedge(l.v, tab)
+}
+
+// apply maps attenuation to mass in place; values off the table go
+// through the wedge itself.
+func (l *wedgeLUT) apply(f []float32) {
+	inv := 1 / l.step
+	last := float32(lutSize - 1)
+	for i, a := range f {
+		x := a * inv
+		if x < 0 || x >= last {
+			v := [1]float32{a}
+			wedge(v[:], l.tab)
+			f[i] = v[0]
+			continue
+		}
+		k := int(x)
+		fr := x - float32(k)
+		f[i] = l.v[k] + fr*(l.v[k+1]-l.v[k])
+	}
+}
+
+// transmissionFloor is the smallest transmission an image resolves: where
 // the quantum noise of the air signal leaves a signal-to-noise of 3, and at
 // least one detector count.
-func (d *Detector) transmissionFloor() float64 {
-	floor := 1 / math.Max(d.level, 1)
-	if d.noise > 0 {
-		n0 := 1 / (d.noise * d.noise) // quanta per pixel in air
+func transmissionFloor(p *plane) float64 {
+	floor := 1 / math.Max(p.level, 1)
+	if p.noise > 0 {
+		n0 := 1 / (p.noise * p.noise) // quanta per pixel in air
 		floor = math.Max(floor, 9/n0)
 	}
 	return math.Min(floor, 0.01)
@@ -285,8 +469,7 @@ func median32(v []float32) float32 {
 	if len(v) == 0 {
 		return 0
 	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	return selectK(v, len(v)/2)
 }
 
 func grow(s []float64, n int) []float64 {
@@ -306,6 +489,13 @@ func grow32(s []float32, n int) []float32 {
 func growBool(s []bool, n int) []bool {
 	if cap(s) < n {
 		return make([]bool, n)
+	}
+	return s[:n]
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
 	}
 	return s[:n]
 }

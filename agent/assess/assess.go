@@ -22,6 +22,13 @@ type Case struct {
 	// Declarations holds one entry per container number of the sidecar, in
 	// order; nil where none was found.
 	Declarations []*declaration.Declaration
+	// Corrected holds, per container number, the number a misread one was
+	// corrected to when joining its declaration ("" where not corrected).
+	Corrected []string
+	// PlateTareKg is the vehicle's tare learned from earlier weighings (0:
+	// unknown); the sidecar's vehicle.tare_kg comes first, the lane's
+	// default last.
+	PlateTareKg float64
 	// GrossKg is the lane's stable truck weight, nil when none was joined.
 	GrossKg *float64
 	// Weighbridge tells whether the lane has an indicator at all.
@@ -43,6 +50,9 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 	}
 	n = min(n, 2)
 	tare := sc.Vehicle.TareKg
+	if tare == 0 {
+		tare = c.PlateTareKg
+	}
 	if tare == 0 {
 		tare = c.LaneTareKg
 	}
@@ -84,7 +94,11 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 			box = &boxes[i]
 		}
 		a := assessor{cfg: cfg, r: &r}
-		a.container(id)
+		corrected := ""
+		if i < len(c.Corrected) {
+			corrected = c.Corrected[i]
+		}
+		a.container(id, corrected)
 		a.declared(decl, id)
 		a.image(c, box, decl)
 		a.weights(c, decl, box, shares[i], n)
@@ -104,12 +118,18 @@ func (a *assessor) add(code string, sev inspection.Severity, format string, args
 	return &a.r.Findings[len(a.r.Findings)-1]
 }
 
-func (a *assessor) container(id string) {
+func (a *assessor) container(id, corrected string) {
 	if id == "" {
 		return
 	}
-	if err := declaration.ValidContainerID(id); err != nil {
-		a.add(inspection.InvalidContainerID, inspection.Warning, "%v; check the OCR read-out", err)
+	err := declaration.ValidContainerID(id)
+	switch {
+	case err == nil:
+	case corrected != "":
+		a.add(inspection.InvalidContainerID, inspection.Warning,
+			"%v; joined to the declaration of %s, the only declared container one character away: check the number on the box", err, corrected)
+	default:
+		a.add(inspection.InvalidContainerID, inspection.Warning, "%v; no declared container is one character away: check the OCR read-out", err)
 	}
 }
 

@@ -3,6 +3,8 @@ package assess
 import (
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
@@ -13,10 +15,16 @@ import (
 // from scan to results, shared by the daemon, `gatescan inspect` and the
 // evaluation. c.Sidecar is taken from the scan; c.Analysis is filled in.
 func Inspect(cfg *config.Config, det *vision.Detector, scan *scanin.Scan, c *Case) []inspection.Result {
-	sc := scan.Sidecar
+	return InspectImages(cfg, det, scan.Sidecar, scan.High, scan.Low, scan.Dual(), c)
+}
+
+// InspectImages is Inspect for images already in memory: high (and low
+// when dual) are CV_16UC1 Mats as the sidecar sc describes them.
+func InspectImages(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar, high, low gocv.Mat, dual bool, c *Case) []inspection.Result {
 	c.Sidecar = sc
-	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
-		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, Containers: len(sc.ContainerIDs)}
+	in := vision.Input{High: high, Low: low, HasLow: dual, PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
+		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low,
+		Containers: len(sc.ContainerIDs)}
 	for _, d := range c.Declarations {
 		t := ""
 		if d != nil {
@@ -30,5 +38,22 @@ func Inspect(cfg *config.Config, det *vision.Detector, scan *scanin.Scan, c *Cas
 	t0 := time.Now()
 	c.Analysis, c.AnalysisErr = det.Analyze(in)
 	c.TimingsMS["detector"] = float64(time.Since(t0).Microseconds()) / 1000
-	return Assess(cfg, *c)
+	t0 = time.Now()
+	results := Assess(cfg, *c)
+	// The image against the declared goods' profiles, then the verdict
+	// again with those findings.
+	for i := range results {
+		if c.Analysis == nil || i >= len(c.Analysis.Containers) || i >= len(c.Declarations) || c.Declarations[i] == nil {
+			continue
+		}
+		if profileFindings(cfg, &results[i], &c.Analysis.Containers[i], c.Declarations[i], c.Analysis) > 0 {
+			a := assessor{cfg: cfg, r: &results[i]}
+			a.verdict()
+		}
+	}
+	assessMS := float64(time.Since(t0).Microseconds()) / 1000
+	for i := range results {
+		results[i].TimingsMS["assess"] = assessMS
+	}
+	return results
 }

@@ -76,3 +76,29 @@ func ValidContainerID(id string) error {
 	}
 	return nil
 }
+
+// Correct finds the one container number among known that a misread
+// number (failing its check) differs from in exactly one character. ok is
+// false when none or several fit: a guess between two would be worse than
+// no join.
+func Correct(misread string, known []string) (string, bool) {
+	s := Normalize(misread)
+	found := ""
+	n := 0
+	for _, k := range known {
+		if len(k) != len(s) || k == s {
+			continue
+		}
+		diff := 0
+		for i := 0; i < len(s) && diff < 2; i++ {
+			if s[i] != k[i] {
+				diff++
+			}
+		}
+		if diff == 1 && ValidContainerID(k) == nil {
+			found = k
+			n++
+		}
+	}
+	return found, n == 1
+}

@@ -27,6 +27,10 @@ usage:
   gatescan scale read --port DEV --protocol NAME [--baud N] [--data-bits N] [--parity P] [--stop-bits N]
   gatescan config check FILE
   gatescan config defaults
+  gatescan outbox status --dir DIR [--key-file FILE] | --config FILE
+                                    the outbox of a buffer (read from a copy), as JSON
+  gatescan replay --since DURATION [--config NEW.yaml] [--running FILE]
+                                    inspect the kept scans again, print what would change
 `
 
 // exitError carries an exit code; its message is printed on one line.
@@ -74,6 +78,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdScale(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "outbox":
+		return cmdOutbox(args[1:], stdout, stderr)
+	case "replay":
+		return cmdReplay(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -10,6 +10,10 @@ import (
 	"github.com/gatescan/gatescan/agent"
 )
 
+// cmdRun runs the daemon: SIGINT or SIGTERM stop it cleanly, SIGHUP
+// reloads the config file (interfaces.md §5; `systemctl reload`), and under
+// systemd it reports readiness, watchdog pings and shutdown over
+// $NOTIFY_SOCKET.
 func cmdRun(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	cfgPath := fs.String("config", "/etc/gatescan/gatescan.yaml", "config file")
@@ -23,5 +27,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return agent.New(cfg, log).Run(ctx)
+	a := agent.New(cfg, log)
+	a.NotifySystemd(ctx)
+	a.ReloadOnSignal(ctx, *cfgPath)
+	return a.Run(ctx)
 }

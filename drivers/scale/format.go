@@ -9,12 +9,14 @@ import (
 // displays for a Reading, and how it rounds and lays it out.
 
 // shown returns the weight an indicator in r's state displays, in kg, and
-// its mode: 'N' when r has a net weight, else 'G' when it has a gross
-// weight, else 'T' when it carries only a tare, and 'G' with 0 when it has
-// no weight at all.
+// its mode: 'N' when r has a net weight and a tare is set (a net weight
+// equal to the gross with no tare, as a reading may carry in gross mode,
+// is shown as gross), else 'G' when it has a gross weight, else 'T' when it
+// carries only a tare, and 'G' with 0 when it has no weight at all.
 func shown(r Reading) (kg float64, mode byte) {
+	tared := r.Tare != nil && *r.Tare != 0
 	switch {
-	case r.Net != nil:
+	case r.Net != nil && (r.Gross == nil || tared || *r.Net != *r.Gross):
 		return *r.Net, 'N'
 	case r.Gross != nil:
 		return *r.Gross, 'G'

@@ -161,7 +161,7 @@ func randomScene(rng *rand.Rand, units []string) scene {
 	if s.dec > 0 {
 		limit = 100000 // room for the point in seven-character fields
 	}
-	s.v, s.t = rng.Int64N(limit), rng.Int64N(limit)
+	s.v, s.t = rng.Int64N(limit), 1+rng.Int64N(limit-1) // net mode needs a tare
 	// Out of range is a state of the gross or net weight, and under range
 	// shows negative.
 	switch rng.IntN(10) {

@@ -1,9 +1,12 @@
 package scale
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -205,6 +208,51 @@ func TestReaderEmptyStream(t *testing.T) {
 		for range 2 {
 			if _, err := rd.Next(); err != io.EOF {
 				t.Errorf("%s: Next on an empty stream: %v, want io.EOF", name, err)
+			}
+		}
+	}
+}
+
+// TestSplitWithScanner checks that each Split is a bufio.SplitFunc that a
+// bufio.Scanner with a MaxFrame buffer can drive through noise and the
+// captured-style streams without stopping, and that it finds the frames a
+// Reader finds.
+func TestSplitWithScanner(t *testing.T) {
+	noise := bytes.Repeat([]byte("\x00\xff\x55\x10garbage\r\n\x02=ST,"), 1<<12)
+	for _, name := range contractNames {
+		p := protocol(t, name)
+		files, _ := filepath.Glob(filepath.Join("testdata", name, "*.bin"))
+		for _, file := range files {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in = append(append(noise[:len(noise):len(noise)], in...), noise...)
+			sc := bufio.NewScanner(bytes.NewReader(in))
+			sc.Buffer(make([]byte, MaxFrame), MaxFrame)
+			sc.Split(p.Split)
+			var tokens []string
+			for sc.Scan() {
+				tokens = append(tokens, sc.Text())
+			}
+			if err := sc.Err(); err != nil {
+				t.Errorf("%s: Scanner stopped: %v", file, err)
+			}
+			var raws []string
+			for _, o := range decodeAll(t, p, in, nil) {
+				var fe *FrameError
+				if errors.As(o.err, &fe) {
+					raws = append(raws, string(fe.Raw))
+				} else {
+					raws = append(raws, o.r.Raw)
+				}
+			}
+			if !slices.Equal(tokens, raws) {
+				i := 0
+				for i < len(tokens) && i < len(raws) && tokens[i] == raws[i] {
+					i++
+				}
+				t.Errorf("%s: Scanner finds %d frames, Reader %d; first difference at %d: %q versus %q", file, len(tokens), len(raws), i, tokens[i:min(i+3, len(tokens))], raws[i:min(i+3, len(raws))])
 			}
 		}
 	}

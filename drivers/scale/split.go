@@ -58,26 +58,38 @@ func newFramer(heads []string, ends string, size int, strip bool) *framer {
 
 // split implements bufio.SplitFunc. It never returns an error, and it
 // always advances once it holds f.size bytes, so it cannot stall a Reader
-// or a bufio.Scanner.
+// or a bufio.Scanner. It skips garbage and looks on for a frame in the same
+// call, since a bufio.Scanner at EOF stops at the first call that advances
+// without a token.
 func (f *framer) split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	if len(data) == 0 {
-		return 0, nil, nil
+	for advance < len(data) {
+		n, tok := f.next(data[advance:], atEOF)
+		advance += n
+		if tok != nil || n == 0 {
+			return advance, tok, nil
+		}
 	}
+	return advance, nil, nil
+}
+
+// next is one step of split: it returns a frame at the start of data, or
+// how many bytes of garbage to skip, or 0 and nil to ask for more data.
+func (f *framer) next(data []byte, atEOF bool) (advance int, token []byte) {
 	headLen := 0
 	if f.heads == nil {
 		if f.isEnd(data[0]) {
-			return 1, nil, nil
+			return 1, nil
 		}
 	} else {
 		headLen = len(f.heads[0])
 		i, partial := f.findHead(data)
 		switch {
 		case i < 0:
-			return len(data), nil, nil
+			return len(data), nil
 		case partial && atEOF:
-			return len(data), nil, nil
+			return len(data), nil
 		case partial || i > 0:
-			return i, nil, nil
+			return i, nil
 		}
 	}
 	for i := 1; i < len(data) && i < f.size; i++ {
@@ -86,33 +98,33 @@ func (f *framer) split(data []byte, atEOF bool) (advance int, token []byte, err 
 			switch {
 			case full && i <= headLen:
 				// Nothing but a head, as in STX STX: no frame to report.
-				return i, nil, nil
+				return i, nil
 			case full:
-				return i, data[:i], nil
+				return i, data[:i]
 			case partial && !atEOF:
 				// Whether a head cuts the frame short here depends on
 				// bytes yet to come.
-				return 0, nil, nil
+				return 0, nil
 			}
 		}
 		if f.isEnd(data[i]) {
 			if f.strip {
-				return i + 1, data[:i], nil
+				return i + 1, data[:i]
 			}
-			return i + 1, data[:i+1], nil
+			return i + 1, data[:i+1]
 		}
 	}
 	switch {
 	case len(data) >= f.size:
 		// A fixed-length frame, or one that runs past the longest frame
 		// without its end byte: Parse says which.
-		return f.size, data[:f.size], nil
+		return f.size, data[:f.size]
 	case atEOF && len(data) <= headLen:
-		return len(data), nil, nil // a head alone at the end: no frame
+		return len(data), nil // a head alone at the end: no frame
 	case atEOF:
-		return len(data), data, nil
+		return len(data), data
 	}
-	return 0, nil, nil
+	return 0, nil
 }
 
 // findHead returns the offset of the first head in data. When data ends in

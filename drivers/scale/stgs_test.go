@@ -41,6 +41,8 @@ func TestSTGSEncode(t *testing.T) {
 		want string
 	}{
 		{Reading{Gross: kg(12450), Stable: true, Unit: "kg"}, "ST,GS,+0012450kg\r\n"},
+		{Reading{Gross: kg(12450), Tare: kg(0), Net: kg(12450), Stable: true}, "ST,GS,+0012450kg\r\n"},
+		{Reading{Net: kg(12450), Stable: true}, "ST,NT,+0012450kg\r\n"},
 		{Reading{Gross: kg(29180), Tare: kg(5000), Net: kg(24180), Unit: "t"}, "US,NT,+0024.18t\r\n"},
 		{Reading{Tare: kg(5000), Stable: true}, "ST,TR,+0005000kg\r\n"},
 		{Reading{Overload: true, Stable: true}, "OL,GS,+       kg\r\n"},

@@ -70,11 +70,12 @@ func (Toledo) Split(data []byte, atEOF bool) (advance int, token []byte, err err
 	if len(tok) != toledoLen || tok[toledoLen-1]&asciiMask != cr {
 		return adv, tok, nil
 	}
+	start := adv - toledoLen
 	n, more := toledoChecksumFollows(tok, data[adv:], atEOF)
 	if more {
-		return 0, nil, nil
+		return start, nil, nil // skip what came before the frame, if anything
 	}
-	return adv + n, data[:adv+n], nil
+	return adv + n, data[start : adv+n], nil
 }
 
 // toledoChecksumFollows reports whether rest, the bytes after a complete

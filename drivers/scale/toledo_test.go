@@ -86,6 +86,7 @@ func TestToledoEncode(t *testing.T) {
 		want string
 	}{
 		{"gross", Toledo{}, Reading{Gross: &n, Stable: true, Unit: "kg"}, tolGross + "("},
+		{"gross with net and no tare", Toledo{}, Reading{Gross: &n, Tare: kg(0), Net: &n, Stable: true}, tolGross + "("},
 		{"net", Toledo{}, Reading{Gross: &g, Tare: &tr, Net: &n, Stable: true, Unit: "kg"}, tolNet + "\""},
 		{"no checksum", Toledo{OmitChecksum: true}, Reading{Gross: &n, Stable: true}, tolGross},
 		{"tonnes", Toledo{OmitChecksum: true}, Reading{Gross: &n, Stable: true, Unit: "t", Division: 10}, tolTonnes},

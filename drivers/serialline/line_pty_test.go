@@ -130,7 +130,8 @@ func TestSilenceAndRecovery(t *testing.T) {
 
 func TestSilentOnGarbageHintsAtBaud(t *testing.T) {
 	p := newFakePTY(t)
-	l, _, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest", SilentAfter: 300 * time.Millisecond, ReadTimeout: 50 * time.Millisecond}, nil)
+	// SilentAfter leaves the garbage time to arrive first on a loaded machine.
+	l, _, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest", SilentAfter: 2 * time.Second, ReadTimeout: 50 * time.Millisecond}, nil)
 	defer p.stream(func() []byte { return []byte("\x00\xff\x13garbage\r\n") })()
 	waitFor(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
 	if rec.count("check that baud") != 1 {

@@ -215,7 +215,7 @@ func (g *gen) scene() Scene {
 	s.PulseJitter = g.u(0.01, 0.03)
 	s.GainDriftPerM = g.u(-0.0015, 0.0015)
 	s.DeadRows = g.rng.Intn(4)
-	s.Scatter = g.u(0, 0.08)
+	s.Scatter = g.u(0, 0.01)
 	s.ScatterRadiusM = g.u(0.15, 0.35)
 	s.DualEnergy = g.p(0.6)
 	if g.p(0.2) {
@@ -546,7 +546,7 @@ func (g *gen) fill(name string, c *Container) []DeclaredItem {
 		const count = 111650
 		perCarton := []float64{2000, 2500, 1000}[g.rng.Intn(3)]
 		cartons := math.Ceil(count / perCarton)
-		vol := cartons * masks.pkgM3
+		vol := count / g.u(20000, 26000) // masks per m³ of cartons
 		hm := g.u(0.5, 0.9)
 		depth := innerW - g.u(0.05, 0.12)
 		length := vol / (hm * depth)

@@ -113,7 +113,7 @@ type Scene struct {
 	PulseJitter         float64 // std dev of column-to-column source output (0.01..0.03)
 	GainDriftPerM       float64 // gain change per metre of scan, linear along the scan
 	DeadRows            int     // dead/stuck detector rows
-	// Scatter is the fraction of blurred transmitted signal added where the
+	// Scatter (e.g. 0.005) is the fraction of blurred transmitted signal added where the
 	// beam is attenuated: T' = T + Scatter·blur(T)·blur(1−T) with a kernel of
 	// about ScatterRadiusM [0.25].
 	Scatter        float64

@@ -1,0 +1,45 @@
+package agent
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// operations is the agent's state for running it as a service: live
+// reloads (reload.go), the systemd watchdog (notify.go) and the
+// technicians' page (page.go). It is one field of Agent so that the
+// daemon's core stays readable.
+type operations struct {
+	// reloadMu lets one reload run at a time: a second SIGHUP while the
+	// first is applied waits its turn instead of racing it.
+	reloadMu sync.Mutex
+	// gen counts applied configs: 1 for the one the agent started with,
+	// bumped by every reload; the scan loop rebuilds its detector when it
+	// changes.
+	gen      atomic.Uint64
+	loadedAt atomic.Pointer[time.Time]
+	// beat is when the scan loop last turned (UnixNano): the proof that
+	// the pipeline is alive, for the watchdog and /readyz.
+	beat atomic.Int64
+	// stallAfter is how long the scan loop may go without turning before
+	// the agent counts as stalled; zero means defaultStallAfter.
+	stallAfter time.Duration
+	// detGen is the config generation the scan loop's detector was made
+	// with; only the scan loop sets it.
+	detGen atomic.Uint64
+	// startedAt is when Run began serving.
+	startedAt time.Time
+	// httpAddr is where the page listens; set before Ready is closed.
+	httpAddr string
+	// recent is the latest inspections and their images, for the page.
+	recent recentRing
+}
+
+// HTTPAddr returns the address the page, /metrics and the health checks
+// listen on, once Ready is closed ("" when http.listen is empty).
+func (a *Agent) HTTPAddr() string { return a.ops.httpAddr }
+
+// configGeneration returns the number of configs applied so far, counting
+// the first.
+func (a *Agent) configGeneration() uint64 { return a.ops.gen.Load() + 1 }

@@ -1,0 +1,199 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/config"
+)
+
+// openBuffer opens the gate's buffer with the config's durability and,
+// when a key is configured, encryption at rest.
+func openBuffer(cfg *config.Config, log *slog.Logger) (*buffer.Store, error) {
+	b := cfg.Buffer
+	if b.MaxDiskMB > 0 && b.MaxDiskMB<<20 < buffer.MinBudget {
+		return nil, fmt.Errorf("buffer.max_disk_mb %d is below the %d MB Badger needs for its own logs and tables: raise it, or set 0 for no budget",
+			b.MaxDiskMB, buffer.MinBudget>>20)
+	}
+	o := buffer.Options{SyncWrites: b.SyncWrites, Logger: log}
+	if b.EncryptionKeyFile != "" {
+		k, err := buffer.LoadKey(b.EncryptionKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		o.EncryptionKey = k
+	}
+	return buffer.Open(b.Dir, o)
+}
+
+// Housekeeping cadence: the disk budget is checked more often than
+// retention runs, since a burst of scans fills a disk faster than an hour.
+const (
+	defaultHousekeeping = time.Minute
+	budgetEvery         = 5 * time.Second
+	// reclaimAfter is how much pruned data makes retention reclaim its
+	// space at once rather than leave it to the next compactions.
+	reclaimAfter = 8 << 20
+)
+
+// outboxMetrics count what housekeeping removes.
+type outboxMetrics struct {
+	dropped *prometheus.CounterVec
+	pruned  prometheus.Counter
+}
+
+func (a *Agent) outboxMetrics() *outboxMetrics {
+	m := &outboxMetrics{
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_outbox_dropped_total",
+			Help: "Messages the disk budget dropped, by class: delivered (kept for replay), or undelivered image, result, alert_image, alert."}, []string{"class"}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_outbox_pruned_total",
+			Help: "Delivered messages removed at the end of buffer.retention."}),
+	}
+	for _, c := range []prometheus.Collector{m.dropped, m.pruned} {
+		if err := a.metrics.Registry.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				a.log.Warn("outbox metrics not registered", "err", err)
+			}
+		}
+	}
+	for _, c := range []string{"delivered", "image", "result", "alert_image", "alert"} {
+		m.dropped.WithLabelValues(c)
+	}
+	return m
+}
+
+// keepBuffer runs the buffer's housekeeping until ctx ends: the disk
+// budget every few seconds; retention and the value-log GC every
+// buffer.housekeeping_interval.
+func (a *Agent) keepBuffer(ctx context.Context) {
+	m := a.outboxMetrics()
+	every := a.Config().Buffer.Housekeeping
+	if every <= 0 {
+		every = defaultHousekeeping
+	}
+	budget := time.NewTicker(min(every, budgetEvery))
+	defer budget.Stop()
+	retain := time.NewTicker(every)
+	defer retain.Stop()
+	a.retain(m)
+	a.enforceBudget(m)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-budget.C:
+			a.enforceBudget(m)
+		case <-retain.C:
+			a.retain(m)
+			if n, err := a.store.GC(0.5); err != nil {
+				a.log.Warn("buffer value-log GC failed", "err", err)
+			} else if n > 0 {
+				a.log.Debug("buffer value-log GC", "files_rewritten", n)
+			}
+		}
+	}
+}
+
+// retain removes delivered messages and scan records older than
+// buffer.retention. Undelivered messages are kept whatever their age.
+func (a *Agent) retain(m *outboxMetrics) {
+	keep := a.Config().Buffer.Retention
+	if keep <= 0 {
+		return
+	}
+	r, err := a.store.Prune(time.Now().Add(-keep))
+	if err != nil {
+		a.log.Error("buffer retention failed; will retry", "err", err)
+		return
+	}
+	if r.Messages == 0 && r.Scans == 0 {
+		return
+	}
+	m.pruned.Add(float64(r.Messages))
+	a.log.Info("buffer retention", "older_than", keep, "messages", r.Messages, "bytes", r.Bytes, "scans", r.Scans)
+	if r.Bytes >= reclaimAfter {
+		if err := a.store.Reclaim(false); err != nil {
+			a.log.Warn("buffer space not reclaimed after retention", "err", err)
+		}
+	}
+}
+
+// DropReport is the payload of …/dropped: what the disk budget dropped.
+type DropReport struct {
+	Site   string    `json:"site"`
+	Gate   string    `json:"gate"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	buffer.BudgetReport
+	// UndeliveredCount is the number of undelivered messages dropped; the
+	// list is cut at maxReported.
+	UndeliveredCount  int `json:"undelivered_count"`
+	UndeliveredAlerts int `json:"undelivered_alerts"`
+}
+
+// maxReported bounds the list of dropped messages in one report.
+const maxReported = 500
+
+// enforceBudget applies buffer.max_disk_mb and reports any drop three
+// ways: the log, gatescan_outbox_dropped_total, and a message on
+// …/dropped queued as an alert (the last thing a later drop would take).
+func (a *Agent) enforceBudget(m *outboxMetrics) {
+	cfg := a.Config()
+	budget := cfg.Buffer.MaxDiskMB << 20
+	if budget <= 0 {
+		return
+	}
+	rep, err := a.store.EnforceBudget(budget)
+	if err != nil {
+		a.log.Error("disk budget not applied; will retry", "budget_mb", cfg.Buffer.MaxDiskMB, "err", err)
+		return
+	}
+	if !rep.Acted() {
+		if rep.After > budget {
+			a.log.Warn("buffer over its disk budget with nothing left to drop but recent messages; raise buffer.max_disk_mb",
+				"disk_bytes", rep.After, "budget_mb", cfg.Buffer.MaxDiskMB)
+		}
+		return
+	}
+	alerts := 0
+	for _, d := range rep.Undelivered {
+		class := "result"
+		switch {
+		case d.Alert && d.Image:
+			class = "alert_image"
+		case d.Alert:
+			class, alerts = "alert", alerts+1
+		case d.Image:
+			class = "image"
+		}
+		m.dropped.WithLabelValues(class).Inc()
+	}
+	m.dropped.WithLabelValues("delivered").Add(float64(rep.Delivered))
+	attrs := []any{"budget_mb", cfg.Buffer.MaxDiskMB, "disk_bytes_before", rep.Before, "disk_bytes_after", rep.After,
+		"delivered_dropped", rep.Delivered, "undelivered_dropped", len(rep.Undelivered), "undelivered_alerts_dropped", alerts}
+	if len(rep.Undelivered) > 0 {
+		refs := make([]string, 0, 20)
+		for _, d := range rep.Undelivered[:min(20, len(rep.Undelivered))] {
+			refs = append(refs, d.Ref)
+		}
+		a.log.Error("disk budget reached: undelivered messages dropped, the control room will not get them", append(attrs, "first_refs", refs)...)
+	} else {
+		a.log.Warn("disk budget reached: delivered messages dropped before the end of their retention", attrs...)
+	}
+	r := DropReport{Site: cfg.Site, Gate: cfg.Gate, Reason: "disk_budget", At: time.Now().UTC(), BudgetReport: rep,
+		UndeliveredCount: len(rep.Undelivered), UndeliveredAlerts: alerts}
+	r.Undelivered = r.Undelivered[:min(len(r.Undelivered), maxReported)]
+	b, _ := json.Marshal(r)
+	msg := buffer.Message{Topic: a.pub.Topics().Dropped(), QoS: 1, Payload: b, Alert: true}
+	if err := a.store.Enqueue(msg); err != nil {
+		a.log.Error("report of dropped messages not queued", "err", err)
+	}
+}

@@ -1,0 +1,481 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/gatescan/gatescan/agent/publish"
+	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/internal/testbroker"
+)
+
+func testConfig(broker string) *config.Config {
+	c := config.Default()
+	c.Site, c.Gate = "test", fmt.Sprintf("g%d", rand.IntN(1e6))
+	c.MQTT.Broker = broker
+	c.MQTT.Keepalive = 2 * time.Second
+	c.MQTT.ReconnectMin = 50 * time.Millisecond
+	c.MQTT.ReconnectMax = 400 * time.Millisecond
+	return c
+}
+
+func newStore(t testing.TB) *buffer.Store {
+	t.Helper()
+	s, err := buffer.Open(t.TempDir(), buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// queue commits n one-message scans numbered from first.
+func queue(t testing.TB, s *buffer.Store, topic string, first, n int) {
+	t.Helper()
+	for i := first; i < first+n; i++ {
+		id := fmt.Sprintf("scan-%05d", i)
+		ok, err := s.CommitScan(id, nil, []buffer.Message{{Topic: topic, QoS: 1, Payload: []byte(id)}})
+		if err != nil || !ok {
+			t.Fatalf("commit %s: %v %v", id, ok, err)
+		}
+	}
+}
+
+// logBuffer collects the publisher's log, for what it must never say.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if testing.Verbose() {
+		os.Stderr.Write(p)
+	}
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type running struct {
+	p      *publish.Publisher
+	log    *logBuffer
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start runs a publisher until the test ends (or stop).
+func start(t *testing.T, cfg *config.Config, s *buffer.Store, onDecl func([]byte)) *running {
+	t.Helper()
+	r := &running{log: &logBuffer{}, done: make(chan struct{})}
+	var err error
+	r.p, err = publish.New(cfg, s, "test", slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug})), onDecl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { defer close(r.done); r.p.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *running) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// subscriber records what arrives on a filter, in arrival order. With a
+// fixed id it has a persistent session, so that the broker queues for it
+// while it (or the broker, with persistence) is away.
+type subscriber struct {
+	mu   sync.Mutex
+	msgs []mqtt.Message
+	c    mqtt.Client
+}
+
+func subscribe(t *testing.T, o *mqtt.ClientOptions, filter string) *subscriber {
+	t.Helper()
+	s := &subscriber{}
+	if o.ClientID == "" {
+		o.SetClientID(fmt.Sprintf("sub-%d", rand.Int64()))
+	}
+	o.SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond)
+	o.SetOnConnectHandler(func(c mqtt.Client) {
+		c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+			s.mu.Lock()
+			s.msgs = append(s.msgs, m)
+			s.mu.Unlock()
+		})
+	})
+	o.SetOrderMatters(true)
+	s.c = mqtt.NewClient(o)
+	if tok := s.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { s.c.Disconnect(100) })
+	return s
+}
+
+func (s *subscriber) payloads(topic string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.msgs {
+		if m.Topic() == topic {
+			out = append(out, string(m.Payload()))
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkInOrder checks that every one of n scans numbered from 0 arrived,
+// and that the first arrival of each came in order (a redelivery after a
+// lost PUBACK may repeat some).
+func checkInOrder(t *testing.T, got []string, n int) {
+	t.Helper()
+	seen := map[string]bool{}
+	var firsts []string
+	for _, p := range got {
+		if !seen[p] {
+			seen[p] = true
+			firsts = append(firsts, p)
+		}
+	}
+	for i := range n {
+		want := fmt.Sprintf("scan-%05d", i)
+		if i >= len(firsts) {
+			t.Fatalf("only %d of %d messages arrived; %s missing", len(firsts), n, want)
+		}
+		if firsts[i] != want {
+			t.Fatalf("arrival #%d is %s, want %s: order lost or a message missing", i, firsts[i], want)
+		}
+	}
+	if len(firsts) != n {
+		t.Errorf("%d distinct messages, want %d", len(firsts), n)
+	}
+	if d := len(got) - len(firsts); d > 0 {
+		t.Logf("%d duplicates (redelivered after a lost acknowledgement): %v", d, dups(got))
+	}
+}
+
+func TestDeliversInOrder(t *testing.T) {
+	b := testbroker.Start(t)
+	cfg := testConfig(b.URL())
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Base+"/#")
+	s := newStore(t)
+	queue(t, s, topics.Inspections(), 0, 300)
+	r := start(t, cfg, s, nil)
+	waitFor(t, 20*time.Second, "300 delivered", func() bool { return len(sub.payloads(topics.Inspections())) >= 300 })
+	checkInOrder(t, sub.payloads(topics.Inspections()), 300)
+	waitFor(t, 5*time.Second, "delivery recorded", func() bool { return s.Acked() == 300 })
+	if st := r.p.State(); !st.Connected || st.Delivered != 300 || st.ClientID != "gatescan-"+cfg.Site+"-"+cfg.Gate {
+		t.Errorf("state %+v", st)
+	}
+	// The gate announced itself, retained.
+	if st := sub.payloads(topics.Status()); len(st) == 0 || !strings.Contains(st[0], `"online"`) {
+		t.Errorf("status messages %v, want online first", st)
+	}
+	// More queued while connected go out too.
+	queue(t, s, topics.Inspections(), 300, 10)
+	waitFor(t, 10*time.Second, "10 more delivered", func() bool { return len(sub.payloads(topics.Inspections())) >= 310 })
+	checkInOrder(t, sub.payloads(topics.Inspections()), 310)
+	// A clean stop says offline.
+	r.stop()
+	waitFor(t, 5*time.Second, "offline status", func() bool {
+		st := sub.payloads(topics.Status())
+		return len(st) > 0 && strings.Contains(st[len(st)-1], `"offline"`)
+	})
+}
+
+// TestBrokerCrashMidDelivery kills the broker while a backlog is being
+// delivered, twice, and brings it back: everything arrives, in order, and
+// the outbox ends empty.
+func TestBrokerCrashMidDelivery(t *testing.T) {
+	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
+	cfg := testConfig(b.URL())
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	// A persistent session the broker keeps (Shutdown saves it) so that
+	// what arrives while the subscriber reconnects is queued for it.
+	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("crash-sub").SetCleanSession(false), topics.Inspections())
+	s := newStore(t)
+	big := bytes.Repeat([]byte{'x'}, 20<<10) // slows delivery enough to interrupt it
+	for i := range 600 {
+		id := fmt.Sprintf("scan-%05d", i)
+		if _, err := s.CommitScan(id, nil, []buffer.Message{{Topic: topics.Inspections(), QoS: 1, Payload: []byte(id)}, {Topic: topics.Base + "/pad", QoS: 1, Payload: big}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := start(t, cfg, s, nil)
+	for round := range 2 {
+		waitFor(t, 20*time.Second, "delivery under way", func() bool { return r.p.State().Delivered > uint64(200+400*round) })
+		// Shutdown, not a crash: a crashed mosquitto forgets the
+		// subscriber's session, and this test is about the publisher.
+		b.Shutdown()
+		waitFor(t, 10*time.Second, "publisher noticing", func() bool { return !r.p.State().Connected })
+		b.Restart()
+	}
+	waitFor(t, 30*time.Second, "all 600 arrived", func() bool { return len(sub.payloads(topics.Inspections())) >= 600 })
+	checkInOrder(t, sub.payloads(topics.Inspections()), 600)
+	waitFor(t, 5*time.Second, "outbox drained", func() bool { return s.Acked() == 1200 })
+	if st := r.p.State(); st.Connects < 3 || st.Failures < 2 {
+		t.Errorf("state %+v: want 3 connections and 2 losses", st)
+	}
+}
+
+// TestAbsentBrokerBackPressure: with no broker at all, queuing never
+// waits and the outbox grows; the broker's arrival drains it.
+func TestAbsentBrokerBackPressure(t *testing.T) {
+	b := testbroker.Start(t)
+	b.Stop()
+	cfg := testConfig(b.URL())
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	s := newStore(t)
+	r := start(t, cfg, s, nil)
+	t0 := time.Now()
+	queue(t, s, topics.Inspections(), 0, 200)
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("queuing 200 took %v with the broker away", d)
+	}
+	st, _ := s.Stats()
+	if st.Pending != 200 {
+		t.Errorf("pending %d, want 200 while the broker is away", st.Pending)
+	}
+	r.p.Publish(topics.Weight("L1"), []byte("{}")) // must not block either
+	waitFor(t, 5*time.Second, "failed attempts", func() bool { return r.p.State().Failures >= 2 })
+	if e := r.p.State().LastError; !strings.Contains(e, "connection refused") || !strings.Contains(e, "is the broker up") {
+		t.Errorf("last error %q does not say the broker is not there", e)
+	}
+	b.Restart()
+	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Inspections())
+	waitFor(t, 20*time.Second, "outbox drained", func() bool { return s.Acked() == 200 })
+	waitFor(t, 5*time.Second, "messages arrived", func() bool { return len(sub.payloads(topics.Inspections())) > 0 })
+}
+
+// TestCredentials: a broker that wants a user name and password.
+func TestCredentials(t *testing.T) {
+	const user, good, bad = "gate-1", "s3cret-Pa55word", "wrong-Pa55word"
+	b := testbroker.StartOpts(t, testbroker.Options{Users: map[string]string{user: good, "reader": "r"}})
+	pwFile := filepath.Join(t.TempDir(), "mqtt-password")
+
+	t.Run("env wins over file", func(t *testing.T) {
+		os.WriteFile(pwFile, []byte(bad+"\n"), 0o600)
+		t.Setenv("GATESCAN_MQTT_PASSWORD", good)
+		cfg := testConfig(b.URL())
+		cfg.MQTT.Username, cfg.MQTT.PasswordFile, cfg.MQTT.Password = user, pwFile, good // as config.Load puts the env in
+		s := newStore(t)
+		queue(t, s, "t/env", 0, 3)
+		start(t, cfg, s, nil)
+		waitFor(t, 10*time.Second, "delivered", func() bool { return s.Acked() == 3 })
+	})
+
+	t.Run("rejected, then fixed", func(t *testing.T) {
+		os.WriteFile(pwFile, []byte(bad+"\n"), 0o600)
+		cfg := testConfig(b.URL())
+		cfg.MQTT.Username, cfg.MQTT.PasswordFile = user, pwFile
+		cfg.MQTT.ReconnectMin, cfg.MQTT.ReconnectMax = 100*time.Millisecond, 800*time.Millisecond
+		s := newStore(t)
+		topic := publish.NewTopics(cfg.Site, cfg.Gate).Inspections()
+		queue(t, s, topic, 0, 20)
+		r := start(t, cfg, s, nil)
+		t0 := time.Now()
+		waitFor(t, 15*time.Second, "4 refusals", func() bool { return r.p.State().Failures >= 4 })
+		// 4 attempts, 3 waits of at least 50, 100 and 200 ms (upper halves
+		// of 100, 200, 400): backing off, not hammering.
+		if d := time.Since(t0); d < 350*time.Millisecond {
+			t.Errorf("4 attempts within %v: no backoff", d)
+		}
+		st := r.p.State()
+		if st.Connected || !strings.Contains(st.LastError, `refused user "gate-1"`) {
+			t.Errorf("state %+v: want a refusal naming the user", st)
+		}
+		if st.NextAttempt.IsZero() {
+			t.Error("no next attempt announced")
+		}
+		queue(t, s, topic, 20, 10) // the gate keeps working meanwhile
+		if s.Acked() != 0 {
+			t.Fatal("messages acknowledged without a connection")
+		}
+		// The operator fixes the password file: the next attempt reads it.
+		os.WriteFile(pwFile, []byte(good+"\n"), 0o600)
+		sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()).SetUsername("reader").SetPassword("r"), topic)
+		waitFor(t, 10*time.Second, "all 30 delivered", func() bool { return s.Acked() == 30 })
+		waitFor(t, 5*time.Second, "all 30 arrived", func() bool { return len(sub.payloads(topic)) >= 30 })
+		checkInOrder(t, sub.payloads(topic), 30)
+		for _, pw := range []string{good, bad} {
+			if strings.Contains(r.log.String(), pw) {
+				t.Errorf("the log contains the password %q", pw)
+			}
+			if s, _ := json.Marshal(r.p.State()); strings.Contains(string(s), pw) {
+				t.Errorf("the state contains the password %q", pw)
+			}
+		}
+		if !strings.Contains(r.log.String(), `refused user \"gate-1\"`) {
+			t.Error("the refusal is not in the log")
+		}
+	})
+
+	t.Run("password in the URL is redacted", func(t *testing.T) {
+		cfg := testConfig(strings.Replace(b.URL(), "tcp://", "tcp://"+user+":"+bad+"@", 1))
+		r := start(t, cfg, newStore(t), nil)
+		waitFor(t, 10*time.Second, "a refusal", func() bool { return r.p.State().Failures >= 1 })
+		if strings.Contains(r.log.String(), bad) || strings.Contains(r.p.State().Broker, bad) || strings.Contains(r.p.State().LastError, bad) {
+			t.Errorf("password from the broker URL leaked: %s", r.log.String())
+		}
+	})
+}
+
+func TestTLS(t *testing.T) {
+	pki := testbroker.NewPKI(t)
+	tlsOnly := testbroker.StartOpts(t, testbroker.Options{TLS: &testbroker.TLS{CAFile: pki.CAFile, CertFile: pki.ServerCert, KeyFile: pki.ServerKey}})
+	mutual := testbroker.StartOpts(t, testbroker.Options{TLS: &testbroker.TLS{CAFile: pki.CAFile, CertFile: pki.ServerCert, KeyFile: pki.ServerKey, RequireClientCert: true}})
+	for _, c := range []struct {
+		name              string
+		broker            *testbroker.Broker
+		ca, cert, key     string
+		wantErr, wantHint string
+	}{
+		{name: "server verified", broker: tlsOnly, ca: pki.CAFile},
+		{name: "mutual", broker: mutual, ca: pki.CAFile, cert: pki.ClientCert, key: pki.ClientKey},
+		{name: "untrusted server", broker: tlsOnly, ca: pki.RogueCAFile, wantHint: "mqtt.ca_file"},
+		{name: "no client certificate", broker: mutual, ca: pki.CAFile, wantHint: "client certificate"},
+		{name: "client certificate of another CA", broker: mutual, ca: pki.CAFile, cert: pki.RogueCert, key: pki.RogueKey, wantHint: "client certificate"},
+		{name: "expired client certificate", broker: mutual, ca: pki.CAFile, cert: pki.ExpiredCert, key: pki.ExpiredKey, wantHint: "client certificate"},
+		{name: "CA file for a plain URL", broker: nil, ca: pki.CAFile, wantErr: "not a TLS URL"},
+		{name: "missing key file", broker: mutual, ca: pki.CAFile, cert: pki.ClientCert, key: "/nonexistent.key", wantErr: "key_file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			url := "tcp://127.0.0.1:1"
+			if c.broker != nil {
+				url = c.broker.URL()
+			}
+			cfg := testConfig(url)
+			cfg.MQTT.CAFile, cfg.MQTT.CertFile, cfg.MQTT.KeyFile = c.ca, c.cert, c.key
+			s := newStore(t)
+			if c.wantErr != "" {
+				_, err := publish.New(cfg, s, "test", slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("New: %v, want an error saying %q", err, c.wantErr)
+				}
+				return
+			}
+			queue(t, s, "t/tls", 0, 5)
+			r := start(t, cfg, s, nil)
+			if c.wantHint == "" {
+				waitFor(t, 10*time.Second, "delivered over TLS", func() bool { return s.Acked() == 5 })
+				return
+			}
+			waitFor(t, 10*time.Second, "a failed attempt", func() bool { return r.p.State().Failures >= 2 })
+			if st := r.p.State(); st.Connected || !strings.Contains(st.LastError, c.wantHint) {
+				t.Errorf("state %+v: want an error pointing at %s", st, c.wantHint)
+			}
+			if s.Acked() != 0 {
+				t.Error("delivered over a connection that should have failed")
+			}
+		})
+	}
+}
+
+// TestDeclarationsQueuedWhileAway: the session outlives the connection, so
+// a declaration published while the gate is offline arrives when it
+// connects again.
+func TestDeclarationsQueuedWhileAway(t *testing.T) {
+	b := testbroker.Start(t)
+	cfg := testConfig(b.URL())
+	var mu sync.Mutex
+	var got []string
+	onDecl := func(p []byte) {
+		mu.Lock()
+		got = append(got, string(p))
+		mu.Unlock()
+	}
+	received := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+	s := newStore(t)
+	r := start(t, cfg, s, onDecl)
+	waitFor(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
+	// Subscribed once connected: wait for a declaration to make the round trip.
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs"))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	waitFor(t, 10*time.Second, "live declaration", func() bool {
+		pub.Publish(publish.Declarations(cfg.Site), 1, false, "live").WaitTimeout(time.Second)
+		return len(received()) > 0
+	})
+	r.stop()
+	if tok := pub.Publish(publish.Declarations(cfg.Site), 1, false, "while-away"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	start(t, cfg, s, onDecl)
+	waitFor(t, 10*time.Second, "the declaration sent while away", func() bool {
+		return strings.Contains(strings.Join(received(), ","), "while-away")
+	})
+}
+
+// TestLiveNeverBlocks: live weights go at QoS 0 and are dropped rather than
+// waited for.
+func TestLiveNeverBlocks(t *testing.T) {
+	b := testbroker.Start(t)
+	cfg := testConfig(b.URL())
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Weight("L1"))
+	r := start(t, cfg, newStore(t), nil)
+	waitFor(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
+	t0 := time.Now()
+	for range 10000 {
+		r.p.Publish(topics.Weight("L1"), []byte(`{"gross_kg":1}`))
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("10000 live publishes took %v", d)
+	}
+	waitFor(t, 5*time.Second, "some weights arrived", func() bool { return len(sub.payloads(topics.Weight("L1"))) > 0 })
+}
+
+func dups(got []string) []string {
+	seen := map[string]int{}
+	var out []string
+	for i, p := range got {
+		if j, ok := seen[p]; ok {
+			out = append(out, fmt.Sprintf("%s at %d and %d", p, j, i))
+		}
+		seen[p] = i
+	}
+	return out
+}

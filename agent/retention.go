@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatescan/gatescan/config"
+)
+
+// ProcessedDir returns the directory inspected scans are kept in when
+// scanner.keep_processed is on: scanner.processed_dir, or "processed" in
+// the inbox. `gatescan replay` reads the scans it re-inspects from there.
+func ProcessedDir(cfg *config.Config) string {
+	if cfg.Scanner.ProcessedDir != "" {
+		return cfg.Scanner.ProcessedDir
+	}
+	return filepath.Join(cfg.Scanner.Inbox, "processed")
+}
+
+// pruneEvery is how often kept scans are pruned.
+const pruneEvery = time.Hour
+
+// pruneProcessed deletes kept scans older than buffer.retention, the time
+// their results are kept for replay, at start and then hourly until ctx
+// ends; it does nothing while keep_processed is off.
+func (a *Agent) pruneProcessed(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		cfg := a.Config()
+		if cfg.Scanner.KeepProcessed && cfg.Buffer.Retention > 0 {
+			n, err := pruneOlder(ProcessedDir(cfg), time.Now().Add(-cfg.Buffer.Retention))
+			if err != nil {
+				a.log.Warn("kept scans not pruned", "dir", ProcessedDir(cfg), "err", err)
+			} else if n > 0 {
+				a.log.Info("kept scans pruned", "dir", ProcessedDir(cfg), "files", n, "older_than", cfg.Buffer.Retention)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneOlder removes the regular files in dir last modified before cutoff
+// (the scanner's write time: moving a scan keeps it). Sidecars go first, so
+// that an interrupted pass leaves no sidecar without its images.
+func pruneOlder(dir string, cutoff time.Time) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	sort.SliceStable(ents, func(i, j int) bool {
+		return strings.HasSuffix(ents[i].Name(), ".json") && !strings.HasSuffix(ents[j].Name(), ".json")
+	})
+	n := 0
+	var errs []error
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}

@@ -1,0 +1,116 @@
+package buffer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// What the joining of scans with weights and declarations keeps.
+var (
+	pWeightUsed = []byte("wu/")
+	pPlateTare  = []byte("p/")
+)
+
+// StoreDeclaration stores a container's declaration, replacing an older
+// one; it expires after ttl (0: never).
+func (s *Store) StoreDeclaration(containerID string, data []byte, ttl time.Duration) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		e := badger.NewEntry(append(append([]byte{}, pDecl...), containerID...), data)
+		if ttl > 0 {
+			e = e.WithTTL(ttl)
+		}
+		return txn.SetEntry(e)
+	})
+}
+
+// NearestFreeWeight returns the lane's stable weight closest in time to at,
+// within window either side, that no other scan has joined. A weight joined
+// by scanID itself still counts, so that re-inspecting a scan after a crash
+// joins the same weight.
+func (s *Store) NearestFreeWeight(lane string, at time.Time, window time.Duration, scanID string) (Weight, bool, error) {
+	var best Weight
+	found := false
+	prefix := append(append(append([]byte{}, pWeight...), lane...), '/')
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Seek(weightKey(lane, at.Add(-window))); it.ValidForPrefix(prefix); it.Next() {
+			var w Weight
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &w) }); err != nil {
+				continue
+			}
+			if w.At.After(at.Add(window)) {
+				break
+			}
+			if by, err := usedBy(txn, lane, w.At); err != nil {
+				return err
+			} else if by != "" && by != scanID {
+				continue
+			}
+			if !found || absDur(w.At.Sub(at)) < absDur(best.At.Sub(at)) {
+				best, found = w, true
+			}
+		}
+		return nil
+	})
+	return best, found, err
+}
+
+func usedKey(lane string, at time.Time) []byte {
+	return append(append([]byte{}, pWeightUsed...), weightKey(lane, at)[len(pWeight):]...)
+}
+
+func usedBy(txn *badger.Txn, lane string, at time.Time) (string, error) {
+	it, err := txn.Get(usedKey(lane, at))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	v, err := it.ValueCopy(nil)
+	return string(v), err
+}
+
+// ConsumeWeight records that scanID joined the weight, so that the next
+// truck's scan cannot take it too.
+func (s *Store) ConsumeWeight(w Weight, scanID string) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(usedKey(w.Lane, w.At), []byte(scanID))
+	})
+}
+
+// PutPlateTare records a vehicle's tare learned from a weighing without a
+// container.
+func (s *Store) PutPlateTare(plate string, kg float64, at time.Time) error {
+	if plate == "" {
+		return errors.New("plate tare needs a plate")
+	}
+	b, _ := json.Marshal(Weight{Lane: plate, GrossKg: kg, At: at})
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(append(append([]byte{}, pPlateTare...), plate...), b)
+	})
+}
+
+// PlateTare returns a learned vehicle tare, if any.
+func (s *Store) PlateTare(plate string) (float64, bool, error) {
+	if plate == "" {
+		return 0, false, nil
+	}
+	b, err := s.get(append(append([]byte{}, pPlateTare...), plate...))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read tare of %s: %w", plate, err)
+	}
+	var w Weight
+	if err := json.Unmarshal(b, &w); err != nil {
+		return 0, false, fmt.Errorf("tare of %s is corrupt: %w", plate, err)
+	}
+	return w.GrossKg, true, nil
+}

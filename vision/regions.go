@@ -1,0 +1,455 @@
+package vision
+
+import (
+	"cmp"
+	"image"
+	"math"
+	"slices"
+
+	"gocv.io/x/gocv"
+
+	"github.com/gatescan/gatescan/agent/inspection"
+)
+
+// The cargo is segmented on a grid of cells of about detector.grid_m, each
+// the mean of the pixels it covers: finer than any package, and small
+// enough (a 40 ft box is about 300 × 60 cells) that everything after the
+// averaging costs little. The averaging is one gocv Resize per image.
+
+// grid maps the cells of one container's inner space to image pixels.
+type grid struct {
+	r      image.Rectangle // the inner space in image pixels
+	w, h   int             // cells
+	sx, sy float64         // pixels per cell
+	cx, cy float64         // metres per cell
+}
+
+// rect is the pixel rectangle of cells [x0,x1)×[y0,y1).
+func (g *grid) rect(x0, y0, x1, y1 int) image.Rectangle {
+	return image.Rect(g.r.Min.X+int(math.Round(float64(x0)*g.sx)), g.r.Min.Y+int(math.Round(float64(y0)*g.sy)),
+		g.r.Min.X+int(math.Round(float64(x1)*g.sx)), g.r.Min.Y+int(math.Round(float64(y1)*g.sy)))
+}
+
+// segmenter holds the Go-side buffers of the segmentation, all grid-sized
+// and reused from scan to scan.
+type segmenter struct {
+	g      grid
+	cargo  []bool  // cell holds cargo
+	opaque []bool  // the beam did not get through most of the cell
+	lab    []int32 // final region per cell, 0 none
+	comp   []int32 // connected component per cell (gocv labels)
+	circle []bool  // cell inside a validated coil
+	parent []int32 // union-find over components
+	comps  []comp
+	pairs  []pair
+	order  []int32 // cells sorted by region
+	start  []int32 // region r's cells are order[start[r]:start[r+1]]
+	vals   []float32
+	roots  []int32
+	cols   []layerCol
+}
+
+// comp is one connected component of cells of even density.
+type comp struct {
+	n              int
+	x0, y0, x1, y1 int
+	logMed         float64
+	opaque         bool
+	// merged group statistics, valid at the union-find root
+	gn     int
+	gLog   float64
+	region int32
+}
+
+type pair struct {
+	a, b int32
+	diff float64
+}
+
+// buildGrid averages the container's cargo images into cells: mass
+// thickness d.gM, opaque fraction d.gOp, and for dual energy the cargo
+// attenuations d.gAh and d.gAl; then apparent density d.gD and its
+// smoothed copy d.gS, and the cargo and opaque flags.
+func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
+	gw := max(2, int(math.Round(float64(r.Dx())*px/d.p.GridM)))
+	gh := max(2, int(math.Round(float64(r.Dy())*py/d.p.GridM)))
+	s := &d.seg
+	s.g = grid{r: r, w: gw, h: gh, sx: float64(r.Dx()) / float64(gw), sy: float64(r.Dy()) / float64(gh),
+		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
+	sz := image.Pt(gw, gh)
+	gocv.Resize(d.cm, &d.gM, sz, 0, 0, gocv.InterpolationArea)
+	np := d.noPen.Region(r)
+	gocv.Resize(np, &d.gOp, sz, 0, 0, gocv.InterpolationArea)
+	np.Close()
+	if d.dual != nil {
+		gocv.Resize(d.ca, &d.gAh, sz, 0, 0, gocv.InterpolationArea)
+		gocv.Resize(d.caLo, &d.gAl, sz, 0, 0, gocv.InterpolationArea)
+		np := d.noPenLo.Region(r)
+		gocv.Resize(np, &d.gOpL, sz, 0, 0, gocv.InterpolationArea)
+		np.Close()
+	}
+	// kg/m³ = (g/cm²) / (inner width in cm) × 1000
+	d.gM.ConvertToWithParams(&d.gD, gocv.MatTypeCV32F, float32(10/b.geom.InnerWidthM), 0)
+	gocv.GaussianBlur(d.gD, &d.gS, image.Pt(3, 3), 0, 0, gocv.BorderReplicate)
+
+	n := gw * gh
+	s.cargo = growBool(s.cargo, n)
+	s.opaque = growBool(s.opaque, n)
+	ds, _ := d.gS.DataPtrFloat32()
+	op, _ := d.gOp.DataPtrFloat32()
+	lim := float32(d.p.CargoMinKgM3)
+	// A cell is opaque cargo when the beam did not get through most of it
+	// and the cargo, not the structure, stopped it: what is left after the
+	// structure is subtracted is a good part of the most the beam crosses.
+	// (Light goods over a fan-smeared floor are opaque too, but light.)
+	gm, _ := d.gM.DataPtrFloat32()
+	heavy := float32(0.4 * d.pen)
+	for i := range n {
+		s.cargo[i] = ds[i] > lim
+		s.opaque[i] = s.cargo[i] && op[i] > 0.5 && gm[i] >= heavy
+	}
+	return &s.g
+}
+
+// opaqueLog is the log-density given to opaque cells: far above any real
+// apparent density, so that the edge of what the beam did not cross is a
+// region boundary.
+const opaqueLog = 11.5 // ln 1e5
+
+// segment splits the cargo cells into regions of homogeneous apparent
+// density: edges where the density changes by more than edge_ratio between
+// neighbouring cells (a morphological gradient of log density), connected
+// components of the cells between edges, components that touch and have
+// similar densities merged, and edge cells given to their nearest region.
+// It fills s.lab and returns the number of regions (labels 1..n), largest
+// first.
+func (d *Detector) segment() int {
+	s := &d.seg
+	g := &s.g
+	n := g.w * g.h
+	// Log density; empty cells sit at the cargo threshold so that the edge
+	// of the cargo is an edge too.
+	d.gS.CopyTo(&d.gL)
+	lf, _ := d.gL.DataPtrFloat32()
+	floor := math.Log(d.p.CargoMinKgM3)
+	for i, v := range lf {
+		switch {
+		case s.opaque[i]:
+			lf[i] = opaqueLog
+		case s.cargo[i]:
+			lf[i] = float32(math.Log(float64(v)))
+		default:
+			lf[i] = float32(floor)
+		}
+	}
+	gocv.Dilate(d.gL, &d.gMax, d.kernel)
+	gocv.Erode(d.gL, &d.gMin, d.kernel)
+	hi, _ := d.gMax.DataPtrFloat32()
+	lo, _ := d.gMin.DataPtrFloat32()
+	edge := float32(math.Log(d.p.EdgeRatio))
+	d.gS.ConvertTo(&d.g8, gocv.MatTypeCV8U) // allocates the mask's shape
+	core, _ := d.g8.DataPtrUint8()
+	// Opaque cells are a class of their own (their density is only a lower
+	// bound), so they are core cells whatever their neighbours: a ring of
+	// wire two cells thick stays one component.
+	for i := range n {
+		core[i] = 0
+		if s.opaque[i] || s.cargo[i] && hi[i]-lo[i] <= edge {
+			core[i] = 255
+		}
+	}
+	nc := gocv.ConnectedComponentsWithStatsWithParams(d.g8, &d.labels, &d.stats, &d.centroids, 4, gocv.MatTypeCV32S, gocv.CCL_DEFAULT)
+	cl := int32s(&d.labels)
+	s.comp = growInt32(s.comp, n)
+	copy(s.comp, cl[:n])
+
+	// Components: size, box, median log density, opacity.
+	if cap(s.comps) < nc {
+		s.comps = make([]comp, nc)
+	}
+	s.comps = s.comps[:nc]
+	st := int32s(&d.stats)
+	for l := range nc {
+		x, y, w, h, a := int(st[l*5]), int(st[l*5+1]), int(st[l*5+2]), int(st[l*5+3]), int(st[l*5+4])
+		s.comps[l] = comp{n: a, x0: x, y0: y, x1: x + w, y1: y + h}
+	}
+	s.sortCells(s.comp, nc)
+	for l := 1; l < nc; l++ {
+		cells := s.order[s.start[l]:s.start[l+1]]
+		vals := s.vals[:0]
+		nop := 0
+		for _, c := range cells {
+			vals = append(vals, lf[c])
+			if s.opaque[c] {
+				nop++
+			}
+		}
+		s.vals = vals
+		c := &s.comps[l]
+		c.logMed = float64(median32(vals))
+		c.opaque = 2*nop > len(cells)
+		c.gn, c.gLog = c.n, c.logMed*float64(c.n)
+	}
+
+	// Merge components that touch across a thin edge or gap (up to 0.2 m:
+	// the gaps between stacks and between coils) and have similar densities, most similar pairs first, each
+	// comparison against the groups merged so far so that a gradual ramp
+	// cannot chain unlike goods together.
+	s.parent = growInt32(s.parent, nc)
+	for i := range s.parent {
+		s.parent[i] = int32(i)
+	}
+	s.pairs = s.pairs[:0]
+	addPair := func(a, b int32) {
+		if a > b {
+			a, b = b, a
+		}
+		ca, cb := &s.comps[a], &s.comps[b]
+		if ca.opaque != cb.opaque {
+			return
+		}
+		s.pairs = append(s.pairs, pair{a, b, math.Abs(ca.logMed - cb.logMed)})
+	}
+	reach := max(3, int(math.Ceil(0.2/math.Min(g.cx, g.cy))))
+	for y := range g.h {
+		for x := range g.w {
+			l := s.comp[y*g.w+x]
+			if l == 0 {
+				continue
+			}
+			for k := 1; k <= reach && x+k < g.w; k++ {
+				if m := s.comp[y*g.w+x+k]; m != 0 {
+					if m != l {
+						addPair(l, m)
+					}
+					break
+				}
+			}
+			for k := 1; k <= reach && y+k < g.h; k++ {
+				if m := s.comp[(y+k)*g.w+x]; m != 0 {
+					if m != l {
+						addPair(l, m)
+					}
+					break
+				}
+			}
+		}
+	}
+	slices.SortFunc(s.pairs, func(p, q pair) int {
+		if c := cmp.Compare(p.diff, q.diff); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(p.a, q.a); c != 0 {
+			return c
+		}
+		return cmp.Compare(p.b, q.b)
+	})
+	merge := math.Log(d.p.MergeRatio)
+	for _, p := range s.pairs {
+		if p.diff > merge {
+			break
+		}
+		ra, rb := s.find(p.a), s.find(p.b)
+		if ra == rb {
+			continue
+		}
+		a, b := &s.comps[ra], &s.comps[rb]
+		if !a.opaque && math.Abs(a.gLog/float64(a.gn)-b.gLog/float64(b.gn)) > merge {
+			continue
+		}
+		if a.gn < b.gn {
+			ra, rb = rb, ra
+			a, b = b, a
+		}
+		s.parent[rb] = ra
+		a.gn += b.gn
+		a.gLog += b.gLog
+	}
+
+	// Cells of each group; edge cells join the neighbouring group whose
+	// density is closest to theirs, a few cells deep.
+	s.lab = growInt32(s.lab, n)
+	for i := range n {
+		s.lab[i] = 0
+		if l := s.comp[i]; l != 0 {
+			s.lab[i] = s.find(l)
+		}
+	}
+	for range 3 {
+		for y := range g.h {
+			for x := range g.w {
+				i := y*g.w + x
+				if s.lab[i] != 0 || !s.cargo[i] {
+					continue
+				}
+				best, bestD := int32(0), math.Inf(1)
+				try := func(j int) {
+					if r := s.lab[j]; r > 0 {
+						c := &s.comps[r]
+						if dd := math.Abs(float64(lf[i]) - c.gLog/float64(c.gn)); dd < bestD {
+							best, bestD = r, dd
+						}
+					}
+				}
+				if x > 0 {
+					try(i - 1)
+				}
+				if x+1 < g.w {
+					try(i + 1)
+				}
+				if y > 0 {
+					try(i - g.w)
+				}
+				if y+1 < g.h {
+					try(i + g.w)
+				}
+				// Negative marks a cell labelled in this pass, so that one
+				// pass grows every group by one cell only.
+				s.lab[i] = -best
+			}
+		}
+		for i, v := range s.lab[:n] {
+			if v < 0 {
+				s.lab[i] = -v
+			}
+		}
+	}
+
+	// Groups big enough to report, largest first, renumbered 1..k.
+	s.roots = s.roots[:0]
+	for l := 1; l < nc; l++ {
+		s.comps[l].region = 0
+	}
+	for i := range n {
+		if r := s.lab[i]; r > 0 && s.comps[r].region == 0 {
+			s.comps[r].region = -1
+			s.roots = append(s.roots, r)
+		}
+	}
+	// Count cells per group (gn counted core cells only).
+	for _, r := range s.roots {
+		s.comps[r].gn = 0
+	}
+	for i := range n {
+		if r := s.lab[i]; r > 0 {
+			s.comps[r].gn++
+		}
+	}
+	minCells := int(math.Ceil(d.p.RegionMinAreaM2 / (g.cx * g.cy)))
+	k := 0
+	for _, r := range s.roots {
+		if s.comps[r].gn >= minCells {
+			s.roots[k] = r
+			k++
+		}
+	}
+	s.roots = s.roots[:k]
+	slices.SortFunc(s.roots, func(a, b int32) int {
+		if c := cmp.Compare(s.comps[b].gn, s.comps[a].gn); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	for i, r := range s.roots {
+		s.comps[r].region = int32(i + 1)
+	}
+	for i := range n {
+		if r := s.lab[i]; r > 0 {
+			s.lab[i] = max(s.comps[r].region, 0)
+		}
+	}
+	return len(s.roots)
+}
+
+func (s *segmenter) find(a int32) int32 {
+	for s.parent[a] != a {
+		s.parent[a] = s.parent[s.parent[a]]
+		a = s.parent[a]
+	}
+	return a
+}
+
+// sortCells orders the cells by label (counting sort): label l's cells are
+// s.order[s.start[l]:s.start[l+1]]; label 0 is left out.
+func (s *segmenter) sortCells(lab []int32, nl int) {
+	s.start = growInt32(s.start, nl+1)
+	clear(s.start)
+	n := 0
+	for _, l := range lab {
+		if l > 0 {
+			s.start[l]++
+			n++
+		}
+	}
+	pos := int32(0)
+	for l := range nl {
+		c := s.start[l]
+		s.start[l] = pos
+		pos += c
+	}
+	s.start[nl] = pos
+	s.order = growInt32(s.order, n)
+	// Fill using start as a cursor, then shift it back.
+	for i, l := range lab {
+		if l > 0 {
+			s.order[s.start[l]] = int32(i)
+			s.start[l]++
+		}
+	}
+	for l := nl; l > 0; l-- {
+		s.start[l] = s.start[l-1]
+	}
+	s.start[0] = 0
+}
+
+// measureRegions turns the labelled cells into Regions.
+func (d *Detector) measureRegions(c *Container, b box, nr int, px, py float64) {
+	s := &d.seg
+	g := &s.g
+	s.sortCells(s.lab, nr+1)
+	gm, _ := d.gM.DataPtrFloat32()
+	gd, _ := d.gD.DataPtrFloat32()
+	cellCm2 := g.cx * g.cy * 1e4
+	floorRows := max(1, int(math.Round(0.12/g.cy)))
+	c.Regions = make([]Region, nr)
+	for l := 1; l <= nr; l++ {
+		cells := s.order[s.start[l]:s.start[l+1]]
+		x0, y0, x1, y1 := g.w, g.h, 0, 0
+		var kg, sum float64
+		nop := 0
+		vals := s.vals[:0]
+		for _, ci := range cells {
+			x, y := int(ci)%g.w, int(ci)/g.w
+			x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x+1), max(y1, y+1)
+			kg += float64(gm[ci])
+			sum += float64(gd[ci])
+			vals = append(vals, gd[ci])
+			if s.opaque[ci] {
+				nop++
+			}
+		}
+		s.vals = vals
+		nc := len(cells)
+		rg := &c.Regions[l-1]
+		rg.Label = l
+		rg.Px = g.rect(x0, y0, x1, y1)
+		rg.M = inspection.Region{
+			XM: round(float64(rg.Px.Min.X-b.outer.Min.X)*px, 2), YM: round(float64(rg.Px.Min.Y-b.outer.Min.Y)*py, 2),
+			WM: round(float64(rg.Px.Dx())*px, 2), HM: round(float64(rg.Px.Dy())*py, 2),
+		}
+		rg.AreaM2 = round(float64(nc)*g.cx*g.cy, 3)
+		rg.Kg = math.Round(math.Max(0, kg*cellCm2/1000))
+		rg.DensityKgM3 = round(sum/float64(nc), 1)
+		rg.P10 = round(float64(selectK(vals, nc/10)), 1)
+		rg.P50 = round(float64(selectK(vals, nc/2)), 1)
+		rg.P90 = round(float64(selectK(vals, nc*9/10)), 1)
+		if rg.P90 > 0 {
+			rg.Homogeneity = round(math.Max(0, rg.P10)/rg.P90, 3)
+		}
+		rg.Opaque = round(float64(nop)/float64(nc), 3)
+		rg.LowerBound = rg.Opaque > 0.2
+		rg.OnFloor = y1 >= g.h-floorRows
+		rg.Packaging = rg.OnFloor && float64(y1-y0)*g.cy <= d.p.PackagingMaxHeightM
+		rg.Shape.Rectangularity = round(float64(nc)/float64((x1-x0)*(y1-y0)), 3)
+	}
+}
