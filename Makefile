@@ -78,7 +78,7 @@ install: build
 	  echo "keeping $(DESTDIR)/etc/gatescan/gatescan.yaml"; \
 	else \
 	  install -d -m 0755 $(DESTDIR)/etc/gatescan && \
-	  ./$(BIN) config defaults > $(DESTDIR)/etc/gatescan/gatescan.yaml && \
+	  $(abspath $(BIN)) config defaults > $(DESTDIR)/etc/gatescan/gatescan.yaml && \
 	  chmod 0640 $(DESTDIR)/etc/gatescan/gatescan.yaml; \
 	fi
 	@if [ -z "$(DESTDIR)" ]; then \

@@ -99,7 +99,7 @@ mqtt: {broker: %q, keepalive: 2s}
 buffer: {dir: %q, sync_writes: true}
 scanner: {inbox: %q, rescan_interval: 1s, settle_time: 10ms}
 declarations: {inbox: %q}
-rules: {grace: 4s}
+rules: {grace: 20s}
 lanes:
   - id: L1
     weighbridge: {port: %q, protocol: toledo, stable_for: 1s}

@@ -27,11 +27,14 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gatescan/gatescan/agent"
+	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/internal/testbroker"
+	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/vision/xraysim"
 )
 
@@ -362,17 +365,17 @@ func TestCrashBeforeCleanup(t *testing.T) {
 		}
 	}
 	restore(cfg.Scanner.Inbox)
-	_, stop := runAgent(t, cfg)
+	a, stop := runAgent(t, cfg)
 	eventually(t, 30*time.Second, "first inspection", func() bool { return len(in.results(t, topics.Inspections())) == 1 })
+	queued := apiStatus(t, a).Outbox.LastSeq
 	stop()
 
 	// As if the agent had died between commit and clean-up.
 	restore(cfg.Scanner.Inbox)
-	a, stop := runAgent(t, cfg)
+	a, stop = runAgent(t, cfg)
 	eventually(t, 30*time.Second, "files cleaned up", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
-	eventually(t, 10*time.Second, "outbox empty", func() bool { return apiStatus(t, a).Outbox.Pending == 0 })
-	if n := len(in.results(t, topics.Inspections())); n != 1 {
-		t.Errorf("%d inspections after the restart, want the 1 committed before (no re-queue)", n)
+	if st := apiStatus(t, a).Outbox; st.LastSeq != queued || queued == 0 {
+		t.Errorf("outbox at message %d after the restart, %d before: the committed scan was queued again", st.LastSeq, queued)
 	}
 	stop()
 
@@ -660,7 +663,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	})
 	idleHWM, _ := procMem(t, d.cmd.Process.Pid)
 
-	const small = 1000
+	const small = 600
 	for i := range small {
 		writeTinyScan(t, inbox, fmt.Sprintf("small-%04d", i))
 	}
@@ -677,7 +680,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 		t.Errorf("Go heap %d MB after the burst, over %d MB", int64(heap)>>20, maxGoHeap>>20)
 	}
 
-	const full = 3
+	const full = 2
 	for i := range full {
 		scene, _, err := xraysim.Scenario("overweight", mrand.New(mrand.NewSource(int64(7+i))))
 		if err != nil {
@@ -734,4 +737,86 @@ func procMem(t *testing.T, pid int) (hwm, rss int64) {
 		}
 	}
 	return hwm, rss
+}
+
+// TestImageFitsMaxBytes: annotated images, sent as their own messages, are
+// downscaled to fit mqtt.image_max_bytes.
+func TestImageFitsMaxBytes(t *testing.T) {
+	cfg := config.Default()
+	dir := t.TempDir()
+	scene, _, err := xraysim.Scenario("overweight", mrand.New(mrand.NewSource(7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xraysim.Write(dir, "img", scene, xraysim.SidecarMeta{ScanID: "img", Lane: "L1", ScannedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	scan, err := scanin.Load(filepath.Join(dir, "img.json"), scanin.Limits{MaxWidth: 20000, MaxHeight: 4096, MaxFileBytes: 512 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scan.Close()
+	det := vision.New(cfg)
+	defer det.Close()
+	var c assess.Case
+	results := assess.Inspect(cfg, det, scan, &c)
+	if c.Analysis == nil || len(c.Analysis.Containers) == 0 {
+		t.Fatalf("no container found (%v): nothing to annotate", c.AnalysisErr)
+	}
+	prev := 0
+	for _, max := range []int{cfg.MQTT.ImageMaxBytes, 128 << 10, 48 << 10, 16 << 10, 6 << 10} {
+		jpg, err := det.Annotate(c.Analysis, 0, &results[0], cfg.Detector.AnnotateMaxWidth, max)
+		if err != nil {
+			t.Fatalf("annotate within %d bytes: %v", max, err)
+		}
+		t.Logf("image_max_bytes %7d: %7d bytes", max, len(jpg))
+		if len(jpg) > max {
+			t.Errorf("image of %d bytes for image_max_bytes %d", len(jpg), max)
+		}
+		if len(jpg) < 2 || jpg[0] != 0xFF || jpg[1] != 0xD8 {
+			t.Errorf("not a JPEG")
+		}
+		if prev > 0 && len(jpg) > prev {
+			t.Errorf("a smaller limit gave a bigger image (%d > %d)", len(jpg), prev)
+		}
+		prev = len(jpg)
+	}
+}
+
+// TestBufferOptions: the agent opens its buffer encrypted with a key from a
+// systemd credential, and refuses a disk budget too small to hold anything.
+func TestBufferOptions(t *testing.T) {
+	b := testbroker.Start(t)
+	t.Run("encrypted with a credential", func(t *testing.T) {
+		creds := t.TempDir()
+		key := bytes.Repeat([]byte{0x5a}, 32)
+		os.WriteFile(filepath.Join(creds, "buffer.key"), key, 0o600)
+		t.Setenv("CREDENTIALS_DIRECTORY", creds)
+		cfg, _ := faultConfig(t, t.TempDir(), b.URL(), ", encryption_key_file: buffer.key")
+		topics := publish.NewTopics(cfg.Site, cfg.Gate)
+		in := listen(t, b.URL(), "", topics.Inspections())
+		_, stop := runAgent(t, cfg)
+		writeTinyScan(t, cfg.Scanner.Inbox, "enc-1")
+		eventually(t, 30*time.Second, "inspection", func() bool { return len(in.results(t, topics.Inspections())) == 1 })
+		stop()
+		if s, err := buffer.Open(cfg.Buffer.Dir, buffer.Options{}); err == nil {
+			s.Close()
+			t.Fatal("the buffer opens without its key: not encrypted")
+		}
+		s, err := buffer.Open(cfg.Buffer.Dir, buffer.Options{EncryptionKey: key})
+		if err != nil {
+			t.Fatalf("open with the key: %v", err)
+		}
+		defer s.Close()
+		if done, _ := s.ScanDone("enc-1"); !done {
+			t.Error("scan not in the encrypted buffer")
+		}
+	})
+	t.Run("budget too small", func(t *testing.T) {
+		cfg, _ := faultConfig(t, t.TempDir(), b.URL(), ", max_disk_mb: 10")
+		err := agent.New(cfg, testLogger(t)).Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "buffer.max_disk_mb 10") {
+			t.Errorf("run: %v, want an error about buffer.max_disk_mb", err)
+		}
+	})
 }

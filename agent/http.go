@@ -152,6 +152,10 @@ func (a *Agent) serveResult(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, it.Result)
 		return
 	}
+	if a.store == nil {
+		http.Error(w, "the agent is starting", http.StatusServiceUnavailable)
+		return
+	}
 	b, err := a.store.Result(id)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("inspection %q is not in the buffer (older than buffer.retention, or never made here)", id), http.StatusNotFound)
@@ -186,7 +190,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // an open page on the gate network would show every container's contents.
 func (a *Agent) requireToken(next http.Handler) http.Handler {
 	h := a.Config().HTTP
-	if IsLoopback(h.Listen) {
+	if h.Loopback() {
 		return next
 	}
 	token, err := httpToken(h)
@@ -240,21 +244,6 @@ func httpToken(h config.HTTP) (string, error) {
 		return "", fmt.Errorf("http.token_file %s is empty", h.TokenFile)
 	}
 	return t, nil
-}
-
-// IsLoopback reports whether a listen address (host:port) accepts
-// connections from this machine only. An empty host means every
-// interface, so it is not.
-func IsLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil || host == "" {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // serveHTTP starts serving Handler on listen ("" serves nothing) and

@@ -7,26 +7,33 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatescan/gatescan/config"
 )
 
-func TestIsLoopback(t *testing.T) {
+func TestLoopback(t *testing.T) {
 	for listen, want := range map[string]bool{
 		"127.0.0.1:9108": true, "127.1.2.3:80": true, "[::1]:9108": true, "localhost:9108": true,
 		"0.0.0.0:9108": false, ":9108": false, "[::]:9108": false, "10.0.0.5:9108": false, "gatebox:9108": false, "junk": false,
 	} {
-		if got := IsLoopback(listen); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", listen, got, want)
+		if got := (config.HTTP{Listen: listen}).Loopback(); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", listen, got, want)
 		}
+	}
+	// config check says so before the daemon starts.
+	_, err := config.Parse([]byte("http: {listen: \"0.0.0.0:9108\"}\n"), "t.yaml")
+	if err == nil || !strings.Contains(err.Error(), "http.token") {
+		t.Errorf("a public listen address without a token: %v, want a problem at http.token", err)
 	}
 }
 
 // tokenAgent is an agent that is not running, with http settings, for the
 // handler's access rules.
-func tokenAgent(t *testing.T, httpYAML string) (*Agent, *opsLog) {
+func tokenAgent(t *testing.T, h config.HTTP) (*Agent, *opsLog) {
 	t.Helper()
 	var log opsLog
-	yaml := strings.Replace(opsYAML(t.TempDir(), "  - id: L1", ""), `http: {listen: "127.0.0.1:0"}`, httpYAML, 1)
-	cfg := opsConfig(t, yaml)
+	cfg := opsConfig(t, opsYAML(t.TempDir(), "  - id: L1", ""))
+	cfg.HTTP = h // as given, even where config validation refuses it
 	return New(cfg, log.logger()), &log
 }
 
@@ -41,7 +48,7 @@ func serve(h http.Handler, path string, header ...string) *httptest.ResponseReco
 }
 
 func TestTokenRequiredOffLoopback(t *testing.T) {
-	a, _ := tokenAgent(t, `http: {listen: "0.0.0.0:9108", token: s3cret-token}`)
+	a, _ := tokenAgent(t, config.HTTP{Listen: "0.0.0.0:9108", Token: "s3cret-token"})
 	h := a.Handler()
 	if w := serve(h, "/healthz"); w.Code != 200 {
 		t.Errorf("/healthz without token: %d, want 200 (health checks stay open)", w.Code)
@@ -80,7 +87,7 @@ func TestTokenFile(t *testing.T) {
 	if err := os.WriteFile(f, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := tokenAgent(t, `http: {listen: "10.1.2.3:9108", token_file: "`+f+`"}`)
+	a, _ := tokenAgent(t, config.HTTP{Listen: "10.1.2.3:9108", TokenFile: f})
 	h := a.Handler()
 	if w := serve(h, "/metrics", "Authorization", "Bearer from-file"); w.Code != 200 {
 		t.Errorf("token from token_file (newline trimmed): %d, want 200", w.Code)
@@ -91,27 +98,27 @@ func TestTokenFile(t *testing.T) {
 // token would show every container's contents to anyone; refuse, and say
 // what to do.
 func TestNoTokenOffLoopbackRefusesAll(t *testing.T) {
-	for _, httpYAML := range []string{
-		`http: {listen: ":9108"}`,
-		`http: {listen: "0.0.0.0:9108", token_file: "/nonexistent/token"}`,
+	for _, hc := range []config.HTTP{
+		{Listen: ":9108"},
+		{Listen: "0.0.0.0:9108", TokenFile: "/nonexistent/token"},
 	} {
-		a, log := tokenAgent(t, httpYAML)
+		a, log := tokenAgent(t, hc)
 		h := a.Handler()
 		w := serve(h, "/metrics", "Authorization", "Bearer ")
 		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "http.token") {
-			t.Errorf("%s: %d %q, want 503 naming http.token", httpYAML, w.Code, w.Body.String())
+			t.Errorf("%s: %d %q, want 503 naming http.token", hc.Listen, w.Code, w.Body.String())
 		}
 		if !strings.Contains(log.String(), "refused") {
-			t.Errorf("%s: the refusal is not logged", httpYAML)
+			t.Errorf("%s: the refusal is not logged", hc.Listen)
 		}
 		if w := serve(h, "/healthz"); w.Code != 200 {
-			t.Errorf("%s: /healthz %d, want 200", httpYAML, w.Code)
+			t.Errorf("%s: /healthz %d, want 200", hc.Listen, w.Code)
 		}
 	}
 }
 
 func TestLoopbackNeedsNoToken(t *testing.T) {
-	a, _ := tokenAgent(t, `http: {listen: "127.0.0.1:9108", token: ignored-here}`)
+	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:9108", Token: "ignored-here"})
 	if w := serve(a.Handler(), "/metrics"); w.Code != 200 {
 		t.Errorf("/metrics on loopback: %d, want 200", w.Code)
 	}

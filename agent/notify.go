@@ -134,11 +134,11 @@ func (a *Agent) watchdog(ctx context.Context, timeout time.Duration, alive func(
 	}
 }
 
-// defaultStallAfter is how long the scan loop may go without turning
+// stallAfter is how long the scan loop may go without turning
 // before the pipeline counts as stalled. The loop turns at least once a
 // second when idle and between scans; the slowest scan takes seconds, so a
 // minute without a turn is a scan stuck in the detector or a deadlock.
-const defaultStallAfter = time.Minute
+const stallAfter = time.Minute
 
 // storeProbeTimeout bounds the buffer read of the liveness check.
 const storeProbeTimeout = 5 * time.Second
@@ -168,15 +168,11 @@ func (a *Agent) pipelineAlive() error {
 	default:
 		return errors.New("starting")
 	}
-	stall := a.ops.stallAfter
-	if stall == 0 {
-		stall = defaultStallAfter
-	}
 	last := a.ops.startedAt // the loop may not have turned yet
 	if b := a.ops.beat.Load(); b != 0 {
 		last = time.Unix(0, b)
 	}
-	if d := time.Since(last); d > stall {
+	if d := time.Since(last); d > stallAfter {
 		return fmt.Errorf("the scan loop has not turned for %v (a scan stuck in the detector, or a deadlock)", d.Round(time.Second))
 	}
 	done := make(chan error, 1)

@@ -163,7 +163,7 @@ func TestPipelineAlive(t *testing.T) {
 	if err := a.pipelineAlive(); err != nil {
 		t.Fatalf("fresh scan loop and open buffer: %v", err)
 	}
-	a.ops.beat.Store(time.Now().Add(-2 * defaultStallAfter).UnixNano())
+	a.ops.beat.Store(time.Now().Add(-2 * stallAfter).UnixNano())
 	if err := a.pipelineAlive(); err == nil || !strings.Contains(err.Error(), "scan loop") {
 		t.Fatalf("stalled scan loop: %v", err)
 	}

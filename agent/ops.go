@@ -14,17 +14,13 @@ type operations struct {
 	// reloadMu lets one reload run at a time: a second SIGHUP while the
 	// first is applied waits its turn instead of racing it.
 	reloadMu sync.Mutex
-	// gen counts applied configs: 1 for the one the agent started with,
-	// bumped by every reload; the scan loop rebuilds its detector when it
-	// changes.
+	// gen counts applied reloads (configGeneration adds the first
+	// config); the scan loop rebuilds its detector when it changes.
 	gen      atomic.Uint64
 	loadedAt atomic.Pointer[time.Time]
 	// beat is when the scan loop last turned (UnixNano): the proof that
 	// the pipeline is alive, for the watchdog and /readyz.
 	beat atomic.Int64
-	// stallAfter is how long the scan loop may go without turning before
-	// the agent counts as stalled; zero means defaultStallAfter.
-	stallAfter time.Duration
 	// detGen is the config generation the scan loop's detector was made
 	// with; only the scan loop sets it.
 	detGen atomic.Uint64

@@ -41,6 +41,9 @@ const (
 	// reclaimAfter is how much pruned data makes retention reclaim its
 	// space at once rather than leave it to the next compactions.
 	reclaimAfter = 8 << 20
+	// overBudgetPause spaces budget checks while the store is over budget
+	// with nothing left to drop.
+	overBudgetPause = time.Minute
 )
 
 // outboxMetrics count what housekeeping removes.
@@ -84,13 +87,20 @@ func (a *Agent) keepBuffer(ctx context.Context) {
 	retain := time.NewTicker(every)
 	defer retain.Stop()
 	a.retain(m)
-	a.enforceBudget(m)
+	// Over budget with nothing the policy may drop, a check only costs a
+	// reclaim pass: wait a while before the next.
+	var quietUntil time.Time
+	if !a.enforceBudget(m) {
+		quietUntil = time.Now().Add(overBudgetPause)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-budget.C:
-			a.enforceBudget(m)
+			if time.Now().After(quietUntil) && !a.enforceBudget(m) {
+				quietUntil = time.Now().Add(overBudgetPause)
+			}
 		case <-retain.C:
 			a.retain(m)
 			if n, err := a.store.GC(0.5); err != nil {
@@ -145,23 +155,26 @@ const maxReported = 500
 // enforceBudget applies buffer.max_disk_mb and reports any drop three
 // ways: the log, gatescan_outbox_dropped_total, and a message on
 // …/dropped queued as an alert (the last thing a later drop would take).
-func (a *Agent) enforceBudget(m *outboxMetrics) {
+// It returns false when the store stays over budget with nothing the
+// policy lets it drop.
+func (a *Agent) enforceBudget(m *outboxMetrics) bool {
 	cfg := a.Config()
 	budget := cfg.Buffer.MaxDiskMB << 20
 	if budget <= 0 {
-		return
+		return true
 	}
 	rep, err := a.store.EnforceBudget(budget)
 	if err != nil {
 		a.log.Error("disk budget not applied; will retry", "budget_mb", cfg.Buffer.MaxDiskMB, "err", err)
-		return
+		return true
 	}
 	if !rep.Acted() {
 		if rep.After > budget {
-			a.log.Warn("buffer over its disk budget with nothing left to drop but recent messages; raise buffer.max_disk_mb",
+			a.log.Warn("buffer over its disk budget, and what is left may not be dropped (it is under half the budget, the rest is Badger's own); raise buffer.max_disk_mb",
 				"disk_bytes", rep.After, "budget_mb", cfg.Buffer.MaxDiskMB)
+			return false
 		}
-		return
+		return true
 	}
 	alerts := 0
 	for _, d := range rep.Undelivered {
@@ -196,4 +209,5 @@ func (a *Agent) enforceBudget(m *outboxMetrics) {
 	if err := a.store.Enqueue(msg); err != nil {
 		a.log.Error("report of dropped messages not queued", "err", err)
 	}
+	return true
 }

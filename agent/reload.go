@@ -96,13 +96,19 @@ func (a *Agent) ReloadFile(path string) error {
 
 // ReloadOnSignal has every SIGHUP reload the config file at path, until
 // ctx ends. It returns at once, with the signal already caught, so that a
-// SIGHUP right after it cannot kill the process. A rejected config is
-// logged; the agent goes on with the old one.
+// SIGHUP right after it cannot kill the process; one that comes before Run
+// is ready is applied once it is. A rejected config is logged; the agent
+// goes on with the old one.
 func (a *Agent) ReloadOnSignal(ctx context.Context, path string) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		defer signal.Stop(hup)
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.ready:
+		}
 		for {
 			select {
 			case <-ctx.Done():

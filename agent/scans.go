@@ -246,7 +246,13 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 			msgs = append(msgs, buffer.Message{Topic: topics.Alerts(), QoS: 1, Payload: b, At: now, Alert: true, Ref: r.InspectionID})
 		}
 		if an != nil && i < len(an.Containers) {
-			if jpg, err := det.Annotate(an, i, r, a.Config().Detector.AnnotateMaxWidth, a.Config().MQTT.ImageMaxBytes); err == nil {
+			maxBytes := a.Config().MQTT.ImageMaxBytes
+			jpg, err := det.Annotate(an, i, r, a.Config().Detector.AnnotateMaxWidth, maxBytes)
+			if err == nil && maxBytes > 0 && len(jpg) > maxBytes {
+				// Annotate stops shrinking at a minimum width.
+				err = fmt.Errorf("the smallest image is %d bytes, over mqtt.image_max_bytes %d", len(jpg), maxBytes)
+			}
+			if err == nil {
 				msgs = append(msgs, buffer.Message{Topic: topics.Image(r.InspectionID), QoS: 1, Payload: jpg, At: now, Alert: alert, Image: true, Ref: r.InspectionID})
 			} else {
 				a.log.Warn("annotated image not made", "scan_id", sc.ScanID, "err", err)

@@ -43,8 +43,9 @@ const (
 	baseTableSize = 1 << 20
 	// valueThreshold keeps inspection results (a few kB of JSON) in the LSM
 	// tree and sends annotated images to the value log, where deleting them
-	// frees whole files.
-	valueThreshold = 64 << 10
+	// frees whole files. Inline values count against Badger's transaction
+	// limit (15 % of a memtable): a scan's commit stays far below it.
+	valueThreshold = 16 << 10
 	// vlogFileSize is small so that the value-log GC, which frees whole
 	// files and never the one being written, gives space back at a fine
 	// grain under a disk budget.

@@ -96,6 +96,29 @@ func TestCommitScanIdempotent(t *testing.T) {
 	}
 }
 
+// TestCommitLargeScan: two containers with big results and images fit in
+// one commit (Badger limits what a transaction holds inline).
+func TestCommitLargeScan(t *testing.T) {
+	s := open(t, t.TempDir(), Options{SyncWrites: true})
+	defer s.Close()
+	res := bytes.Repeat([]byte{'r'}, 15<<10)
+	img := bytes.Repeat([]byte{0xFF}, 1<<20)
+	var recs []Record
+	var msgs []Message
+	for i := range 2 {
+		recs = append(recs, Record{ID: fmt.Sprint("c", i), Data: res})
+		msgs = append(msgs, Message{Topic: "insp", Payload: res}, Message{Topic: "alert", Payload: res, Alert: true},
+			Message{Topic: "img", Payload: img, Image: true})
+	}
+	if ok, err := s.CommitScan("big", recs, msgs); err != nil || !ok {
+		t.Fatalf("commit: %v %v", ok, err)
+	}
+	got, _ := s.Pending(0, 10, 0)
+	if len(got) != 6 || len(got[2].Payload) != 1<<20 {
+		t.Errorf("pending %d messages", len(got))
+	}
+}
+
 // TestResumeAfterReopen: delivery state and sequence numbers survive a
 // restart; delivery resumes after the last acknowledged message, in order.
 func TestResumeAfterReopen(t *testing.T) {

@@ -18,7 +18,7 @@ var (
 // StoreDeclaration stores a container's declaration, replacing an older
 // one; it expires after ttl (0: never).
 func (s *Store) StoreDeclaration(containerID string, data []byte, ttl time.Duration) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.Update(true, func(txn *badger.Txn) error {
 		e := badger.NewEntry(append(append([]byte{}, pDecl...), containerID...), data)
 		if ttl > 0 {
 			e = e.WithTTL(ttl)
@@ -79,7 +79,7 @@ func usedBy(txn *badger.Txn, lane string, at time.Time) (string, error) {
 // ConsumeWeight records that scanID joined the weight, so that the next
 // truck's scan cannot take it too.
 func (s *Store) ConsumeWeight(w Weight, scanID string) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.Update(false, func(txn *badger.Txn) error {
 		return txn.Set(usedKey(w.Lane, w.At), []byte(scanID))
 	})
 }
@@ -91,7 +91,7 @@ func (s *Store) PutPlateTare(plate string, kg float64, at time.Time) error {
 		return errors.New("plate tare needs a plate")
 	}
 	b, _ := json.Marshal(Weight{Lane: plate, GrossKg: kg, At: at})
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.Update(false, func(txn *badger.Txn) error {
 		return txn.Set(append(append([]byte{}, pPlateTare...), plate...), b)
 	})
 }

@@ -185,6 +185,8 @@ func (c *Config) Validate() Problems {
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			bad("http.listen", "%q is not host:port: %v", c.HTTP.Listen, err)
+		} else if !c.HTTP.Loopback() && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
+			bad("http.token", "http.listen %s is reachable from other machines and the page shows every container's contents: set token or token_file, or listen on 127.0.0.1", c.HTTP.Listen)
 		}
 	}
 	seen := map[string]bool{}

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -120,6 +121,20 @@ type HTTP struct {
 	Listen    string `yaml:"listen"`
 	Token     string `yaml:"token"`
 	TokenFile string `yaml:"token_file"`
+}
+
+// Loopback reports whether Listen accepts connections from this machine
+// only. An empty host (":9108") means every interface, so it does not.
+func (h HTTP) Loopback() bool {
+	host, _, err := net.SplitHostPort(h.Listen)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Log configures log/slog output.

@@ -12,12 +12,13 @@ import (
 	"github.com/gatescan/gatescan/agent/inspection"
 )
 
-// Colours are BGR, as OpenCV draws them.
+// Colours (gocv turns them into OpenCV's BGR order).
 var (
 	colBox     = color.RGBA{255, 255, 255, 0}
-	colRegion  = color.RGBA{255, 255, 0, 0} // cyan
+	colRegion  = color.RGBA{0, 200, 255, 0} // cyan
 	colLayer   = color.RGBA{255, 0, 255, 0} // magenta
-	colFinding = color.RGBA{0, 0, 255, 0}   // red
+	colFinding = color.RGBA{255, 0, 0, 0}   // red
+	colCodes   = color.RGBA{255, 90, 90, 0}
 	colText    = color.RGBA{255, 255, 255, 0}
 	colBand    = color.RGBA{40, 40, 40, 0}
 )
@@ -26,9 +27,9 @@ var (
 func verdictColour(v string) color.RGBA {
 	switch v {
 	case inspection.Alert:
-		return color.RGBA{0, 0, 200, 0}
+		return color.RGBA{200, 0, 0, 0}
 	case inspection.Review:
-		return color.RGBA{0, 150, 230, 0}
+		return color.RGBA{230, 150, 0, 0}
 	}
 	return color.RGBA{0, 150, 0, 0}
 }
@@ -95,7 +96,6 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	if maxWidth > 0 && img.Cols() > maxWidth {
 		scale = float64(maxWidth) / float64(img.Cols())
 	}
-	// Thin containers in a long scan read better a little taller.
 	if scale != 1 {
 		gocv.Resize(img, &img, image.Pt(max(1, int(float64(img.Cols())*scale)), max(1, int(float64(img.Rows())*scale))), 0, 0, gocv.InterpolationArea)
 	}
@@ -133,13 +133,25 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 		gocv.Rectangle(&img, b, colLayer, 2)
 	}
 	if r != nil {
+		// Several findings about one region share its box: their codes
+		// stack up from its bottom edge.
+		var drawn []image.Rectangle
 		for _, f := range r.Findings {
 			if f.Region == nil || px == 0 {
 				continue
 			}
 			b := tr(toPx(*f.Region))
-			gocv.Rectangle(&img, b.Inset(-3), colFinding, 2)
-			gocv.PutText(&img, f.Code, image.Pt(b.Min.X+3, b.Max.Y-6), gocv.FontHersheySimplex, font+0.05, colFinding, 2)
+			n := 0
+			for _, o := range drawn {
+				if o == b {
+					n++
+				}
+			}
+			drawn = append(drawn, b)
+			if n == 0 {
+				gocv.Rectangle(&img, b.Inset(-3), colFinding, 2)
+			}
+			gocv.PutText(&img, f.Code, image.Pt(b.Min.X+3, b.Max.Y-6-16*n), gocv.FontHersheySimplex, font+0.05, colFinding, 2)
 		}
 	}
 
@@ -177,14 +189,15 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	gocv.PutText(&banner, verdict, image.Pt(8, 26), gocv.FontHersheySimplex, 0.8, colText, 2)
 	gocv.PutText(&banner, fmt.Sprintf("risk %.2f", risk), image.Pt(8, 48), gocv.FontHersheySimplex, 0.5, colText, 1)
 	gocv.PutText(&banner, fmt.Sprintf("%s  %s ft  %s%s", ids, sizeName(c), xray, weights), image.Pt(200, 22), gocv.FontHersheySimplex, 0.5, colText, 1)
-	gocv.PutText(&banner, codes, image.Pt(200, 46), gocv.FontHersheySimplex, 0.5, colFinding, 1)
+	gocv.PutText(&banner, codes, image.Pt(200, 46), gocv.FontHersheySimplex, 0.5, colCodes, 1)
 
 	legend := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(colBand.B), float64(colBand.G), float64(colBand.R), 0), 30, w, img.Type())
+	// The bar shows the palette as it is drawn in the image.
 	defer legend.Close()
 	barW := min(256, w/3)
 	for i := range barW {
 		v := uint8(255 * i / max(1, barW-1))
-		col := color.RGBA{lut.GetUCharAt(0, 3*int(v)), lut.GetUCharAt(0, 3*int(v)+1), lut.GetUCharAt(0, 3*int(v)+2), 0}
+		col := color.RGBA{lut.GetUCharAt(0, 3*int(v)+2), lut.GetUCharAt(0, 3*int(v)+1), lut.GetUCharAt(0, 3*int(v)), 0}
 		gocv.Line(&legend, image.Pt(8+i, 6), image.Pt(8+i, 24), col, 1)
 	}
 	gocv.PutText(&legend, fmt.Sprintf("attenuation 0..%.0f (-ln T)", annotateMaxA), image.Pt(16+barW, 20), gocv.FontHersheySimplex, 0.45, colText, 1)

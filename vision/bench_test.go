@@ -5,6 +5,7 @@ import (
 	"image"
 	"math/rand"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +16,29 @@ import (
 	"github.com/gatescan/gatescan/vision/xraysim"
 )
 
+var (
+	scans40   [2]vision.Input
+	scans40Mu sync.Mutex
+)
+
 // scan40 renders a 40 ft container of masks on a tractor, about 3500 × 900
-// pixels, and returns it as detector input (the caller closes the Mats).
+// pixels, once per energy mode, and returns it as detector input; the
+// Mats live as long as the test binary.
 func scan40(tb testing.TB, dual bool) vision.Input {
 	tb.Helper()
+	k := 0
+	if dual {
+		k = 1
+	}
+	scans40Mu.Lock()
+	defer scans40Mu.Unlock()
+	if scans40[k].High.Ptr() == nil {
+		scans40[k] = renderScan40(tb, dual)
+	}
+	return scans40[k]
+}
+
+func renderScan40(tb testing.TB, dual bool) vision.Input {
 	var s xraysim.Scene
 	var decl []xraysim.Declared
 	for seed := int64(1); ; seed++ {
@@ -59,6 +79,7 @@ func toMat(tb testing.TB, img *image.Gray16) gocv.Mat {
 		tb.Fatal(err)
 	}
 	// A copy owns its pixels, as a decoded scan does.
+	defer m.Close()
 	return m.Clone()
 }
 
@@ -68,8 +89,6 @@ func BenchmarkDetector40ftDual(b *testing.B) { benchDetector(b, true) }
 // benchDetector times whole analyses and reports each stage's mean time.
 func benchDetector(b *testing.B, dual bool) {
 	in := scan40(b, dual)
-	defer in.High.Close()
-	defer in.Low.Close()
 	det := vision.New(config.Default())
 	defer det.Close()
 	if _, err := det.Analyze(in); err != nil { // warm the buffers
@@ -103,8 +122,6 @@ func benchDetector(b *testing.B, dual bool) {
 // pass over the same pixels, 16-bit to float and a sum, decode excluded.
 func BenchmarkPlainPass(b *testing.B) {
 	in := scan40(b, false)
-	defer in.High.Close()
-	defer in.Low.Close()
 	f := gocv.NewMat()
 	defer f.Close()
 	b.ReportAllocs()

@@ -84,6 +84,9 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	all := span{0, w}
 	empty := d.emptyColumns(w, h, topBand, bottomBand, walls, m)
 	enough := len(empty) >= max(8, w/150)
+	// A few hundred of them are as good as all.
+	empty = spread(empty, 256, d.colsBuf2[:0])
+	d.colsBuf2 = empty
 	for y := range h {
 		d.baseline[y], d.baseA[y], d.baseL[y] = walls, wallsA, wallsL
 		if enough {

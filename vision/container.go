@@ -12,7 +12,7 @@ type box struct {
 	outer, inner image.Rectangle
 	geom         config.Container
 	typeGuessed  bool
-	// floorPx is the row of the floor's peak attenuation.
+	// floorPx is the row of the floor's top edge, -1 if none was seen.
 	floorPx int
 }
 
@@ -27,10 +27,11 @@ const minContainerM = 5.4
 // highest row attenuated along a container's length (side walls alone
 // attenuate every ray that crosses the box; a cab is shorter). The length
 // comes from the side walls just below the roof, so two 20 ft boxes show
-// as two spans; the floor is the densest row near where the type puts it.
+// as two spans; the floor and the underside of the roof are found row by
+// row near where the container's height puts them (floorRow, roofRow).
 // Nothing here assumes a parallel beam: with a fan beam the roof and floor
 // are smeared over many rows instead of being thin opaque lines, and the
-// per-row baseline in cargo() takes them out.
+// per-row baseline in cargo() takes what is left of them out.
 func (d *Detector) findContainers(in *Input) []box {
 	t, _ := d.t.DataPtrFloat32()
 	h, w := d.t.Rows(), d.t.Cols()
@@ -68,6 +69,8 @@ func (d *Detector) findContainers(in *Input) []box {
 			geom, guessed, floor := d.geometry(in, len(boxes), float64(p.b-p.a)*px, p, r0, py)
 			b := box{outer: image.Rect(p.a, r0, p.b, min(h, r0+int(math.Round(geom.HeightM/py)))), geom: geom, typeGuessed: guessed, floorPx: floor}
 			b.inner = d.innerBox(p, r0, floor, geom, px, py)
+			// A fan beam projects the box taller than it is.
+			b.outer.Max.Y = min(h, max(b.outer.Max.Y, b.inner.Max.Y+int(floorThicknessM/py)))
 			boxes = append(boxes, b)
 		}
 	}
@@ -159,8 +162,8 @@ func (d *Detector) splitTwenty(t []float32, w int, s span, top, depth int, px fl
 func (d *Detector) rowStat(f []float32, w, r int, s span, q float64) float64 {
 	inset := (s.b - s.a) / 10
 	row := f[r*w+s.a+inset : r*w+s.b-inset]
-	// A thousand samples give the quantile to well under a per cent.
-	step := max(1, len(row)/1024)
+	// Five hundred samples give the quantile to about a per cent.
+	step := max(1, len(row)/512)
 	buf := d.sortBuf[:0]
 	for i := 0; i < len(row); i += step {
 		buf = append(buf, row[i])

@@ -58,8 +58,10 @@ type Detector struct {
 	sortBuf, qBuf          []float32
 	passBuf                []bool
 	rowsBuf, colsBuf       []int
+	rowsBuf2, colsBuf2     []int
 	runBuf                 []span
 	leadCols, deadRows     int
+	refRows                []int
 	airRowCount            int
 	seg                    segmenter
 }
@@ -267,6 +269,15 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	lap("containers")
 	if len(boxes) == 0 {
 		return a, ErrNoContainer
+	}
+	if d.dual != nil {
+		// Only the containers need the low-energy image.
+		u := boxes[0].inner
+		for _, b := range boxes[1:] {
+			u = u.Union(b.inner)
+		}
+		d.lowEnergy(&in, u.Intersect(image.Rect(0, 0, in.Low.Cols(), in.Low.Rows())))
+		lap("low_energy")
 	}
 	px, py := in.PixelXMM/1000, in.PixelYMM/1000
 	for i, b := range boxes {

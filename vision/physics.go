@@ -2,6 +2,7 @@ package vision
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"sort"
 
@@ -53,55 +54,109 @@ func (d *Detector) flatField(in *Input) []string {
 		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
 	}
 	d.deadRows = d.hi.dead
-	if d.hasLow {
-		d.scan(in.Low, &d.tLo, in.Dark, &d.lo)
-		d.gains(&d.tLo, &d.lo, lead, nominal)
-		d.columnRef(&d.tLo, &d.lo, refRows)
-		d.stuckRows(&d.tLo, &d.lo)
-		d.normalise(&d.tLo, &d.lo)
-	}
+	d.refRows = append(d.refRows[:0], refRows...)
 	return notes
+}
+
+// lowEnergy flat-fields the low-energy image the way flatField does the
+// high one, with its lead-in and air rows, and turns it into attenuation
+// d.aLo and the no-penetration mask d.noPenLo, but only inside u (the
+// containers): nothing else of it is ever looked at.
+func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
+	h, w := in.Low.Rows(), in.Low.Cols()
+	p := &d.lo
+	in.Low.ConvertToWithParams(&d.tLo, gocv.MatTypeCV32F, 1, float32(-in.Dark))
+	f, _ := d.tLo.DataPtrFloat32()
+	p.rowInv = grow32(p.rowInv, h)
+	p.rowSum = grow(p.rowSum, h)
+	p.rowSum2 = grow(p.rowSum2, h)
+	p.colRef = grow32(p.colRef, w)
+	p.colMean = grow32(p.colMean, w)
+	p.deadRow = growBool(p.deadRow, h)
+	lead := d.leadCols
+	clear(p.colMean[:lead])
+	for r := range h {
+		for c, v := range f[r*w : r*w+lead] {
+			p.colMean[c] += v
+		}
+		// Row statistics (for the dead-row test) where they matter.
+		var s, s2 float32
+		if r >= u.Min.Y && r < u.Max.Y {
+			for _, v := range f[r*w+u.Min.X : r*w+u.Max.X] {
+				s += v
+				s2 += v * v
+			}
+		}
+		p.rowSum[r], p.rowSum2[r] = float64(s), float64(s2)
+	}
+	for c := range p.colMean[:lead] {
+		p.colMean[c] /= float32(h)
+	}
+	d.gainsIn(&d.tLo, p, lead, in.Air-in.Dark, u)
+	d.columnRef(&d.tLo, p, d.refRows)
+	d.stuckRowsIn(&d.tLo, p, u)
+	d.normaliseIn(&d.tLo, p, u)
+	roiT := d.tLo.Region(u)
+	defer roiT.Close()
+	if d.aLo.Rows() != h || d.aLo.Cols() != w || d.aLo.Type() != gocv.MatTypeCV32F {
+		d.aLo.Close()
+		d.aLo = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+		d.noPenLo.Close()
+		d.noPenLo = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+	}
+	roiA := d.aLo.Region(u)
+	defer roiA.Close()
+	gocv.Log(roiT, &roiA)
+	roiA.MultiplyFloat(-1)
+	roiN := d.noPenLo.Region(u)
+	defer roiN.Close()
+	gocv.Threshold(roiT, &roiN, float32(math.Max(p.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
 }
 
 // stuckRows marks as dead the rows that disagree with both neighbours all
 // along the vehicle: a row stuck at some level with noise on it passes the
 // gain and variation tests, but no object is one detector pitch high and
-// as long as the vehicle. The test is on every fourth column, after the
+// as long as the vehicle. The test is on every eighth column, after the
 // row and column corrections.
 func (d *Detector) stuckRows(m *gocv.Mat, p *plane) {
+	d.stuckRowsIn(m, p, image.Rect(0, 0, m.Cols(), m.Rows()))
+}
+
+// stuckRowsIn is stuckRows over the rows and columns of u only.
+func (d *Detector) stuckRowsIn(m *gocv.Mat, p *plane, u image.Rectangle) {
 	f, _ := m.DataPtrFloat32()
-	h, w := m.Rows(), m.Cols()
-	if h < 5 {
+	w := m.Cols()
+	if u.Dy() < 5 {
 		return
 	}
-	dev := grow(d.baseL, h)
+	dev := grow(d.baseL, m.Rows())
 	buf := d.sortBuf[:0]
 	at := func(r, c int) float32 { return f[r*w+c] * p.rowInv[r] * p.colRef[c] }
-	for r := 1; r < h-1; r++ {
+	for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
 		dev[r] = 0
 		if p.deadRow[r] || p.deadRow[r-1] || p.deadRow[r+1] {
 			continue
 		}
 		buf = buf[:0]
-		for c := 0; c < w; c += 4 {
-			v, u, l := at(r, c), at(r-1, c), at(r+1, c)
+		for c := u.Min.X; c < u.Max.X; c += 8 {
+			v, up, lo := at(r, c), at(r-1, c), at(r+1, c)
 			// Only where the neighbours agree with each other: an edge of
 			// the vehicle is no evidence.
-			if diff := u - l; diff < 0.05 && diff > -0.05 {
-				e := v - (u+l)/2
+			if diff := up - lo; diff < 0.05 && diff > -0.05 {
+				e := v - (up+lo)/2
 				if e < 0 {
 					e = -e
 				}
 				buf = append(buf, e)
 			}
 		}
-		if len(buf) > w/16 {
+		if len(buf) > u.Dx()/32 {
 			dev[r] = float64(selectK(buf, len(buf)/2))
 		}
 	}
 	d.sortBuf = buf
 	d.baseL = dev
-	for r := 1; r < h-1; r++ {
+	for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
 		// Two per cent of the air level, everywhere the neighbours agree,
 		// is far beyond quantum noise averaged by the median.
 		if dev[r] > math.Max(0.02, 6*p.noise) {
@@ -144,8 +199,15 @@ func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
 // gains measures each row's gain over the lead-in columns and marks dead
 // or stuck rows: no gain, an absurd one, or no variation at all.
 func (d *Detector) gains(m *gocv.Mat, p *plane, lead int, nominal float64) {
+	d.gainsIn(m, p, lead, nominal, image.Rect(0, 0, m.Cols(), m.Rows()))
+}
+
+// gainsIn is gains with the row statistics taken over the columns of u,
+// and rows outside u never dead.
+func (d *Detector) gainsIn(m *gocv.Mat, p *plane, lead int, nominal float64, u image.Rectangle) {
 	f, _ := m.DataPtrFloat32()
 	h, w := m.Rows(), m.Cols()
+	uw := float64(max(1, u.Dx()))
 	level := nominal
 	if lead > 0 {
 		var s float64
@@ -165,9 +227,9 @@ func (d *Detector) gains(m *gocv.Mat, p *plane, lead int, nominal float64) {
 			}
 			g = s / float64(lead)
 		}
-		mean := p.rowSum[r] / float64(w)
-		sd := math.Sqrt(math.Max(0, p.rowSum2[r]/float64(w)-mean*mean))
-		p.deadRow[r] = g < 0.3 || g > 3 || sd < 1e-5*level+0.5
+		mean := p.rowSum[r] / uw
+		sd := math.Sqrt(math.Max(0, p.rowSum2[r]/uw-mean*mean))
+		p.deadRow[r] = (g < 0.3 || g > 3 || sd < 1e-5*level+0.5) && r >= u.Min.Y && r < u.Max.Y
 		if p.deadRow[r] {
 			p.dead++
 			g = 1
@@ -190,6 +252,9 @@ func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
 		}
 		return
 	}
+	// Two dozen air rows give the reference to a fifth of a pixel's noise.
+	refRows = spread(refRows, 24, d.rowsBuf2[:0])
+	d.rowsBuf2 = refRows
 	buf := d.sortBuf[:0]
 	for c := range w {
 		buf = buf[:0]
@@ -222,19 +287,24 @@ func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
 // clamps it below at the transmission floor, and fills dead rows from
 // their neighbours.
 func (d *Detector) normalise(m *gocv.Mat, p *plane) {
+	d.normaliseIn(m, p, image.Rect(0, 0, m.Cols(), m.Rows()))
+}
+
+// normaliseIn is normalise inside u only.
+func (d *Detector) normaliseIn(m *gocv.Mat, p *plane, u image.Rectangle) {
 	f, _ := m.DataPtrFloat32()
-	h, w := m.Rows(), m.Cols()
+	w := m.Cols()
 	p.floor = transmissionFloor(p)
 	floor := float32(p.floor)
-	inv := p.colRef
-	for r := range h {
+	inv := p.colRef[u.Min.X:u.Max.X]
+	for r := u.Min.Y; r < u.Max.Y; r++ {
 		ri := p.rowInv[r]
-		row := f[r*w : (r+1)*w]
+		row := f[r*w+u.Min.X : r*w+u.Max.X]
 		for c, v := range row {
 			row[c] = max(v*ri*inv[c], floor)
 		}
 	}
-	d.interpolateDeadRows(m, p)
+	d.interpolateDeadRows(m, p, u)
 }
 
 // leadIn returns how many leading columns are air.
@@ -304,50 +374,45 @@ func (d *Detector) airRows(m *gocv.Mat, p *plane) []int {
 
 // interpolateDeadRows replaces dead rows with the mean of the nearest good
 // rows, so that mass sums do not see a hole.
-func (d *Detector) interpolateDeadRows(m *gocv.Mat, p *plane) {
+func (d *Detector) interpolateDeadRows(m *gocv.Mat, p *plane, u image.Rectangle) {
 	f, _ := m.DataPtrFloat32()
-	h, w := m.Rows(), m.Cols()
-	for r := 0; r < h; r++ {
+	w := m.Cols()
+	x0, x1 := u.Min.X, u.Max.X
+	for r := u.Min.Y; r < u.Max.Y; r++ {
 		if !p.deadRow[r] {
 			continue
 		}
 		up, dn := r-1, r+1
-		for up >= 0 && p.deadRow[up] {
+		for up >= u.Min.Y && p.deadRow[up] {
 			up--
 		}
-		for dn < h && p.deadRow[dn] {
+		for dn < u.Max.Y && p.deadRow[dn] {
 			dn++
 		}
-		dst := f[r*w : (r+1)*w]
+		dst := f[r*w+x0 : r*w+x1]
 		switch {
-		case up >= 0 && dn < h:
-			a, b := f[up*w:(up+1)*w], f[dn*w:(dn+1)*w]
+		case up >= u.Min.Y && dn < u.Max.Y:
+			a, b := f[up*w+x0:up*w+x1], f[dn*w+x0:dn*w+x1]
 			for c := range dst {
 				dst[c] = (a[c] + b[c]) / 2
 			}
-		case up >= 0:
-			copy(dst, f[up*w:(up+1)*w])
-		case dn < h:
-			copy(dst, f[dn*w:(dn+1)*w])
+		case up >= u.Min.Y:
+			copy(dst, f[up*w+x0:up*w+x1])
+		case dn < u.Max.Y:
+			copy(dst, f[dn*w+x0:dn*w+x1])
 		}
 	}
 }
 
 // massThickness turns the high-energy transmission d.t into attenuation
 // d.a = -ln T and marks pixels the beam did not get through in d.noPen
-// (1.0); for a dual-energy scan it does the same for the low energy into
-// d.aLo and d.noPenLo. It picks the calibration from attenuation to mass
+// (1.0). It picks the calibration from attenuation to mass
 // thickness and returns its name; mass itself is computed only inside the
 // containers (see cargo).
 func (d *Detector) massThickness(mu, energy float64) string {
 	gocv.Log(d.t, &d.a)
 	d.a.MultiplyFloat(-1)
 	gocv.Threshold(d.t, &d.noPen, float32(math.Max(d.hi.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
-	if d.hasLow {
-		gocv.Log(d.tLo, &d.aLo)
-		d.aLo.MultiplyFloat(-1)
-		gocv.Threshold(d.tLo, &d.noPenLo, float32(math.Max(d.lo.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
-	}
 	d.wedge = d.wedgeFor(energy)
 	if len(d.wedge) >= 2 {
 		d.lut.build(d.wedge)
@@ -491,6 +556,17 @@ func growBool(s []bool, n int) []bool {
 		return make([]bool, n)
 	}
 	return s[:n]
+}
+
+// spread appends to out at most n of xs, evenly spaced.
+func spread(xs []int, n int, out []int) []int {
+	if len(xs) <= n {
+		return append(out, xs...)
+	}
+	for i := range n {
+		out = append(out, xs[i*len(xs)/n])
+	}
+	return out
 }
 
 func growInt32(s []int32, n int) []int32 {

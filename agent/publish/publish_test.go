@@ -220,10 +220,10 @@ func TestDeliversInOrder(t *testing.T) {
 	})
 }
 
-// TestBrokerCrashMidDelivery kills the broker while a backlog is being
+// TestBrokerRestartMidDelivery stops the broker while a backlog is being
 // delivered, twice, and brings it back: everything arrives, in order, and
 // the outbox ends empty.
-func TestBrokerCrashMidDelivery(t *testing.T) {
+func TestBrokerRestartMidDelivery(t *testing.T) {
 	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
 	cfg := testConfig(b.URL())
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
@@ -242,7 +242,8 @@ func TestBrokerCrashMidDelivery(t *testing.T) {
 	for round := range 2 {
 		waitFor(t, 20*time.Second, "delivery under way", func() bool { return r.p.State().Delivered > uint64(200+400*round) })
 		// Shutdown, not a crash: a crashed mosquitto forgets the
-		// subscriber's session, and this test is about the publisher.
+		// subscriber's session, and this test is about the publisher, to
+		// which both look the same (TestAbsentBrokerBackPressure kills it).
 		b.Shutdown()
 		waitFor(t, 10*time.Second, "publisher noticing", func() bool { return !r.p.State().Connected })
 		b.Restart()

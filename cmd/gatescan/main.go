@@ -27,6 +27,8 @@ usage:
   gatescan scale read --port DEV --protocol NAME [--baud N] [--data-bits N] [--parity P] [--stop-bits N]
   gatescan config check FILE
   gatescan config defaults
+  gatescan eval [--n N] [--seed S] [--scenarios a,b] [-v]
+                                    the detector over simulated scans: detection, false alarms, mass error
   gatescan outbox status --dir DIR [--key-file FILE] | --config FILE
                                     the outbox of a buffer (read from a copy), as JSON
   gatescan replay --since DURATION [--config NEW.yaml] [--running FILE]
@@ -78,6 +80,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdScale(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "eval":
+		return cmdEval(args[1:], stdout, stderr)
 	case "outbox":
 		return cmdOutbox(args[1:], stdout, stderr)
 	case "replay":

@@ -85,7 +85,7 @@ func replay(o replayOptions, stdout, stderr io.Writer) error {
 		}
 		return &exitError{1, fmt.Errorf("replay: no kept scans since %s in %s%s", o.now.Add(-o.since).Format(time.RFC3339), dir, hint)}
 	}
-	store, cleanup, err := openBufferForReplay(cur.Buffer.Dir, stderr)
+	store, cleanup, err := openBufferForReplay(cur.Buffer, stderr)
 	if err != nil {
 		return err
 	}
@@ -175,8 +175,15 @@ func replayOne(cfg *config.Config, store *buffer.Store, det *vision.Detector, k 
 // openBufferForReplay opens the buffer read-only, or, when the daemon
 // holds its lock (or it was not closed cleanly), a copy of it in a
 // temporary directory, removed by cleanup.
-func openBufferForReplay(dir string, stderr io.Writer) (store *buffer.Store, cleanup func(), err error) {
-	s, err := buffer.Open(dir, buffer.Options{ReadOnly: true})
+func openBufferForReplay(b config.Buffer, stderr io.Writer) (store *buffer.Store, cleanup func(), err error) {
+	dir := b.Dir
+	var key []byte
+	if b.EncryptionKeyFile != "" {
+		if key, err = buffer.LoadKey(b.EncryptionKeyFile); err != nil {
+			return nil, nil, fmt.Errorf("replay: %w", err)
+		}
+	}
+	s, err := buffer.Open(dir, buffer.Options{ReadOnly: true, EncryptionKey: key})
 	if err == nil {
 		return s, func() { s.Close() }, nil
 	}
@@ -193,7 +200,7 @@ func openBufferForReplay(dir string, stderr io.Writer) (store *buffer.Store, cle
 		return nil, nil, fmt.Errorf("replay: copy buffer %s to %s (set TMPDIR to a disk with room): %w", dir, tmp, cerr)
 	}
 	// Read-write: Badger replays the copy's write-ahead log on opening.
-	s, err = buffer.Open(tmp, buffer.Options{})
+	s, err = buffer.Open(tmp, buffer.Options{EncryptionKey: key})
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, nil, fmt.Errorf("replay: open the copy of buffer %s: %w", dir, err)

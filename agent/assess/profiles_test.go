@@ -1,0 +1,126 @@
+package assess
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/agent/inspection"
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/vision"
+)
+
+func TestMatchProfile(t *testing.T) {
+	cfg := config.Default()
+	for _, tc := range []struct {
+		hs, want string
+		weight   bool
+	}{
+		{"630790", "face masks", false},
+		{"6307900010", "face masks", false},
+		{"630710", "unprofiled goods", true}, // 6307.10 floor cloths: no profile
+		{"721710", "iron or steel wire", false},
+		{"901920", "ventilators", false},
+		{"392330", "plastic bottles", false},
+		{"392321", "plastic bags (ethylene)", false},
+		{"481013", "coated paper reels", false},
+		{"010121", "unprofiled goods", true},
+	} {
+		p, ok := MatchProfile(cfg.Profiles, tc.hs)
+		if !ok || p.Name != tc.want || p.WeightOnly != tc.weight {
+			t.Errorf("HS %s: profile %q (weight only %v, ok %v), want %q", tc.hs, p.Name, p.WeightOnly, ok, tc.want)
+		}
+	}
+	if _, ok := MatchProfile([]config.Profile{{HSPrefix: "7217"}}, "630790"); ok {
+		t.Error("matched without a profile or a fallback")
+	}
+}
+
+// reg is a penetrated region of area m² and median density kg/m³.
+func reg(label int, area, p50 float64) vision.Region {
+	return vision.Region{Label: label, AreaM2: area, P50: p50, P10: p50 * 0.95, P90: p50 * 1.05, DensityKgM3: p50,
+		M: inspection.Region{XM: float64(label), YM: 0.5, WM: 1, HM: 1.5}, Shape: vision.Shape{Class: vision.ShapeStack, Rectangularity: 0.95}}
+}
+
+func opaque(r vision.Region) vision.Region { r.LowerBound, r.Opaque = true, 0.8; return r }
+
+func coils(r vision.Region) vision.Region {
+	r.Shape = vision.Shape{Class: vision.ShapeCoils, Circles: 5, CircleCover: 0.8, Rectangularity: 0.78}
+	return r
+}
+
+func material(r vision.Region, m string, idx float64) vision.Region {
+	r.Material, r.MaterialIndex = m, idx
+	return r
+}
+
+func declared(hs ...string) *declaration.Declaration {
+	d := &declaration.Declaration{DeclarationID: "D1", ContainerID: "MSKU1234565", ContainerType: "22G1", Items: []declaration.Item{}}
+	for _, h := range hs {
+		d.Items = append(d.Items, declaration.Item{HSCode: h, Description: "goods", GrossKg: 1000})
+	}
+	return d
+}
+
+func TestProfileFindings(t *testing.T) {
+	cfg := config.Default()
+	layer := vision.Layer{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 3, HeightM: 0.7,
+		M: inspection.Region{XM: 2, YM: 1.8, WM: 3, HM: 0.7}}
+	for _, tc := range []struct {
+		name    string
+		decl    *declaration.Declaration
+		regions []vision.Region
+		layers  []vision.Layer
+		want    map[string]inspection.Severity // code → severity of its first finding
+	}{
+		{"honest flowers", declared("670290"), []vision.Region{reg(1, 6, 65)}, nil, nil},
+		{"masks as flowers", declared("670290"), []vision.Region{reg(1, 6, 120)}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
+		{"a little dense for flowers", declared("670290"), []vision.Region{reg(1, 6, 89)}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Warning}},
+		{"steel block in garments", declared("621010"), []vision.Region{reg(1, 8, 200), opaque(reg(2, 0.15, 900))}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
+		{"small light region ignored", declared("621010"), []vision.Region{reg(1, 8, 200), reg(2, 0.2, 60)}, nil, nil},
+		{"opaque tiles", declared("690721"), []vision.Region{opaque(reg(1, 6, 700))}, nil, nil},
+		{"masks block in bags", declared("392321"), []vision.Region{reg(1, 5, 320), reg(2, 2.5, 225)}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
+		{"bags and masks declared", declared("392321", "630790"), []vision.Region{reg(1, 5, 320), reg(2, 2.5, 120)}, nil, nil},
+		{"packaging ignored", declared("690721"), []vision.Region{opaque(reg(1, 6, 700)), func() vision.Region { r := reg(2, 1.2, 140); r.Packaging = true; return r }()}, nil, nil},
+		{"coils declared as t-shirts", declared("610910"), []vision.Region{coils(reg(1, 3, 250))}, nil,
+			map[string]inspection.Severity{inspection.ShapeMismatch: inspection.Warning}},
+		{"block declared as wire", declared("721710"), []vision.Region{opaque(coils(reg(1, 3, 800))), opaque(reg(2, 2, 700))}, nil,
+			map[string]inspection.Severity{inspection.ShapeMismatch: inspection.Warning}},
+		{"organic under wire", declared("721710"), []vision.Region{material(reg(1, 2, 300), "organic", 1.0)}, nil,
+			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Critical, inspection.ShapeMismatch: inspection.Warning}},
+		{"mixed ventilators", declared("901920"), []vision.Region{material(reg(1, 2, 240), "inorganic", 0.5)}, nil, nil},
+		{"masks under wire", declared("721710"), []vision.Region{reg(1, 2, 120), opaque(coils(reg(2, 3, 900)))}, []vision.Layer{layer},
+			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Critical, inspection.DensityMismatch: inspection.Critical,
+				inspection.ShapeMismatch: inspection.Warning}},
+		{"layer, unknown goods", declared("010121"), []vision.Region{reg(1, 2, 120), opaque(reg(2, 3, 900))}, []vision.Layer{layer},
+			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Warning}},
+		{"unknown goods, no image checks", declared("010121"), []vision.Region{reg(1, 6, 5000)}, nil, nil},
+		{"declared empty", declared(), []vision.Region{reg(1, 6, 300)}, nil, nil},
+	} {
+		box := &vision.Container{Regions: tc.regions, Layers: tc.layers, CargoKg: 3000, CargoAreaM2: 8}
+		r := &inspection.Result{Findings: []inspection.Finding{}}
+		profileFindings(cfg, r, box, tc.decl, nil)
+		got := map[string]inspection.Severity{}
+		for _, f := range r.Findings {
+			if _, ok := got[f.Code]; !ok {
+				got[f.Code] = f.Severity
+			}
+			if f.Region == nil || f.Measured == nil || f.Expected == nil || !strings.Contains(f.Message, "m") {
+				t.Errorf("%s: %s lacks region, measured value or expected range: %+v", tc.name, f.Code, f)
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: findings %v, want %v", tc.name, r.Codes(), tc.want)
+			continue
+		}
+		for c, sev := range tc.want {
+			if got[c] != sev {
+				t.Errorf("%s: %s is %q, want %q (%v)", tc.name, c, got[c], sev, r.Findings)
+			}
+		}
+	}
+}
