@@ -243,8 +243,14 @@ func largest(rs []vision.Region) *vision.Region {
 	return best
 }
 
-// grossShares splits the weighbridge gross among the containers in
-// proportion to their X-ray cargo mass (plus tare), after the vehicle tare.
+// grossShares splits the payload weighed (gross minus vehicle tare) among
+// two containers on one chassis. Each is first given its container tare
+// and its declared goods; the difference between the pair's weight and
+// the pair's declaration goes to the box whose X-ray mass departs from its
+// declaration the same way, so that an honest box is not blamed for its
+// neighbour. When the X-ray cannot tell (a load too dense to weigh by
+// X-ray, or no departure), the difference is shared in proportion to the
+// declared goods.
 func grossShares(c Case, boxes []vision.Container, n int, vehicleTare float64) []float64 {
 	s := make([]float64, n)
 	if c.GrossKg == nil {
@@ -255,21 +261,39 @@ func grossShares(c Case, boxes []vision.Container, n int, vehicleTare float64) [
 		s[0] = payload
 		return s
 	}
-	w := make([]float64, n)
-	var tot float64
-	for i := range w {
-		tare := 2200.0
-		if i < len(c.Declarations) && c.Declarations[i] != nil {
-			tare = c.Declarations[i].ContainerTareKg
-		}
-		w[i] = tare
+	tare, expect, xray := make([]float64, n), make([]float64, n), make([]float64, n)
+	lowerBound := false
+	var sum float64
+	for i := range s {
+		tare[i] = 2200
 		if i < len(boxes) {
-			w[i] += boxes[i].CargoKg
+			xray[i] = boxes[i].CargoKg
+			lowerBound = lowerBound || boxes[i].LowerBound
 		}
-		tot += w[i]
+		expect[i] = xray[i]
+		if i < len(c.Declarations) && c.Declarations[i] != nil {
+			tare[i] = c.Declarations[i].ContainerTareKg
+			expect[i] = c.Declarations[i].ItemsKg()
+		}
+		sum += tare[i] + expect[i]
+	}
+	diff := payload - sum
+	e := make([]float64, n)
+	var esum float64
+	for i := range e {
+		if !lowerBound && i < len(boxes) {
+			e[i] = math.Max(0, math.Copysign(1, diff)*(xray[i]-expect[i]))
+		}
+		esum += e[i]
+	}
+	if esum == 0 {
+		for i := range e {
+			e[i] = expect[i] + tare[i]
+			esum += e[i]
+		}
 	}
 	for i := range s {
-		s[i] = payload * w[i] / tot
+		s[i] = tare[i] + expect[i] + diff*e[i]/math.Max(esum, 1)
 	}
 	return s
 }
@@ -293,7 +317,7 @@ func (a *assessor) weights(c Case, d *declaration.Declaration, box *vision.Conta
 	a.r.Weights.NetKg = inspection.Ptr(math.Round(net))
 	split := ""
 	if n > 1 {
-		split = " (this container's share of the gross, split by X-ray mass)"
+		split = " (this container's share of the two-box gross: the pair's difference from its declarations goes to the box whose X-ray departs from its declaration)"
 	}
 	declared := d.ItemsKg()
 	tol := math.Max(declared*rules.WeightTolerancePct/100, rules.WeightToleranceKg)
