@@ -64,6 +64,7 @@ func profileFindings(cfg *config.Config, r *inspection.Result, box *vision.Conta
 		m.shapes()
 		m.materials()
 	}
+	controlledEvidence(cfg, r, box, d, n0)
 	return len(r.Findings) - n0
 }
 

@@ -75,15 +75,15 @@ func TestProfileFindings(t *testing.T) {
 	}{
 		{"honest flowers", declared("670290"), []vision.Region{reg(1, 6, 65)}, nil, nil},
 		{"masks as flowers", declared("670290"), []vision.Region{reg(1, 6, 120)}, nil,
-			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Warning}},
 		{"a little dense for flowers", declared("670290"), []vision.Region{reg(1, 6, 89)}, nil,
-			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Warning}},
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Warning, inspection.ControlledUndocumented: inspection.Warning}},
 		{"steel block in garments", declared("621010"), []vision.Region{reg(1, 8, 200), opaque(reg(2, 0.15, 900))}, nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
 		{"small light region ignored", declared("621010"), []vision.Region{reg(1, 8, 200), reg(2, 0.2, 60)}, nil, nil},
 		{"opaque tiles", declared("690721"), []vision.Region{opaque(reg(1, 6, 700))}, nil, nil},
 		{"masks block in bags", declared("392321"), []vision.Region{reg(1, 5, 320), reg(2, 2.5, 225)}, nil,
-			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Warning}},
 		{"bags and masks declared", declared("392321", "630790"), []vision.Region{reg(1, 5, 320), reg(2, 2.5, 120)}, nil, nil},
 		{"packaging ignored", declared("690721"), []vision.Region{opaque(reg(1, 6, 700)), func() vision.Region { r := reg(2, 1.2, 140); r.Packaging = true; return r }()}, nil, nil},
 		{"coils declared as t-shirts", declared("610910"), []vision.Region{coils(reg(1, 3, 250))}, nil,
@@ -95,7 +95,7 @@ func TestProfileFindings(t *testing.T) {
 		{"mixed ventilators", declared("901920"), []vision.Region{material(reg(1, 2, 240), "inorganic", 0.5)}, nil, nil},
 		{"masks under wire", declared("721710"), []vision.Region{reg(1, 2, 120), opaque(coils(reg(2, 3, 900)))}, []vision.Layer{layer},
 			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Critical, inspection.DensityMismatch: inspection.Critical,
-				inspection.ShapeMismatch: inspection.Warning}},
+				inspection.ShapeMismatch: inspection.Warning, inspection.ControlledUndocumented: inspection.Warning}},
 		{"layer, unknown goods", declared("010121"), []vision.Region{reg(1, 2, 120), opaque(reg(2, 3, 900))}, []vision.Layer{layer},
 			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Warning}},
 		{"unknown goods, no image checks", declared("010121"), []vision.Region{reg(1, 6, 5000)}, nil, nil},
@@ -122,5 +122,27 @@ func TestProfileFindings(t *testing.T) {
 				t.Errorf("%s: %s is %q, want %q (%v)", tc.name, c, got[c], sev, r.Findings)
 			}
 		}
+	}
+}
+
+func TestControlledEvidenceNamesTheGoods(t *testing.T) {
+	cfg := config.Default()
+	box := &vision.Container{Regions: []vision.Region{reg(1, 7.6, 115)}, CargoKg: 2000, CargoAreaM2: 8, InnerWidthM: 2.352}
+	r := &inspection.Result{Findings: []inspection.Finding{}}
+	profileFindings(cfg, r, box, declared("670290"), nil)
+	var msg string
+	for _, f := range r.Findings {
+		if f.Code == inspection.ControlledUndocumented {
+			msg = f.Message
+		}
+	}
+	if !strings.Contains(msg, "possible undeclared medical face masks, 17.9 m³ at 115 kg/m³") {
+		t.Fatalf("evidence finding %q does not name masks with volume and density", msg)
+	}
+	// Declared masks with documents: the document rule judges them, no evidence finding.
+	r = &inspection.Result{Findings: []inspection.Finding{}}
+	profileFindings(cfg, r, box, declared("670290", "630790"), nil)
+	if r.Has(inspection.ControlledUndocumented) {
+		t.Fatalf("evidence raised though controlled goods are declared: %v", r.Findings)
 	}
 }
