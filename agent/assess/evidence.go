@@ -35,15 +35,17 @@ func controlledEvidence(cfg *config.Config, r *inspection.Result, box *vision.Co
 		}
 	}
 	n := len(r.Findings)
+	seen := map[int]bool{} // one finding per region, whatever pointed at it
 	for i := from; i < n; i++ {
 		f := r.Findings[i]
 		if f.Region == nil || (f.Code != inspection.DensityMismatch && f.Code != inspection.LayeredConcealment) {
 			continue
 		}
 		reg := regionAt(box, *f.Region)
-		if reg == nil || reg.LowerBound {
+		if reg == nil || reg.LowerBound || seen[reg.Label] {
 			continue
 		}
+		seen[reg.Label] = true
 		// Of the controlled goods whose range holds the region, the most
 		// specific: the narrowest range (on a log scale: densities are
 		// ratios). A wide range such as crated machines says little.

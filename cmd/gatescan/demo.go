@@ -175,6 +175,18 @@ func driveTruck(ctx context.Context, sim *indicatorsim.Sim, decl mqtt.Client, cf
 	if err != nil {
 		return 0, err
 	}
+	// Every truck brings its own containers: numbers unique to this run.
+	for i := range scene.Containers {
+		if scene.Containers[i].ID == "" {
+			continue
+		}
+		id := fmt.Sprintf("GSDU%03d%03d", time.Now().Unix()%1000, n*10+i)
+		id += fmt.Sprint(xraysim.ISO6346CheckDigit(id))
+		scene.Containers[i].ID = id
+		if i < len(decls) {
+			decls[i].ContainerID = id
+		}
+	}
 	_, _, truth, err := xraysim.Render(scene)
 	if err != nil {
 		return 0, err

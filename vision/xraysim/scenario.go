@@ -3,6 +3,7 @@ package xraysim
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gatescan/gatescan/agent/declaration"
 	"math"
 	"math/rand"
 	"sort"
@@ -291,37 +292,15 @@ func (g *gen) containerID() string {
 }
 
 // ISO6346CheckDigit returns the check digit of the first 10 characters of
-// an ISO 6346 container number (owner code, category, serial), or -1.
+// an ISO 6346 container number (owner code, category, serial), or -1. The
+// arithmetic is the agent's own (package declaration), so that simulated
+// numbers are exactly what the agent accepts.
 func ISO6346CheckDigit(s string) int {
-	if len(s) < 10 {
+	d, err := declaration.CheckDigit(s)
+	if err != nil {
 		return -1
 	}
-	sum := 0
-	for i := 0; i < 10; i++ {
-		ch := s[i]
-		var v int
-		switch {
-		case ch >= '0' && ch <= '9' && i >= 4:
-			v = int(ch - '0')
-		case ch >= 'A' && ch <= 'Z' && i < 4:
-			v = letterValue(ch)
-		default:
-			return -1
-		}
-		sum += v << i
-	}
-	return sum % 11 % 10
-}
-
-func letterValue(ch byte) int {
-	v := 10
-	for c := byte('A'); c < ch; c++ {
-		v++
-		if v%11 == 0 {
-			v++
-		}
-	}
-	return v
+	return d
 }
 
 // load tracks what is put into one container.
