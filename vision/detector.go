@@ -139,7 +139,8 @@ type Container struct {
 	// Regions are the parts of the cargo of homogeneous apparent density,
 	// largest first.
 	Regions []Region
-	// Layers are light bands found under denser goods.
+	// Layers are light bands found under denser goods, or light blocks
+	// behind a wall of denser goods at an end.
 	Layers   []Layer
 	Findings []inspection.Finding
 }
@@ -199,19 +200,30 @@ type Shape struct {
 }
 
 // Layer is a light band under a denser band: the shape of goods hidden
-// beneath a cover load.
+// beneath a cover load. With Behind set it is a light block along the
+// length behind a wall of denser goods stowed at an end of the container
+// (goods hidden behind the cover load at the doors).
 type Layer struct {
 	// Light and Dense index Container.Regions; Dense is -1 when the band
-	// above is too thin to be a region of its own.
+	// above (or the wall) is too thin to be a region of its own.
 	Light, Dense int
-	// M is the light band where it lies under the dense one, in metres.
-	M         inspection.Region
+	// M is the light band where it lies under the dense one (Behind: the
+	// light block where it lies behind the wall), in metres.
+	M inspection.Region
+	// LengthM is the light band's extent along the length (Behind: the
+	// light block's mean length behind the wall); HeightM its mean height
+	// (Behind: the height over which the wall hides it).
 	LengthM   float64
 	HeightM   float64
 	LightKgM3 float64
 	DenseKgM3 float64 // a lower bound when DenseOpaque
-	// DenseOpaque: the band above stopped the beam.
+	// DenseOpaque: the band above (the wall) stopped the beam.
 	DenseOpaque bool
+	// Behind: the light block lies behind a wall of denser goods at an end
+	// of the container, not under them; WallM is the wall's mean thickness
+	// along the length.
+	Behind bool
+	WallM  float64
 }
 
 // ErrNoContainer is returned when no container structure is found.

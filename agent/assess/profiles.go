@@ -383,7 +383,7 @@ func materialIndexRange(class string) [2]float64 {
 }
 
 // layers raises LAYERED_CONCEALMENT for each light band under denser
-// goods: critical when the band cannot be any of the declared goods, or
+// goods, or light block behind a wall of denser goods at an end: critical when the band cannot be any of the declared goods, or
 // only one commodity is declared (one commodity does not come in two
 // densities), a warning otherwise.
 func (m *matcher) layers() {
@@ -403,6 +403,13 @@ func (m *matcher) layers() {
 		}
 		if l.Dense >= 0 {
 			denseWord += fmt.Sprintf(" (R%d)", m.box.Regions[l.Dense].Label)
+		}
+		if l.Behind {
+			m.add(inspection.LayeredConcealment, sev, &l.M, l.LightKgM3,
+				[2]float64{math.Round(l.DenseKgM3 / m.p.LayerDensityRatio), math.Round(l.DenseKgM3)},
+				"a %.1f m high block of %.0f kg/m³ (R%d) runs %.1f m behind a %.1f m wall of %s at the end %s: goods hidden behind the cover load at the doors?",
+				l.HeightM, l.LightKgM3, light.Label, l.LengthM, l.WallM, denseWord, where(l.M))
+			continue
 		}
 		m.add(inspection.LayeredConcealment, sev, &l.M, l.LightKgM3,
 			[2]float64{math.Round(l.DenseKgM3 / m.p.LayerDensityRatio), math.Round(l.DenseKgM3)},

@@ -66,6 +66,8 @@ func TestProfileFindings(t *testing.T) {
 	cfg := config.Default()
 	layer := vision.Layer{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 3, HeightM: 0.7,
 		M: inspection.Region{XM: 2, YM: 1.8, WM: 3, HM: 0.7}}
+	behind := vision.Layer{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 7, HeightM: 2.2, WallM: 2, Behind: true,
+		M: inspection.Region{XM: 3, YM: 0.2, WM: 7, HM: 2.2}}
 	for _, tc := range []struct {
 		name    string
 		decl    *declaration.Declaration
@@ -98,6 +100,9 @@ func TestProfileFindings(t *testing.T) {
 				inspection.ShapeMismatch: inspection.Warning, inspection.ControlledUndocumented: inspection.Warning}},
 		{"layer, unknown goods", declared("010121"), []vision.Region{reg(1, 2, 120), opaque(reg(2, 3, 900))}, []vision.Layer{layer},
 			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Warning}},
+		{"masks behind a wall of tiles", declared("690721"), []vision.Region{reg(1, 14, 120), opaque(reg(2, 4, 900))}, []vision.Layer{behind},
+			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Critical, inspection.DensityMismatch: inspection.Critical,
+				inspection.ControlledUndocumented: inspection.Warning}},
 		{"unknown goods, no image checks", declared("010121"), []vision.Region{reg(1, 6, 5000)}, nil, nil},
 		{"declared empty", declared(), []vision.Region{reg(1, 6, 300)}, nil, nil},
 	} {
@@ -145,4 +150,22 @@ func TestControlledEvidenceNamesTheGoods(t *testing.T) {
 	if r.Has(inspection.ControlledUndocumented) {
 		t.Fatalf("evidence raised though controlled goods are declared: %v", r.Findings)
 	}
+}
+
+func TestBehindLayerMessage(t *testing.T) {
+	cfg := config.Default()
+	box := &vision.Container{Regions: []vision.Region{reg(1, 14, 120), opaque(reg(2, 4, 900))}, CargoKg: 3000, CargoAreaM2: 18,
+		Layers: []vision.Layer{{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 7, HeightM: 2.2, WallM: 2, Behind: true,
+			M: inspection.Region{XM: 3, YM: 0.2, WM: 7, HM: 2.2}}}}
+	r := &inspection.Result{Findings: []inspection.Finding{}}
+	profileFindings(cfg, r, box, declared("690721"), nil)
+	for _, f := range r.Findings {
+		if f.Code == inspection.LayeredConcealment {
+			if !strings.Contains(f.Message, "runs 7.0 m behind a 2.0 m wall of goods too dense for the beam to cross (R2) at the end") {
+				t.Errorf("behind message %q", f.Message)
+			}
+			return
+		}
+	}
+	t.Fatalf("no LAYERED_CONCEALMENT: %v", r.Findings)
 }
