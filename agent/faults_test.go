@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/inspection"
@@ -33,6 +31,8 @@ import (
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/internal/agenttest"
+	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
 	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/vision/xraysim"
@@ -61,22 +61,13 @@ func writeTinyScan(t testing.TB, inbox, id string) {
 	if err := png.Encode(&b, img); err != nil {
 		t.Fatal(err)
 	}
-	put := func(name string, data []byte) {
-		tmp := filepath.Join(inbox, "."+name+".tmp")
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(inbox, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(id+".png", b.Bytes())
+	agenttest.Put(t, inbox, id+".png", b.Bytes())
 	sc, _ := json.Marshal(map[string]any{
 		"scan_id": id, "lane": "L1", "scanned_at": time.Now().UTC().Format(time.RFC3339Nano),
 		"images": map[string]string{"high": id + ".png"}, "pixel_mm": map[string]float64{"x": 100, "y": 100},
 		"air": 60000, "dark": 0,
 	})
-	put(id+".json", sc)
+	agenttest.Put(t, inbox, id+".json", sc)
 }
 
 // faultConfig is a scanner-only gate (no weighbridge to wait for) with
@@ -108,86 +99,19 @@ log: {level: debug, format: text}
 	return c, path
 }
 
-// inbound collects what arrives under a filter. With a fixed client id it
-// keeps a persistent session on the broker, so that nothing published
-// while it reconnects (after a broker restart) is lost to it.
-type inbound struct {
-	mu   sync.Mutex
-	msgs []mqtt.Message
-}
-
-func listen(t *testing.T, broker, clientID, filter string) *inbound {
-	t.Helper()
-	in := &inbound{}
-	o := mqtt.NewClientOptions().AddBroker(broker).SetOrderMatters(true).
-		SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).
-		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond)
-	if clientID != "" {
-		o.SetClientID(clientID).SetCleanSession(false)
-	} else {
-		o.SetClientID(fmt.Sprintf("listen-%d", rand.Int64()))
-	}
-	o.SetOnConnectHandler(func(c mqtt.Client) {
-		c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
-			in.mu.Lock()
-			in.msgs = append(in.msgs, m)
-			in.mu.Unlock()
-		})
-	})
-	c := mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("listener connect: %v", tok.Error())
-	}
-	// Subscribed once a retained or fresh message could arrive: wait for
-	// the SUBACK by subscribing once more, synchronously.
-	if tok := c.Subscribe(filter, 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("listener subscribe: %v", tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return in
-}
-
 // results returns the inspection results received on topic, in arrival
 // order, duplicates included.
-func (in *inbound) results(t *testing.T, topic string) []inspection.Result {
+func results(t *testing.T, in *mqtttest.Recorder, topic string) []inspection.Result {
 	t.Helper()
-	in.mu.Lock()
-	defer in.mu.Unlock()
 	var out []inspection.Result
-	for _, m := range in.msgs {
-		if m.Topic() != topic {
-			continue
-		}
+	for _, p := range in.Payloads(topic) {
 		var r inspection.Result
-		if err := json.Unmarshal(m.Payload(), &r); err != nil {
+		if err := json.Unmarshal(p, &r); err != nil {
 			t.Fatalf("%s: not a result: %v", topic, err)
 		}
 		out = append(out, r)
 	}
 	return out
-}
-
-func (in *inbound) payloads(topic string) [][]byte {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	var out [][]byte
-	for _, m := range in.msgs {
-		if m.Topic() == topic {
-			out = append(out, m.Payload())
-		}
-	}
-	return out
-}
-
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // distinct checks results against the scans expected: every scan's
@@ -226,34 +150,7 @@ func distinct(t *testing.T, cfg *config.Config, got []inspection.Result, scans [
 func runAgent(t *testing.T, cfg *config.Config) (*agent.Agent, func()) {
 	t.Helper()
 	a := agent.New(cfg, testLogger(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("agent stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("agent not ready within 30s")
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("agent did not stop within 30s")
-		}
-	}
-	t.Cleanup(stop)
-	return a, stop
+	return a, agenttest.Start(t, a)
 }
 
 func apiStatus(t *testing.T, a *agent.Agent) (st struct {
@@ -293,19 +190,19 @@ func TestBrokerDownWhileScanning(t *testing.T) {
 	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
 	cfg, _ := faultConfig(t, t.TempDir(), b.URL(), "")
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	in := listen(t, b.URL(), "control-room", topics.Base+"/#")
+	in := mqtttest.Listen(t, b.URL(), "control-room", topics.Base+"/#")
 	a, _ := runAgent(t, cfg)
-	eventually(t, 10*time.Second, "agent connected", func() bool { return apiStatus(t, a).MQTT.Connected })
+	agenttest.Eventually(t, 10*time.Second, "agent connected", func() bool { return apiStatus(t, a).MQTT.Connected })
 
 	b.Shutdown() // clean: the control room's session survives
-	eventually(t, 10*time.Second, "agent noticing", func() bool { return !apiStatus(t, a).MQTT.Connected })
+	agenttest.Eventually(t, 10*time.Second, "agent noticing", func() bool { return !apiStatus(t, a).MQTT.Connected })
 	var scans []string
 	for i := range 200 {
 		id := fmt.Sprintf("down-%03d", i)
 		writeTinyScan(t, cfg.Scanner.Inbox, id)
 		scans = append(scans, id)
 	}
-	eventually(t, 90*time.Second, "200 scans inspected with the broker down", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
+	agenttest.Eventually(t, 90*time.Second, "200 scans inspected with the broker down", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
 	st := apiStatus(t, a)
 	if st.Outbox.Pending < 200 || st.MQTT.Connected {
 		t.Fatalf("with the broker down: %d pending (want at least 200), connected %v", st.Outbox.Pending, st.MQTT.Connected)
@@ -313,10 +210,10 @@ func TestBrokerDownWhileScanning(t *testing.T) {
 	t.Logf("outbox with the broker down: %d messages, oldest %.1fs old, %d bytes on disk", st.Outbox.Pending, st.Outbox.OldestAgeS, st.Outbox.DiskBytes)
 
 	b.Restart()
-	eventually(t, 60*time.Second, "200 inspections delivered", func() bool {
-		return len(in.results(t, topics.Inspections())) >= 200 && apiStatus(t, a).Outbox.Pending == 0
+	agenttest.Eventually(t, 60*time.Second, "200 inspections delivered", func() bool {
+		return len(results(t, in, topics.Inspections())) >= 200 && apiStatus(t, a).Outbox.Pending == 0
 	})
-	order := distinct(t, cfg, in.results(t, topics.Inspections()), scans)
+	order := distinct(t, cfg, results(t, in, topics.Inspections()), scans)
 	for i := 1; i < len(order); i++ {
 		if order[i].InspectedAt.Before(order[i-1].InspectedAt) {
 			t.Errorf("arrival %d (%s, inspected %v) before arrival %d (%s, inspected %v): order lost",
@@ -330,7 +227,7 @@ func TestBrokerDownWhileScanning(t *testing.T) {
 			alerts++
 		}
 	}
-	if n := len(distinctIDs(in.results(t, topics.Alerts()))); n != alerts {
+	if n := len(distinctIDs(results(t, in, topics.Alerts()))); n != alerts {
 		t.Errorf("%d alerts arrived, want %d (one per review/alert verdict)", n, alerts)
 	}
 }
@@ -352,7 +249,7 @@ func TestCrashBeforeCleanup(t *testing.T) {
 	dir := t.TempDir()
 	cfg, _ := faultConfig(t, dir, b.URL(), "")
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	in := listen(t, b.URL(), "", topics.Inspections())
+	in := mqtttest.Listen(t, b.URL(), "", topics.Inspections())
 	spare := t.TempDir()
 	writeTinyScan(t, spare, "crash-1")
 	restore := func(inbox string) {
@@ -366,14 +263,14 @@ func TestCrashBeforeCleanup(t *testing.T) {
 	}
 	restore(cfg.Scanner.Inbox)
 	a, stop := runAgent(t, cfg)
-	eventually(t, 30*time.Second, "first inspection", func() bool { return len(in.results(t, topics.Inspections())) == 1 })
+	agenttest.Eventually(t, 30*time.Second, "first inspection", func() bool { return len(results(t, in, topics.Inspections())) == 1 })
 	queued := apiStatus(t, a).Outbox.LastSeq
 	stop()
 
 	// As if the agent had died between commit and clean-up.
 	restore(cfg.Scanner.Inbox)
 	a, stop = runAgent(t, cfg)
-	eventually(t, 30*time.Second, "files cleaned up", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
+	agenttest.Eventually(t, 30*time.Second, "files cleaned up", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
 	if st := apiStatus(t, a).Outbox; st.LastSeq != queued || queued == 0 {
 		t.Errorf("outbox at message %d after the restart, %d before: the committed scan was queued again", st.LastSeq, queued)
 	}
@@ -384,23 +281,13 @@ func TestCrashBeforeCleanup(t *testing.T) {
 	cfg2.Buffer.Dir = filepath.Join(dir, "buffer-2")
 	restore(cfg2.Scanner.Inbox)
 	runAgent(t, &cfg2)
-	eventually(t, 30*time.Second, "second inspection", func() bool { return len(in.results(t, topics.Inspections())) == 2 })
-	rs := in.results(t, topics.Inspections())
+	agenttest.Eventually(t, 30*time.Second, "second inspection", func() bool { return len(results(t, in, topics.Inspections())) == 2 })
+	rs := results(t, in, topics.Inspections())
 	if rs[0].InspectionID != rs[1].InspectionID || rs[0].Verdict != rs[1].Verdict || rs[0].Risk != rs[1].Risk ||
 		rs[0].InspectionID != inspection.ID(cfg.Site, cfg.Gate, "crash-1", 0) {
 		t.Errorf("re-inspection gave %s/%s/%v, first %s/%s/%v: want the same id and verdict",
 			rs[1].InspectionID, rs[1].Verdict, rs[1].Risk, rs[0].InspectionID, rs[0].Verdict, rs[0].Risk)
 	}
-}
-
-func buildAgent(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gatescan")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/gatescan").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // daemon is the agent binary running.
@@ -435,11 +322,11 @@ func TestSIGKILLWhileScanning(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
-	bin := buildAgent(t)
+	bin := agenttest.BuildBinary(t)
 	b := testbroker.Start(t)
 	cfg, cfgPath := faultConfig(t, t.TempDir(), b.URL(), "")
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	in := listen(t, b.URL(), "", topics.Inspections())
+	in := mqtttest.Listen(t, b.URL(), "", topics.Inspections())
 
 	var mu sync.Mutex
 	var scans []string
@@ -476,10 +363,10 @@ func TestSIGKILLWhileScanning(t *testing.T) {
 	mu.Lock()
 	want := slices.Clone(scans)
 	mu.Unlock()
-	eventually(t, 90*time.Second, fmt.Sprintf("all %d scans' inspections", len(want)), func() bool {
-		return len(distinctIDs(in.results(t, topics.Inspections()))) >= len(want) && inboxEmpty(t, cfg.Scanner.Inbox)
+	agenttest.Eventually(t, 90*time.Second, fmt.Sprintf("all %d scans' inspections", len(want)), func() bool {
+		return len(distinctIDs(results(t, in, topics.Inspections()))) >= len(want) && inboxEmpty(t, cfg.Scanner.Inbox)
 	})
-	got := in.results(t, topics.Inspections())
+	got := results(t, in, topics.Inspections())
 	distinct(t, cfg, got, want)
 	t.Logf("%d scans, %d kills: %d inspections received (%d duplicates)", len(want), kills, len(got), len(got)-len(want))
 	d.kill()
@@ -503,7 +390,7 @@ func TestDiskBudget(t *testing.T) {
 	dir := t.TempDir()
 	cfg, _ := faultConfig(t, dir, b.URL(), ", max_disk_mb: 64")
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	in := listen(t, b.URL(), "budget-room", topics.Base+"/#")
+	in := mqtttest.Listen(t, b.URL(), "budget-room", topics.Base+"/#")
 	b.Shutdown()
 
 	// 90 MB of a backlog, as hours without a broker would leave: images
@@ -532,21 +419,21 @@ func TestDiskBudget(t *testing.T) {
 	t.Logf("backlog: %.1f MB on disk", float64(du.Total)/(1<<20))
 
 	a, _ := runAgent(t, cfg)
-	eventually(t, 30*time.Second, "budget applied", func() bool {
+	agenttest.Eventually(t, 30*time.Second, "budget applied", func() bool {
 		st := apiStatus(t, a).Outbox
 		return st.Dropped > 0 && st.DiskBytes <= 64<<20
 	})
 	t.Logf("after the budget: %+v", apiStatus(t, a).Outbox)
 	// Still inspecting.
 	writeTinyScan(t, cfg.Scanner.Inbox, "after-budget")
-	eventually(t, 30*time.Second, "scan inspected after the drop", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
+	agenttest.Eventually(t, 30*time.Second, "scan inspected after the drop", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
 
 	b.Restart()
-	eventually(t, 60*time.Second, "outbox delivered", func() bool {
-		return len(in.payloads(topics.Dropped())) > 0 && apiStatus(t, a).Outbox.Pending == 0
+	agenttest.Eventually(t, 60*time.Second, "outbox delivered", func() bool {
+		return len(in.Payloads(topics.Dropped())) > 0 && apiStatus(t, a).Outbox.Pending == 0
 	})
 	var dropped []string
-	for _, p := range in.payloads(topics.Dropped()) {
+	for _, p := range in.Payloads(topics.Dropped()) {
 		var r agent.DropReport
 		if err := json.Unmarshal(p, &r); err != nil {
 			t.Fatal(err)
@@ -562,13 +449,13 @@ func TestDiskBudget(t *testing.T) {
 		}
 	}
 	for _, id := range alerts {
-		if len(in.payloads(topics.Alerts())) == 0 || !containsPayload(in.payloads(topics.Alerts()), id) {
+		if len(in.Payloads(topics.Alerts())) == 0 || !containsPayload(in.Payloads(topics.Alerts()), id) {
 			t.Errorf("alert %s lost", id)
 		}
 	}
 	arrived := map[string]bool{}
 	for _, id := range images {
-		if len(in.payloads(topics.Image(id))) > 0 {
+		if len(in.Payloads(topics.Image(id))) > 0 {
 			arrived[id] = true
 		}
 	}
@@ -639,7 +526,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	// tables) during bursts of flushes and compactions, plus memtables and
 	// the block cache; the rest of the agent takes a few MB.
 	const maxGoHeap = 128 << 20
-	bin := buildAgent(t)
+	bin := agenttest.BuildBinary(t)
 	b := testbroker.Start(t)
 	b.Stop()
 	dir := t.TempDir()
@@ -654,7 +541,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	os.WriteFile(cfgPath, bytes.Replace(yaml, []byte(`listen: "127.0.0.1:0"`), []byte(`listen: "`+addr+`"`), 1), 0o644)
 	inbox := cfg.Scanner.Inbox
 	d := startDaemon(t, bin, cfgPath)
-	eventually(t, 20*time.Second, "daemon serving", func() bool {
+	agenttest.Eventually(t, 20*time.Second, "daemon serving", func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -667,7 +554,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	for i := range small {
 		writeTinyScan(t, inbox, fmt.Sprintf("small-%04d", i))
 	}
-	eventually(t, 90*time.Second, "small scans inspected", func() bool { return inboxEmpty(t, inbox) })
+	agenttest.Eventually(t, 90*time.Second, "small scans inspected", func() bool { return inboxEmpty(t, inbox) })
 	smallHWM, _ := procMem(t, d.cmd.Process.Pid)
 	heap := scrape(t, addr, "go_memstats_heap_sys_bytes")
 	pending := scrape(t, addr, "gatescan_outbox_messages")
@@ -691,7 +578,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 120*time.Second, "full-size scans inspected", func() bool { return inboxEmpty(t, inbox) })
+	agenttest.Eventually(t, 120*time.Second, "full-size scans inspected", func() bool { return inboxEmpty(t, inbox) })
 	hwm, rss := procMem(t, d.cmd.Process.Pid)
 	t.Logf("after %d full-size scans: peak RSS %d MB, RSS now %d MB, Go heap %d MB (the rest is OpenCV's)",
 		full, hwm>>10, rss>>10, int64(scrape(t, addr, "go_memstats_heap_sys_bytes"))>>20)
@@ -794,10 +681,10 @@ func TestBufferOptions(t *testing.T) {
 		t.Setenv("CREDENTIALS_DIRECTORY", creds)
 		cfg, _ := faultConfig(t, t.TempDir(), b.URL(), ", encryption_key_file: buffer.key")
 		topics := publish.NewTopics(cfg.Site, cfg.Gate)
-		in := listen(t, b.URL(), "", topics.Inspections())
+		in := mqtttest.Listen(t, b.URL(), "", topics.Inspections())
 		_, stop := runAgent(t, cfg)
 		writeTinyScan(t, cfg.Scanner.Inbox, "enc-1")
-		eventually(t, 30*time.Second, "inspection", func() bool { return len(in.results(t, topics.Inspections())) == 1 })
+		agenttest.Eventually(t, 30*time.Second, "inspection", func() bool { return len(results(t, in, topics.Inspections())) == 1 })
 		stop()
 		if s, err := buffer.Open(cfg.Buffer.Dir, buffer.Options{}); err == nil {
 			s.Close()

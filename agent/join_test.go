@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/vision/xraysim"
 )
 
@@ -164,24 +164,7 @@ var errNoBox = fmt.Errorf("no container")
 func runAgent(t *testing.T, cfg *config.Config) *Agent {
 	t.Helper()
 	a := New(cfg, quietLog())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("agent did not stop")
-		}
-	})
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("agent stopped: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("agent not ready")
-	}
+	agenttest.Start(t, a)
 	return a
 }
 
@@ -259,7 +242,7 @@ func TestLateDeclarationJoinsWithinGrace(t *testing.T) {
 	if _, err := a.store.Result(inspection.ID(cfg.Site, cfg.Gate, "late", 0)); err == nil {
 		t.Fatal("scan inspected before its declaration and before the grace ended")
 	}
-	os.WriteFile(filepath.Join(cfg.Declarations.Inbox, "late.json"), decl, 0o644)
+	agenttest.Put(t, cfg.Declarations.Inbox, "late.json", decl)
 	r := waitResult(t, a, "late", 20*time.Second)
 	if r.DeclarationID != "D-late" || r.Has(inspection.NoDeclaration) {
 		t.Fatalf("late declaration not joined: %+v", r)

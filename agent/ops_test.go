@@ -1,46 +1,23 @@
 package agent
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/drivers/indicatorsim"
+	"github.com/gatescan/gatescan/internal/agenttest"
 )
 
 // Helpers of the operations tests (reload, notify, page, metrics); named
 // ops* so as not to collide with the other tests of the package.
 
 // opsLog is a logger whose JSON lines the test can search.
-type opsLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *opsLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if testing.Verbose() {
-		os.Stderr.Write(p)
-	}
-	return l.buf.Write(p)
-}
-
-func (l *opsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type opsLog struct{ agenttest.LogBuffer }
 
 func (l *opsLog) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -76,60 +53,8 @@ func opsConfig(t *testing.T, yaml string) *config.Config {
 func opsRun(t *testing.T, cfg *config.Config, log *opsLog) *Agent {
 	t.Helper()
 	a := New(cfg, log.logger())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("agent did not stop within 30s")
-		}
-	})
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("agent stopped at start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("agent not ready within 20s")
-	}
+	agenttest.Start(t, a)
 	return a
-}
-
-// opsIndicator is a simulated Toledo indicator on a pseudo-terminal
-// showing grossKg at rest.
-func opsIndicator(t *testing.T, grossKg float64) *indicatorsim.Sim {
-	t.Helper()
-	sim, err := indicatorsim.NewPTY()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	enc, err := indicatorsim.Encoder("toledo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Set(grossKg, false)
-	if err := sim.Start(enc, 100*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	return sim
-}
-
-// opsWait polls cond until it holds, failing the test with what after d.
-func opsWait(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // opsGet fetches a URL and returns status and body.

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
+	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/vision/xraysim"
 )
 
@@ -30,7 +30,7 @@ var updatePage = flag.Bool("update-page", false, "keep the page's screenshot as 
 // Chromium, with its annotated image loaded; the page's screenshot is kept.
 func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 	dir := t.TempDir()
-	ind := opsIndicator(t, 0)
+	ind := agenttest.Indicator(t, 0)
 	lanes := fmt.Sprintf("  - id: L1\n    weighbridge: {port: %q, protocol: toledo, stable_for: 1s}\n  - id: L2\n", ind.Path())
 	cfg := opsConfig(t, opsYAML(dir, lanes, "rules: {grace: 20s}"))
 	var log opsLog
@@ -38,37 +38,18 @@ func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 	base := "http://" + a.HTTPAddr()
 
 	// The truck: a box declared 10 t and truly 15 t.
-	scene, decls, err := xraysim.Scenario("overweight", rand.New(rand.NewSource(7)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, truth, err := xraysim.Render(scene)
-	if err != nil {
-		t.Fatal(err)
-	}
+	scene, decls, grossKg := agenttest.OverweightTruck(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := ind.Weigh(ctx, indicatorsim.Truck{GrossKg: truth.GrossKg, Settle: 1500 * time.Millisecond}); err != nil {
+	if err := ind.Weigh(ctx, indicatorsim.Truck{GrossKg: grossKg, Settle: 1500 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	for i, d := range decls {
-		b, err := d.JSON(fmt.Sprintf("DECL-%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmp := filepath.Join(cfg.Declarations.Inbox, fmt.Sprintf(".d%d.tmp", i))
-		if err := os.WriteFile(tmp, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(cfg.Declarations.Inbox, fmt.Sprintf("d%d.json", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	agenttest.PutDeclarations(t, cfg.Declarations.Inbox, decls)
 	if _, err := xraysim.Write(cfg.Scanner.Inbox, "truck-1", scene, xraysim.SidecarMeta{ScanID: "truck-1", Lane: "L1"}); err != nil {
 		t.Fatal(err)
 	}
 	n := len(decls)
-	opsWait(t, 60*time.Second, "every container inspected", func() bool { return len(a.ops.recent.list()) == n })
+	agenttest.Eventually(t, 60*time.Second, "every container inspected", func() bool { return len(a.ops.recent.list()) == n })
 	recent := a.ops.recent.list()
 	var over inspection.Result
 	for _, it := range recent {
@@ -137,8 +118,8 @@ func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 			len(s.Inspections) != n || !s.Inspections[0].HasImage || s.Config.Generation != 1 {
 			t.Errorf("status: %s", body)
 		}
-		if s.Lanes[0].LastTruck == nil || abs64(s.Lanes[0].LastTruck.GrossKg-truth.GrossKg) > 60 {
-			t.Errorf("lane L1's last truck %+v, want %.0f kg", s.Lanes[0].LastTruck, truth.GrossKg)
+		if s.Lanes[0].LastTruck == nil || abs64(s.Lanes[0].LastTruck.GrossKg-grossKg) > 60 {
+			t.Errorf("lane L1's last truck %+v, want %.0f kg", s.Lanes[0].LastTruck, grossKg)
 		}
 		code, img := opsGet(t, base+"/api/inspections/"+over.InspectionID+"/image")
 		if code != 200 || !strings.HasPrefix(img, "\xff\xd8") {

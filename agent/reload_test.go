@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/vision/xraysim"
 )
 
@@ -20,7 +21,7 @@ import (
 // keep their running values.
 func TestReloadLive(t *testing.T) {
 	dir := t.TempDir()
-	ind1, ind3 := opsIndicator(t, 0), opsIndicator(t, 0)
+	ind1, ind3 := agenttest.Indicator(t, 0), agenttest.Indicator(t, 0)
 	laneL1 := func(baud int) string {
 		return fmt.Sprintf("  - id: L1\n    weighbridge: {port: %q, protocol: toledo, baud: %d, stable_for: 1s}\n", ind1.Path(), baud)
 	}
@@ -48,7 +49,7 @@ func TestReloadLive(t *testing.T) {
 		}
 		return false
 	}
-	opsWait(t, 10*time.Second, "lane L1 up", func() bool { return lineUp("L1") })
+	agenttest.Eventually(t, 10*time.Second, "lane L1 up", func() bool { return lineUp("L1") })
 	l1 := opsLane(a, "L1")
 	broker := a.Config().MQTT.Broker // the built-in broker's address
 
@@ -61,7 +62,7 @@ func TestReloadLive(t *testing.T) {
 	if _, err := xraysim.Write(cfg.Scanner.Inbox, "held", scene, xraysim.SidecarMeta{ScanID: "held", Lane: "L2"}); err != nil {
 		t.Fatal(err)
 	}
-	opsWait(t, 10*time.Second, "the scan waiting for its declaration", func() bool {
+	agenttest.Eventually(t, 10*time.Second, "the scan waiting for its declaration", func() bool {
 		a.scans.mu.Lock()
 		defer a.scans.mu.Unlock()
 		_, ok := a.scans.firstSeen[filepath.Join(cfg.Scanner.Inbox, "held.json")]
@@ -80,8 +81,8 @@ func TestReloadLive(t *testing.T) {
 	if opsLane(a, "L1") != l1 {
 		t.Error("lane L1 was restarted although its weighbridge did not change")
 	}
-	opsWait(t, 10*time.Second, "added lane L3 up", func() bool { return lineUp("L3") })
-	opsWait(t, 10*time.Second, "the scan loop's detector rebuilt with the new thresholds", func() bool {
+	agenttest.Eventually(t, 10*time.Second, "added lane L3 up", func() bool { return lineUp("L3") })
+	agenttest.Eventually(t, 10*time.Second, "the scan loop's detector rebuilt with the new thresholds", func() bool {
 		return a.ops.detGen.Load() == a.configGeneration()
 	})
 	if got := a.configGeneration(); got != 2 {
@@ -102,14 +103,8 @@ func TestReloadLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Written aside and renamed into the inbox, as customs systems must.
-	tmp := filepath.Join(cfg.Declarations.Inbox, ".d.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(cfg.Declarations.Inbox, "d.json")); err != nil {
-		t.Fatal(err)
-	}
-	opsWait(t, 60*time.Second, "the held scan inspected after the reload", func() bool {
+	agenttest.Put(t, cfg.Declarations.Inbox, "d.json", b)
+	agenttest.Eventually(t, 60*time.Second, "the held scan inspected after the reload", func() bool {
 		for _, it := range a.ops.recent.list() {
 			if it.Result.ScanID == "held" && it.Result.DeclarationID == "D-held" {
 				return true
@@ -129,7 +124,7 @@ func TestReloadLive(t *testing.T) {
 	if ids := opsLaneIDs(a); ids != "L1" {
 		t.Errorf("weighbridge lanes %q after removing L3, want L1", ids)
 	}
-	opsWait(t, 10*time.Second, "gatescan_lane_up for L1 only", func() bool {
+	agenttest.Eventually(t, 10*time.Second, "gatescan_lane_up for L1 only", func() bool {
 		s := opsSeries(t, a, "gatescan_lane_up")
 		_, ok := s[`lane="L1"`]
 		return len(s) == 1 && ok

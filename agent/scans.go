@@ -184,9 +184,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 
 	// Join: wait (within the grace) for a declaration or weight not yet here.
 	t1 := time.Now()
-	lc := cfg.Lane(sc.Lane)
-	hasBridge := lc != nil && lc.Weighbridge != nil
-	j, err := a.join(sc, hasBridge)
+	j, err := a.join(sc, hasWeighbridge(cfg, sc.Lane))
 	if err != nil {
 		a.log.Error("buffer unreadable while joining; will retry", "scan_id", sc.ScanID, "err", err)
 		a.scans.later(path, 5*time.Second)
@@ -198,14 +196,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	joinMS := ms(time.Since(t1))
 
-	c := assess.Case{Declarations: j.decls, Corrected: j.corrected, Weighbridge: hasBridge, PlateTareKg: j.plateTare,
-		TimingsMS: map[string]float64{"decode": decodeMS, "join": joinMS}}
-	if j.weight != nil {
-		c.GrossKg = &j.weight.GrossKg
-	}
-	if lc != nil {
-		c.LaneTareKg = lc.VehicleTareKg
-	}
+	c := caseFor(cfg, sc, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	results := assess.Inspect(cfg, det, scan, &c)
 	an := c.Analysis
 	if err := a.commit(sc, results, det, an); err != nil {
@@ -274,10 +265,7 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 func (a *Agent) finish(scan *scanin.Scan) {
 	cfg := a.Config()
 	if cfg.Scanner.KeepProcessed {
-		dir := cfg.Scanner.ProcessedDir
-		if dir == "" {
-			dir = filepath.Join(cfg.Scanner.Inbox, "processed")
-		}
+		dir := ProcessedDir(cfg)
 		if err := os.MkdirAll(dir, 0o750); err == nil {
 			for _, f := range scan.Files {
 				_ = os.Rename(f, filepath.Join(dir, filepath.Base(f)))

@@ -603,11 +603,17 @@ func (s *Store) PutWeight(w Weight) error {
 // NearestWeight returns the lane's stable weight closest in time to at,
 // within window either side.
 func (s *Store) NearestWeight(lane string, at time.Time, window time.Duration) (Weight, bool, error) {
+	return s.nearestWeight(lane, at, window, nil)
+}
+
+// nearestWeight returns the lane's stable weight closest in time to at,
+// within window either side, among those skip (when not nil) keeps.
+func (s *Store) nearestWeight(lane string, at time.Time, window time.Duration, skip func(txn *badger.Txn, w Weight) (bool, error)) (Weight, bool, error) {
 	var best Weight
 	found := false
 	prefix := append(append(append([]byte{}, pWeight...), lane...), '/')
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
 		defer it.Close()
 		for it.Seek(weightKey(lane, at.Add(-window))); it.ValidForPrefix(prefix); it.Next() {
 			var w Weight
@@ -616,6 +622,13 @@ func (s *Store) NearestWeight(lane string, at time.Time, window time.Duration) (
 			}
 			if w.At.After(at.Add(window)) {
 				break
+			}
+			if skip != nil {
+				if no, err := skip(txn, w); err != nil {
+					return err
+				} else if no {
+					continue
+				}
 			}
 			if !found || absDur(w.At.Sub(at)) < absDur(best.At.Sub(at)) {
 				best, found = w, true

@@ -32,32 +32,10 @@ func (s *Store) StoreDeclaration(containerID string, data []byte, ttl time.Durat
 // by scanID itself still counts, so that re-inspecting a scan after a crash
 // joins the same weight.
 func (s *Store) NearestFreeWeight(lane string, at time.Time, window time.Duration, scanID string) (Weight, bool, error) {
-	var best Weight
-	found := false
-	prefix := append(append(append([]byte{}, pWeight...), lane...), '/')
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
-		defer it.Close()
-		for it.Seek(weightKey(lane, at.Add(-window))); it.ValidForPrefix(prefix); it.Next() {
-			var w Weight
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &w) }); err != nil {
-				continue
-			}
-			if w.At.After(at.Add(window)) {
-				break
-			}
-			if by, err := usedBy(txn, lane, w.At); err != nil {
-				return err
-			} else if by != "" && by != scanID {
-				continue
-			}
-			if !found || absDur(w.At.Sub(at)) < absDur(best.At.Sub(at)) {
-				best, found = w, true
-			}
-		}
-		return nil
+	return s.nearestWeight(lane, at, window, func(txn *badger.Txn, w Weight) (bool, error) {
+		by, err := usedBy(txn, lane, w.At)
+		return by != "" && by != scanID, err
 	})
-	return best, found, err
 }
 
 func usedKey(lane string, at time.Time) []byte {

@@ -65,14 +65,7 @@ func (d *Detector) flatField(in *Input) []string {
 func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	h, w := in.Low.Rows(), in.Low.Cols()
 	p := &d.lo
-	in.Low.ConvertToWithParams(&d.tLo, gocv.MatTypeCV32F, 1, float32(-in.Dark))
-	f, _ := d.tLo.DataPtrFloat32()
-	p.rowInv = grow32(p.rowInv, h)
-	p.rowSum = grow(p.rowSum, h)
-	p.rowSum2 = grow(p.rowSum2, h)
-	p.colRef = grow32(p.colRef, w)
-	p.colMean = grow32(p.colMean, w)
-	p.deadRow = growBool(p.deadRow, h)
+	f := p.load(in.Low, &d.tLo, in.Dark)
 	lead := d.leadCols
 	clear(p.colMean[:lead])
 	for r := range h {
@@ -166,9 +159,9 @@ func (d *Detector) stuckRowsIn(m *gocv.Mat, p *plane, u image.Rectangle) {
 	}
 }
 
-// scan converts a raw image to float with the dark level subtracted and
-// measures its column means and row sums.
-func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
+// load converts a raw image to float in dst with the dark level
+// subtracted, sizes p's buffers for it and returns its pixels.
+func (p *plane) load(src gocv.Mat, dst *gocv.Mat, dark float64) []float32 {
 	h, w := src.Rows(), src.Cols()
 	src.ConvertToWithParams(dst, gocv.MatTypeCV32F, 1, float32(-dark))
 	f, _ := dst.DataPtrFloat32()
@@ -178,6 +171,14 @@ func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
 	p.colRef = grow32(p.colRef, w)
 	p.colMean = grow32(p.colMean, w)
 	p.deadRow = growBool(p.deadRow, h)
+	return f
+}
+
+// scan converts a raw image to float with the dark level subtracted and
+// measures its column means and row sums.
+func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
+	h, w := src.Rows(), src.Cols()
+	f := p.load(src, dst, dark)
 	colMean := p.colMean
 	clear(colMean)
 	for r := range h {

@@ -20,6 +20,8 @@ import (
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/internal/agenttest"
+	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
 )
 
@@ -55,30 +57,9 @@ func queue(t testing.TB, s *buffer.Store, topic string, first, n int) {
 	}
 }
 
-// logBuffer collects the publisher's log, for what it must never say.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if testing.Verbose() {
-		os.Stderr.Write(p)
-	}
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type running struct {
 	p      *publish.Publisher
-	log    *logBuffer
+	log    *agenttest.LogBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -86,7 +67,7 @@ type running struct {
 // start runs a publisher until the test ends (or stop).
 func start(t *testing.T, cfg *config.Config, s *buffer.Store, onDecl func([]byte)) *running {
 	t.Helper()
-	r := &running{log: &logBuffer{}, done: make(chan struct{})}
+	r := &running{log: &agenttest.LogBuffer{}, done: make(chan struct{})}
 	var err error
 	r.p, err = publish.New(cfg, s, "test", slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug})), onDecl)
 	if err != nil {
@@ -102,62 +83,6 @@ func start(t *testing.T, cfg *config.Config, s *buffer.Store, onDecl func([]byte
 func (r *running) stop() {
 	r.cancel()
 	<-r.done
-}
-
-// subscriber records what arrives on a filter, in arrival order. With a
-// fixed id it has a persistent session, so that the broker queues for it
-// while it (or the broker, with persistence) is away.
-type subscriber struct {
-	mu   sync.Mutex
-	msgs []mqtt.Message
-	c    mqtt.Client
-}
-
-func subscribe(t *testing.T, o *mqtt.ClientOptions, filter string) *subscriber {
-	t.Helper()
-	s := &subscriber{}
-	if o.ClientID == "" {
-		o.SetClientID(fmt.Sprintf("sub-%d", rand.Int64()))
-	}
-	o.SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond)
-	o.SetOnConnectHandler(func(c mqtt.Client) {
-		c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
-			s.mu.Lock()
-			s.msgs = append(s.msgs, m)
-			s.mu.Unlock()
-		})
-	})
-	o.SetOrderMatters(true)
-	s.c = mqtt.NewClient(o)
-	if tok := s.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscriber connect: %v", tok.Error())
-	}
-	t.Cleanup(func() { s.c.Disconnect(100) })
-	return s
-}
-
-func (s *subscriber) payloads(topic string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, m := range s.msgs {
-		if m.Topic() == topic {
-			out = append(out, string(m.Payload()))
-		}
-	}
-	return out
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // checkInOrder checks that every one of n scans numbered from 0 arrived,
@@ -194,28 +119,28 @@ func TestDeliversInOrder(t *testing.T) {
 	b := testbroker.Start(t)
 	cfg := testConfig(b.URL())
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Base+"/#")
+	sub := mqtttest.Subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Base+"/#")
 	s := newStore(t)
 	queue(t, s, topics.Inspections(), 0, 300)
 	r := start(t, cfg, s, nil)
-	waitFor(t, 20*time.Second, "300 delivered", func() bool { return len(sub.payloads(topics.Inspections())) >= 300 })
-	checkInOrder(t, sub.payloads(topics.Inspections()), 300)
-	waitFor(t, 5*time.Second, "delivery recorded", func() bool { return s.Acked() == 300 })
+	agenttest.Eventually(t, 20*time.Second, "300 delivered", func() bool { return len(sub.Texts(topics.Inspections())) >= 300 })
+	checkInOrder(t, sub.Texts(topics.Inspections()), 300)
+	agenttest.Eventually(t, 5*time.Second, "delivery recorded", func() bool { return s.Acked() == 300 })
 	if st := r.p.State(); !st.Connected || st.Delivered != 300 || st.ClientID != "gatescan-"+cfg.Site+"-"+cfg.Gate {
 		t.Errorf("state %+v", st)
 	}
 	// The gate announced itself, retained.
-	if st := sub.payloads(topics.Status()); len(st) == 0 || !strings.Contains(st[0], `"online"`) {
+	if st := sub.Texts(topics.Status()); len(st) == 0 || !strings.Contains(st[0], `"online"`) {
 		t.Errorf("status messages %v, want online first", st)
 	}
 	// More queued while connected go out too.
 	queue(t, s, topics.Inspections(), 300, 10)
-	waitFor(t, 10*time.Second, "10 more delivered", func() bool { return len(sub.payloads(topics.Inspections())) >= 310 })
-	checkInOrder(t, sub.payloads(topics.Inspections()), 310)
+	agenttest.Eventually(t, 10*time.Second, "10 more delivered", func() bool { return len(sub.Texts(topics.Inspections())) >= 310 })
+	checkInOrder(t, sub.Texts(topics.Inspections()), 310)
 	// A clean stop says offline.
 	r.stop()
-	waitFor(t, 5*time.Second, "offline status", func() bool {
-		st := sub.payloads(topics.Status())
+	agenttest.Eventually(t, 5*time.Second, "offline status", func() bool {
+		st := sub.Texts(topics.Status())
 		return len(st) > 0 && strings.Contains(st[len(st)-1], `"offline"`)
 	})
 }
@@ -229,7 +154,7 @@ func TestBrokerRestartMidDelivery(t *testing.T) {
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
 	// A persistent session the broker keeps (Shutdown saves it) so that
 	// what arrives while the subscriber reconnects is queued for it.
-	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("crash-sub").SetCleanSession(false), topics.Inspections())
+	sub := mqtttest.Subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("crash-sub").SetCleanSession(false), topics.Inspections())
 	s := newStore(t)
 	big := bytes.Repeat([]byte{'x'}, 20<<10) // slows delivery enough to interrupt it
 	for i := range 600 {
@@ -240,17 +165,17 @@ func TestBrokerRestartMidDelivery(t *testing.T) {
 	}
 	r := start(t, cfg, s, nil)
 	for round := range 2 {
-		waitFor(t, 20*time.Second, "delivery under way", func() bool { return r.p.State().Delivered > uint64(200+400*round) })
+		agenttest.Eventually(t, 20*time.Second, "delivery under way", func() bool { return r.p.State().Delivered > uint64(200+400*round) })
 		// Shutdown, not a crash: a crashed mosquitto forgets the
 		// subscriber's session, and this test is about the publisher, to
 		// which both look the same (TestAbsentBrokerBackPressure kills it).
 		b.Shutdown()
-		waitFor(t, 10*time.Second, "publisher noticing", func() bool { return !r.p.State().Connected })
+		agenttest.Eventually(t, 10*time.Second, "publisher noticing", func() bool { return !r.p.State().Connected })
 		b.Restart()
 	}
-	waitFor(t, 30*time.Second, "all 600 arrived", func() bool { return len(sub.payloads(topics.Inspections())) >= 600 })
-	checkInOrder(t, sub.payloads(topics.Inspections()), 600)
-	waitFor(t, 5*time.Second, "outbox drained", func() bool { return s.Acked() == 1200 })
+	agenttest.Eventually(t, 30*time.Second, "all 600 arrived", func() bool { return len(sub.Texts(topics.Inspections())) >= 600 })
+	checkInOrder(t, sub.Texts(topics.Inspections()), 600)
+	agenttest.Eventually(t, 5*time.Second, "outbox drained", func() bool { return s.Acked() == 1200 })
 	if st := r.p.State(); st.Connects < 3 || st.Failures < 2 {
 		t.Errorf("state %+v: want 3 connections and 2 losses", st)
 	}
@@ -275,14 +200,14 @@ func TestAbsentBrokerBackPressure(t *testing.T) {
 		t.Errorf("pending %d, want 200 while the broker is away", st.Pending)
 	}
 	r.p.Publish(topics.Weight("L1"), []byte("{}")) // must not block either
-	waitFor(t, 5*time.Second, "failed attempts", func() bool { return r.p.State().Failures >= 2 })
+	agenttest.Eventually(t, 5*time.Second, "failed attempts", func() bool { return r.p.State().Failures >= 2 })
 	if e := r.p.State().LastError; !strings.Contains(e, "connection refused") || !strings.Contains(e, "is the broker up") {
 		t.Errorf("last error %q does not say the broker is not there", e)
 	}
 	b.Restart()
-	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Inspections())
-	waitFor(t, 20*time.Second, "outbox drained", func() bool { return s.Acked() == 200 })
-	waitFor(t, 5*time.Second, "messages arrived", func() bool { return len(sub.payloads(topics.Inspections())) > 0 })
+	sub := mqtttest.Subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Inspections())
+	agenttest.Eventually(t, 20*time.Second, "outbox drained", func() bool { return s.Acked() == 200 })
+	agenttest.Eventually(t, 5*time.Second, "messages arrived", func() bool { return len(sub.Texts(topics.Inspections())) > 0 })
 }
 
 // TestCredentials: a broker that wants a user name and password.
@@ -299,7 +224,7 @@ func TestCredentials(t *testing.T) {
 		s := newStore(t)
 		queue(t, s, "t/env", 0, 3)
 		start(t, cfg, s, nil)
-		waitFor(t, 10*time.Second, "delivered", func() bool { return s.Acked() == 3 })
+		agenttest.Eventually(t, 10*time.Second, "delivered", func() bool { return s.Acked() == 3 })
 	})
 
 	t.Run("rejected, then fixed", func(t *testing.T) {
@@ -312,7 +237,7 @@ func TestCredentials(t *testing.T) {
 		queue(t, s, topic, 0, 20)
 		r := start(t, cfg, s, nil)
 		t0 := time.Now()
-		waitFor(t, 15*time.Second, "4 refusals", func() bool { return r.p.State().Failures >= 4 })
+		agenttest.Eventually(t, 15*time.Second, "4 refusals", func() bool { return r.p.State().Failures >= 4 })
 		// 4 attempts, 3 waits of at least 50, 100 and 200 ms (upper halves
 		// of 100, 200, 400): backing off, not hammering.
 		if d := time.Since(t0); d < 350*time.Millisecond {
@@ -331,10 +256,10 @@ func TestCredentials(t *testing.T) {
 		}
 		// The operator fixes the password file: the next attempt reads it.
 		os.WriteFile(pwFile, []byte(good+"\n"), 0o600)
-		sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()).SetUsername("reader").SetPassword("r"), topic)
-		waitFor(t, 10*time.Second, "all 30 delivered", func() bool { return s.Acked() == 30 })
-		waitFor(t, 5*time.Second, "all 30 arrived", func() bool { return len(sub.payloads(topic)) >= 30 })
-		checkInOrder(t, sub.payloads(topic), 30)
+		sub := mqtttest.Subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()).SetUsername("reader").SetPassword("r"), topic)
+		agenttest.Eventually(t, 10*time.Second, "all 30 delivered", func() bool { return s.Acked() == 30 })
+		agenttest.Eventually(t, 5*time.Second, "all 30 arrived", func() bool { return len(sub.Texts(topic)) >= 30 })
+		checkInOrder(t, sub.Texts(topic), 30)
 		for _, pw := range []string{good, bad} {
 			if strings.Contains(r.log.String(), pw) {
 				t.Errorf("the log contains the password %q", pw)
@@ -351,7 +276,7 @@ func TestCredentials(t *testing.T) {
 	t.Run("password in the URL is redacted", func(t *testing.T) {
 		cfg := testConfig(strings.Replace(b.URL(), "tcp://", "tcp://"+user+":"+bad+"@", 1))
 		r := start(t, cfg, newStore(t), nil)
-		waitFor(t, 10*time.Second, "a refusal", func() bool { return r.p.State().Failures >= 1 })
+		agenttest.Eventually(t, 10*time.Second, "a refusal", func() bool { return r.p.State().Failures >= 1 })
 		if strings.Contains(r.log.String(), bad) || strings.Contains(r.p.State().Broker, bad) || strings.Contains(r.p.State().LastError, bad) {
 			t.Errorf("password from the broker URL leaked: %s", r.log.String())
 		}
@@ -395,10 +320,10 @@ func TestTLS(t *testing.T) {
 			queue(t, s, "t/tls", 0, 5)
 			r := start(t, cfg, s, nil)
 			if c.wantHint == "" {
-				waitFor(t, 10*time.Second, "delivered over TLS", func() bool { return s.Acked() == 5 })
+				agenttest.Eventually(t, 10*time.Second, "delivered over TLS", func() bool { return s.Acked() == 5 })
 				return
 			}
-			waitFor(t, 10*time.Second, "a failed attempt", func() bool { return r.p.State().Failures >= 2 })
+			agenttest.Eventually(t, 10*time.Second, "a failed attempt", func() bool { return r.p.State().Failures >= 2 })
 			if st := r.p.State(); st.Connected || !strings.Contains(st.LastError, c.wantHint) {
 				t.Errorf("state %+v: want an error pointing at %s", st, c.wantHint)
 			}
@@ -429,14 +354,14 @@ func TestDeclarationsQueuedWhileAway(t *testing.T) {
 	}
 	s := newStore(t)
 	r := start(t, cfg, s, onDecl)
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
+	agenttest.Eventually(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
 	// Subscribed once connected: wait for a declaration to make the round trip.
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs"))
 	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	defer pub.Disconnect(100)
-	waitFor(t, 10*time.Second, "live declaration", func() bool {
+	agenttest.Eventually(t, 10*time.Second, "live declaration", func() bool {
 		pub.Publish(publish.Declarations(cfg.Site), 1, false, "live").WaitTimeout(time.Second)
 		return len(received()) > 0
 	})
@@ -445,7 +370,7 @@ func TestDeclarationsQueuedWhileAway(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	start(t, cfg, s, onDecl)
-	waitFor(t, 10*time.Second, "the declaration sent while away", func() bool {
+	agenttest.Eventually(t, 10*time.Second, "the declaration sent while away", func() bool {
 		return strings.Contains(strings.Join(received(), ","), "while-away")
 	})
 }
@@ -456,9 +381,9 @@ func TestLiveNeverBlocks(t *testing.T) {
 	b := testbroker.Start(t)
 	cfg := testConfig(b.URL())
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	sub := subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Weight("L1"))
+	sub := mqtttest.Subscribe(t, mqtt.NewClientOptions().AddBroker(b.URL()), topics.Weight("L1"))
 	r := start(t, cfg, newStore(t), nil)
-	waitFor(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
+	agenttest.Eventually(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
 	t0 := time.Now()
 	for range 10000 {
 		r.p.Publish(topics.Weight("L1"), []byte(`{"gross_kg":1}`))
@@ -466,7 +391,7 @@ func TestLiveNeverBlocks(t *testing.T) {
 	if d := time.Since(t0); d > time.Second {
 		t.Errorf("10000 live publishes took %v", d)
 	}
-	waitFor(t, 5*time.Second, "some weights arrived", func() bool { return len(sub.payloads(topics.Weight("L1"))) > 0 })
+	agenttest.Eventually(t, 5*time.Second, "some weights arrived", func() bool { return len(sub.Texts(topics.Weight("L1"))) > 0 })
 }
 
 func dups(got []string) []string {

@@ -1,6 +1,7 @@
 package weighing
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -50,24 +51,12 @@ type Config struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.Division == 0 {
-		c.Division = DefaultDivision
-	}
-	if c.ZeroBandDivisions == 0 {
-		c.ZeroBandDivisions = DefaultZeroBandDivisions
-	}
-	if c.ZeroRangeDivisions == 0 {
-		c.ZeroRangeDivisions = DefaultZeroRangeDivisions
-	}
-	if c.StableBandDivisions == 0 {
-		c.StableBandDivisions = DefaultStableBandDivisions
-	}
-	if c.StableFor == 0 {
-		c.StableFor = DefaultStableFor
-	}
-	if c.MinTruckKg == 0 {
-		c.MinTruckKg = DefaultMinTruckKg
-	}
+	c.Division = cmp.Or(c.Division, DefaultDivision)
+	c.ZeroBandDivisions = cmp.Or(c.ZeroBandDivisions, DefaultZeroBandDivisions)
+	c.ZeroRangeDivisions = cmp.Or(c.ZeroRangeDivisions, DefaultZeroRangeDivisions)
+	c.StableBandDivisions = cmp.Or(c.StableBandDivisions, DefaultStableBandDivisions)
+	c.StableFor = cmp.Or(c.StableFor, DefaultStableFor)
+	c.MinTruckKg = cmp.Or(c.MinTruckKg, DefaultMinTruckKg)
 	return c
 }
 

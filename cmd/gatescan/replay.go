@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -195,55 +193,18 @@ func openBufferForReplay(b config.Buffer, stderr io.Writer) (store *buffer.Store
 		return nil, nil, fmt.Errorf("replay: buffer %s is in use (%v) and no copy can be made: %w", dir, err, terr)
 	}
 	fmt.Fprintf(stderr, "buffer %s is in use by the daemon: replaying from a copy in %s\n", dir, tmp)
-	if cerr := copyDir(dir, tmp); cerr != nil {
+	cp, cerr := buffer.Copy(dir, tmp)
+	if cerr != nil {
 		os.RemoveAll(tmp)
 		return nil, nil, fmt.Errorf("replay: copy buffer %s to %s (set TMPDIR to a disk with room): %w", dir, tmp, cerr)
 	}
 	// Read-write: Badger replays the copy's write-ahead log on opening.
-	s, err = buffer.Open(tmp, buffer.Options{EncryptionKey: key})
+	s, err = buffer.Open(cp, buffer.Options{EncryptionKey: key})
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, nil, fmt.Errorf("replay: open the copy of buffer %s: %w", dir, err)
 	}
 	return s, func() { s.Close(); os.RemoveAll(tmp) }, nil
-}
-
-// copyDir copies the regular files of a Badger directory, without its
-// lock file.
-func copyDir(src, dst string) error {
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || e.Name() == "LOCK" {
-			continue
-		}
-		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // removed by the daemon meanwhile (compaction)
-	}
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // printReplay writes the report: the verdicts and alert rates before and

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -9,29 +8,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatescan/gatescan/internal/agenttest"
 )
-
-// lockedBuffer is the daemon's stderr (its log), read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRunUnderSystemd runs `gatescan run` as systemd would: with
 // $NOTIFY_SOCKET and a watchdog, reloaded with real SIGHUPs (a good config
@@ -58,7 +40,7 @@ func TestRunUnderSystemd(t *testing.T) {
 		}
 	}
 	write("rules: {grace: 1s}")
-	var log lockedBuffer
+	var log agenttest.LogBuffer
 	done := make(chan error, 1)
 	go func() { done <- dispatch([]string{"run", "--config", cfgPath}, io.Discard, &log) }()
 

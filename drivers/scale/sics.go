@@ -98,12 +98,9 @@ func (SICS) Parse(frame []byte) (Reading, error) {
 	if err != nil {
 		return Reading{}, err
 	}
-	u, err := lookupUnit(rest[cut+1:])
-	if err != nil {
+	if err := setWeight(&r, &r.Gross, w, rest[cut+1:]); err != nil {
 		return Reading{}, err
 	}
-	r.Unit = u.sym
-	r.Gross = weight(u.kg(w))
 	return r, nil
 }
 

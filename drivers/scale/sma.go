@@ -115,12 +115,9 @@ func (SMA) Parse(frame []byte) (Reading, error) {
 		}
 		return Reading{}, err
 	}
-	u, err := lookupUnit(unitField)
-	if err != nil {
+	if err := setWeight(&r, dst, w, unitField); err != nil {
 		return Reading{}, err
 	}
-	r.Unit = u.sym
-	*dst = weight(u.kg(w))
 	return r, nil
 }
 

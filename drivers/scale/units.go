@@ -48,6 +48,18 @@ func lookupUnit(sym []byte) (unit, error) {
 	return unit{}, fmt.Errorf("unit %q is not a unit of weight", string(s))
 }
 
+// setWeight sets *dst, a weight field of r, to w in the unit unitField
+// names, in kilograms, and r.Unit to that unit.
+func setWeight(r *Reading, dst **float64, w num, unitField []byte) error {
+	u, err := lookupUnit(unitField)
+	if err != nil {
+		return err
+	}
+	r.Unit = u.sym
+	*dst = weight(u.kg(w))
+	return nil
+}
+
 // unitFor returns the unit a Reading names, kilograms when it names none
 // or one that is not in allowed (every known unit when allowed is nil).
 func unitFor(sym string, allowed ...unit) unit {

@@ -11,12 +11,14 @@ import (
 	"time"
 )
 
-// Sidecar is the scan's JSON description (interfaces.md §1).
+// Sidecar is the scan's JSON description (interfaces.md §1). Encoded
+// (as the simulator writes it), the optional container_ids and vehicle are
+// left out when empty.
 type Sidecar struct {
 	ScanID       string    `json:"scan_id"`
 	Lane         string    `json:"lane"`
 	ScannedAt    time.Time `json:"scanned_at"`
-	ContainerIDs []string  `json:"container_ids"`
+	ContainerIDs []string  `json:"container_ids,omitempty"`
 	Images       struct {
 		High string `json:"high"`
 		Low  string `json:"low,omitempty"`
@@ -35,7 +37,7 @@ type Sidecar struct {
 	Vehicle struct {
 		Plate  string  `json:"plate,omitempty"`
 		TareKg float64 `json:"tare_kg,omitempty"`
-	} `json:"vehicle"`
+	} `json:"vehicle,omitzero"`
 }
 
 // MaxSidecarBytes bounds a sidecar; a larger file is not a sidecar.

@@ -1,6 +1,7 @@
 package serialline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,24 +52,12 @@ type Config struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.Baud == 0 {
-		c.Baud = DefaultBaud
-	}
-	if c.DataBits == 0 {
-		c.DataBits = DefaultDataBits
-	}
-	if c.Parity == "" {
-		c.Parity = DefaultParity
-	}
-	if c.StopBits == 0 {
-		c.StopBits = DefaultStopBits
-	}
-	if c.SilentAfter == 0 {
-		c.SilentAfter = DefaultSilentAfter
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
+	c.Baud = cmp.Or(c.Baud, DefaultBaud)
+	c.DataBits = cmp.Or(c.DataBits, DefaultDataBits)
+	c.Parity = cmp.Or(c.Parity, DefaultParity)
+	c.StopBits = cmp.Or(c.StopBits, DefaultStopBits)
+	c.SilentAfter = cmp.Or(c.SilentAfter, DefaultSilentAfter)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
 	return c
 }
 

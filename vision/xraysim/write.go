@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gatescan/gatescan/drivers/scanin"
 )
 
 func errorf(format string, a ...any) error { return fmt.Errorf("xraysim: "+format, a...) }
@@ -21,33 +23,6 @@ type SidecarMeta struct {
 	ScannedAt     time.Time // zero: now
 	Plate         string    // optional
 	VehicleTareKg float64   // optional (0: omitted)
-}
-
-// Sidecar is the JSON object of interfaces.md §1 as Write produces it.
-type Sidecar struct {
-	ScanID       string   `json:"scan_id"`
-	Lane         string   `json:"lane"`
-	ScannedAt    string   `json:"scanned_at"`
-	ContainerIDs []string `json:"container_ids,omitempty"`
-	Images       struct {
-		High string `json:"high"`
-		Low  string `json:"low,omitempty"`
-	} `json:"images"`
-	PixelMM struct {
-		X float64 `json:"x"`
-		Y float64 `json:"y"`
-	} `json:"pixel_mm"`
-	Air       float64 `json:"air"`
-	Dark      float64 `json:"dark"`
-	EnergyMeV struct {
-		High float64 `json:"high"`
-		Low  float64 `json:"low,omitempty"`
-	} `json:"energy_mev"`
-	MuCm2G  float64 `json:"mu_cm2_g"`
-	Vehicle *struct {
-		Plate  string  `json:"plate,omitempty"`
-		TareKg float64 `json:"tare_kg,omitempty"`
-	} `json:"vehicle,omitempty"`
 }
 
 // Write renders the scene and writes it into dir as a complete scan per
@@ -68,14 +43,13 @@ func Write(dir, name string, s Scene, meta SidecarMeta) (truth Truth, err error)
 	if err != nil {
 		return truth, err
 	}
-	var sc Sidecar
+	var sc scanin.Sidecar
 	sc.ScanID = meta.ScanID
 	sc.Lane = meta.Lane
-	at := meta.ScannedAt
-	if at.IsZero() {
-		at = time.Now()
+	sc.ScannedAt = meta.ScannedAt
+	if sc.ScannedAt.IsZero() {
+		sc.ScannedAt = time.Now()
 	}
-	sc.ScannedAt = at.Format(time.RFC3339Nano)
 	for _, c := range truth.Containers {
 		if c.ID != "" {
 			sc.ContainerIDs = append(sc.ContainerIDs, c.ID)
@@ -98,10 +72,7 @@ func Write(dir, name string, s Scene, meta SidecarMeta) (truth Truth, err error)
 	sc.Air, sc.Dark = s.Air, s.Dark
 	sc.MuCm2G = math.Round(EffectiveMu(hiE)*1e5) / 1e5
 	if meta.Plate != "" || meta.VehicleTareKg > 0 {
-		sc.Vehicle = &struct {
-			Plate  string  `json:"plate,omitempty"`
-			TareKg float64 `json:"tare_kg,omitempty"`
-		}{meta.Plate, meta.VehicleTareKg}
+		sc.Vehicle.Plate, sc.Vehicle.TareKg = meta.Plate, meta.VehicleTareKg
 	}
 	js, err := json.MarshalIndent(&sc, "", "  ")
 	if err != nil {

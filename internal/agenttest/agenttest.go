@@ -1,0 +1,175 @@
+// Package agenttest holds what the tests of the agent and the command
+// share: running an agent until it is ready, polling for a condition, a
+// log the test can read, building the binary, a simulated indicator and
+// truck. It imports no package that imports the agent, so that the
+// agent's own (internal) tests can use it.
+package agenttest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatescan/gatescan/drivers/indicatorsim"
+	"github.com/gatescan/gatescan/vision/xraysim"
+)
+
+// Runner is an agent: Run until the context ends, Ready once serving.
+type Runner interface {
+	Run(ctx context.Context) error
+	Ready() <-chan struct{}
+}
+
+// Start runs a until the test ends and returns once it is ready, failing
+// the test if it stops or is not ready within 30 s. stop cancels it and
+// waits for it (at most 30 s), failing the test if Run returned an
+// error; it runs at the end of the test too, and only once.
+func Start(t testing.TB, a Runner) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("agent did not stop within 30s")
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		stopped = true
+		t.Fatalf("agent stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent not ready within 30s")
+	}
+	return stop
+}
+
+// Eventually polls cond until it holds, failing the test with what after d.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// LogBuffer is a log the test reads while it is written, echoed to
+// standard error under go test -v.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if testing.Verbose() {
+		os.Stderr.Write(p)
+	}
+	return l.buf.Write(p)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// BuildBinary builds the gatescan command into a temporary directory and
+// returns its path.
+func BuildBinary(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gatescan")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/gatescan/gatescan/cmd/gatescan").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Indicator is a simulated Toledo indicator on a pseudo-terminal showing
+// grossKg at rest, streaming every 100 ms until the test ends.
+func Indicator(t testing.TB, grossKg float64) *indicatorsim.Sim {
+	t.Helper()
+	sim, err := indicatorsim.NewPTY()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	enc, err := indicatorsim.Encoder("toledo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Set(grossKg, false)
+	if err := sim.Start(enc, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	return sim
+}
+
+// OverweightTruck is the simulator's "overweight" truck (a box declared
+// 10 t and truly 15 t): its scene, its declarations and the gross the
+// weighbridge must show.
+func OverweightTruck(t testing.TB) (scene xraysim.Scene, decls []xraysim.Declared, grossKg float64) {
+	t.Helper()
+	scene, decls, err := xraysim.Scenario("overweight", rand.New(rand.NewSource(7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Render first to learn the truth.
+	_, _, truth, err := xraysim.Render(scene)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scene, decls, truth.GrossKg
+}
+
+// Put writes data to dir/name as scanners and customs systems must: to a
+// dot file beside it first, renamed into place, so that a watcher never
+// reads it half written.
+func Put(t testing.TB, dir, name string, data []byte) {
+	t.Helper()
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PutDeclarations puts decls into the inbox as dI.json, with the
+// declaration ids DECL-I.
+func PutDeclarations(t testing.TB, inbox string, decls []xraysim.Declared) {
+	t.Helper()
+	for i, d := range decls {
+		b, err := d.JSON(fmt.Sprintf("DECL-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		Put(t, inbox, fmt.Sprintf("d%d.json", i), b)
+	}
+}
