@@ -282,11 +282,10 @@ func Parse(data []byte, name string) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return c, problemsOrNil(c.Validate())
 	}
+	// Unknown keys are problems, but the rest is still decoded and checked
+	// so that one run lists every problem.
 	var probs Problems
 	checkKeys(doc.Content[0], typeOfConfig, "", &probs)
-	if len(probs) > 0 {
-		return nil, probs
-	}
 	if err := doc.Content[0].Decode(c); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
@@ -295,14 +294,18 @@ func Parse(data []byte, name string) (*Config, error) {
 			}
 			return nil, probs
 		}
-		return nil, Problems{{Msg: err.Error()}}
+		return nil, append(probs, Problem{Msg: err.Error()})
 	}
 	c.applyEnv()
-	probs = c.Validate()
-	for i := range probs {
-		probs[i].Line = lineOf(doc.Content[0], probs[i].Path)
+	vp := c.Validate()
+	for i := range vp {
+		vp[i].Line = lineOf(doc.Content[0], vp[i].Path)
 	}
-	return c, problemsOrNil(probs)
+	probs = append(probs, vp...)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return c, nil
 }
 
 // applyEnv lets the environment supply secrets, never the reverse.

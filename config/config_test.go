@@ -114,3 +114,12 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestEveryProblemInOneRun(t *testing.T) {
+	_, err := Parse([]byte("mqtt:\n  brokr: tcp://a:1\nlanes:\n  - id: L1\n    weighbridge: {port: /dev/x, protocol: mettler, baud: 9601}\n"), "t.yaml")
+	for _, w := range []string{"mqtt.brokr (line 2): unknown key", "lanes[0].weighbridge.protocol (line 5)", "lanes[0].weighbridge.baud (line 5)"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("problems %v lack %q", err, w)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/gatescan/gatescan/drivers/scale"
 )
@@ -53,6 +54,7 @@ func decodeStream(rd *scale.Reader, stdout io.Writer) error {
 		reading, err := rd.Next()
 		switch {
 		case err == nil:
+			reading.Raw = rawText(reading.Raw)
 			if err := enc.Encode(reading); err != nil {
 				return err
 			}
@@ -61,11 +63,19 @@ func decodeStream(rd *scale.Reader, stdout io.Writer) error {
 		case scale.IsFrameError(err):
 			var fe *scale.FrameError
 			errors.As(err, &fe)
-			if err := enc.Encode(map[string]string{"error": fe.Err.Error(), "raw": string(fe.Raw)}); err != nil {
+			if err := enc.Encode(map[string]string{"error": fe.Err.Error(), "raw": rawText(string(fe.Raw))}); err != nil {
 				return err
 			}
 		default:
 			return err
 		}
 	}
+}
+
+// rawText shows a frame's bytes losslessly to a person: Go escapes for
+// control characters and bytes that are not text (7-bit framing with the
+// parity bit set, line noise), the rest as it is.
+func rawText(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

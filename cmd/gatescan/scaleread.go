@@ -38,7 +38,10 @@ func cmdScaleRead(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	enc := json.NewEncoder(stdout)
-	return ignoreCancel(line.Run(ctx, func(r scale.Reading) { _ = enc.Encode(r) }))
+	return ignoreCancel(line.Run(ctx, func(r scale.Reading) {
+		r.Raw = rawText(r.Raw)
+		_ = enc.Encode(r)
+	}))
 }
 
 func ignoreCancel(err error) error {
