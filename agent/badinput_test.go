@@ -112,19 +112,27 @@ func TestBadScansRejectedOthersServed(t *testing.T) {
 	}
 }
 
-func counterValue(t *testing.T, a *Agent, name string) float64 {
+// counterValue sums a counter's series, those whose label has value when
+// a label is given as (name, value).
+func counterValue(t *testing.T, a *Agent, name string, label ...string) float64 {
 	mf, err := a.metrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var v float64
 	for _, f := range mf {
-		if f.GetName() == name {
-			var v float64
-			for _, m := range f.GetMetric() {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := len(label) < 2
+			for _, l := range m.GetLabel() {
+				match = match || l.GetName() == label[0] && l.GetValue() == label[1]
+			}
+			if match {
 				v += m.GetCounter().GetValue()
 			}
-			return v
 		}
 	}
-	return 0
+	return v
 }

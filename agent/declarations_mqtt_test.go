@@ -70,9 +70,7 @@ func TestDeclarationsOverMQTTAcrossBrokerRestart(t *testing.T) {
 	if !stored("CSQU3054383") {
 		t.Fatal("declaration from before the restart lost")
 	}
-	if n := testutilCounter(a, "rejected"); n < 1 {
+	if n := counterValue(t, a, "gatescan_declarations_total", "outcome", "rejected"); n < 1 {
 		t.Errorf("invalid declaration not counted as rejected (%v)", n)
 	}
 }
-
-func testutilCounter(a *Agent, outcome string) float64 { return a.metrics.declarationsCounted(outcome) }

@@ -7,6 +7,7 @@ import (
 	"github.com/gatescan/gatescan/agent/declaration"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/vision"
 )
 
 // joined is what a scan was joined with.
@@ -89,14 +90,14 @@ func (a *Agent) declaration(id string) (*declaration.Declaration, error) {
 
 // afterCommit records what the scan consumed: its weight cannot join the
 // next truck, and a vehicle weighed without a container teaches us its tare.
-func (a *Agent) afterCommit(sc *scanin.Sidecar, j joined, analysisErr error, noContainer error) {
+func (a *Agent) afterCommit(sc *scanin.Sidecar, j joined, analysisErr error) {
 	if j.weight == nil {
 		return
 	}
 	if err := a.store.ConsumeWeight(*j.weight, sc.ScanID); err != nil {
 		a.log.Warn("weight not marked as joined; it may join another scan", "scan_id", sc.ScanID, "err", err)
 	}
-	if sc.Vehicle.Plate != "" && analysisErr != nil && errors.Is(analysisErr, noContainer) {
+	if sc.Vehicle.Plate != "" && errors.Is(analysisErr, vision.ErrNoContainer) {
 		if err := a.store.PutPlateTare(sc.Vehicle.Plate, j.weight.GrossKg, time.Now()); err == nil {
 			a.log.Info("vehicle tare learned", "plate", sc.Vehicle.Plate, "tare_kg", j.weight.GrossKg)
 		}

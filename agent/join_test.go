@@ -18,6 +18,7 @@ import (
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/internal/agenttest"
+	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/vision/xraysim"
 )
 
@@ -55,7 +56,7 @@ func TestJoinWeights(t *testing.T) {
 	if err != nil || j.weight == nil || j.weight.GrossKg != 30000 || j.missing {
 		t.Fatalf("weight before the scan not joined: %+v %v", j, err)
 	}
-	a.afterCommit(scan("A", t0), j, nil, nil)
+	a.afterCommit(scan("A", t0), j, nil)
 	// The next truck's scan must not take truck A's weight...
 	j, _ = a.join(scan("B", t0.Add(2*time.Minute)), true)
 	if j.weight != nil || !j.missing {
@@ -150,14 +151,12 @@ func TestPlateTareLearned(t *testing.T) {
 	sc := &scanin.Sidecar{ScanID: "bare", Lane: "L1", ScannedAt: time.Now()}
 	sc.Vehicle.Plate = "LU-42"
 	w := buffer.Weight{Lane: "L1", GrossKg: 13210, At: time.Now()}
-	a.afterCommit(sc, joined{weight: &w}, errNoBox, errNoBox)
+	a.afterCommit(sc, joined{weight: &w}, vision.ErrNoContainer)
 	j, _ := a.join(&scanin.Sidecar{ScanID: "next", Lane: "L1", Vehicle: sc.Vehicle}, false)
 	if j.plateTare != 13210 {
 		t.Fatalf("tare not learned from a truck without container: %v", j.plateTare)
 	}
 }
-
-var errNoBox = fmt.Errorf("no container")
 
 // runAgent runs the agent with no broker reachable (the outbox fills) and
 // returns it once ready.

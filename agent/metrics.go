@@ -137,25 +137,3 @@ func (m *Metrics) observe(r *inspection.Result) {
 		m.Stage.WithLabelValues(k).Observe(v / 1000)
 	}
 }
-
-// declarationsCounted returns a declarations counter's value, for tests and
-// the status page.
-func (m *Metrics) declarationsCounted(outcome string) float64 {
-	mf, err := m.Registry.Gather()
-	if err != nil {
-		return -1
-	}
-	for _, f := range mf {
-		if f.GetName() != "gatescan_declarations_total" {
-			continue
-		}
-		for _, mm := range f.GetMetric() {
-			for _, l := range mm.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return mm.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}

@@ -156,11 +156,14 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	t0 := time.Now()
 	lim := scanin.Limits{MaxWidth: cfg.Scanner.MaxWidth, MaxHeight: cfg.Scanner.MaxHeight, MaxFileBytes: cfg.Scanner.MaxFileMB << 20}
-	scan, err := scanin.Load(path, lim)
+	// Open checks the sidecar and image headers only: a scan waiting for
+	// its declaration or weight is tried again every few seconds, and must
+	// not be decoded each time.
+	scan, err := scanin.Open(path, lim)
 	if err != nil {
 		var sc *scanin.Sidecar
-		if b, rerr := os.ReadFile(path); rerr == nil {
-			sc, _ = scanin.ParseSidecar(b)
+		if scan != nil {
+			sc = scan.Sidecar
 		}
 		a.reject(path, sc, err)
 		a.scans.done(path)
@@ -180,7 +183,6 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		a.scans.done(path)
 		return
 	}
-	decodeMS := ms(time.Since(t0))
 
 	// Join: wait (within the grace) for a declaration or weight not yet here.
 	t1 := time.Now()
@@ -196,6 +198,14 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	joinMS := ms(time.Since(t1))
 
+	t2 := time.Now()
+	if err := scan.Decode(); err != nil {
+		a.reject(path, sc, err)
+		a.scans.done(path)
+		return
+	}
+	decodeMS := ms(time.Since(t2))
+
 	c := caseFor(cfg, sc, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	results := assess.Inspect(cfg, det, scan, &c)
 	an := c.Analysis
@@ -205,7 +215,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		a.scans.later(path, 5*time.Second)
 		return
 	}
-	a.afterCommit(sc, j, c.AnalysisErr, vision.ErrNoContainer)
+	a.afterCommit(sc, j, c.AnalysisErr)
 	for _, r := range results {
 		a.metrics.observe(&r)
 		a.log.Info("inspection", "scan_id", r.ScanID, "lane", r.Lane, "containers", r.ContainerIDs, "verdict", r.Verdict,

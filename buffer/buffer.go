@@ -554,14 +554,6 @@ func (s *Store) Stats() (Stats, error) {
 	return st, errors.Join(err, err2)
 }
 
-// PutDeclaration durably stores a container's declaration, replacing an
-// older one.
-func (s *Store) PutDeclaration(containerID string, data []byte) error {
-	return s.Update(true, func(txn *badger.Txn) error {
-		return txn.Set(join(pDecl, containerID), data)
-	})
-}
-
 // Declaration returns the stored declaration of a container, or nil.
 func (s *Store) Declaration(containerID string) ([]byte, error) {
 	b, err := s.get(join(pDecl, containerID))
@@ -598,12 +590,6 @@ func (s *Store) PutWeight(w Weight) error {
 	return s.Update(false, func(txn *badger.Txn) error {
 		return txn.Set(weightKey(w.Lane, w.At), b)
 	})
-}
-
-// NearestWeight returns the lane's stable weight closest in time to at,
-// within window either side.
-func (s *Store) NearestWeight(lane string, at time.Time, window time.Duration) (Weight, bool, error) {
-	return s.nearestWeight(lane, at, window, nil)
 }
 
 // nearestWeight returns the lane's stable weight closest in time to at,

@@ -347,7 +347,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	write := func(dir string, key []byte) bool {
 		s := open(t, dir, Options{EncryptionKey: key, SyncWrites: true})
 		commit(t, s, "scan", Message{Topic: "t", Payload: secret})
-		if err := s.PutDeclaration("MSCU1234565", secret); err != nil {
+		if err := s.StoreDeclaration("MSCU1234565", secret, 0); err != nil {
 			t.Fatal(err)
 		}
 		open := leaks(dir)

@@ -102,6 +102,10 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 		a.declared(decl, id)
 		a.image(c, box, decl)
 		a.weights(c, decl, box, shares[i], n)
+		if box != nil && decl != nil {
+			// The image against the declared goods' profiles.
+			profileFindings(cfg, &r, box, decl, c.Analysis)
+		}
 		a.verdict()
 		out = append(out, r)
 	}

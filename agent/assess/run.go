@@ -40,17 +40,6 @@ func InspectImages(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar,
 	c.TimingsMS["detector"] = float64(time.Since(t0).Microseconds()) / 1000
 	t0 = time.Now()
 	results := Assess(cfg, *c)
-	// The image against the declared goods' profiles, then the verdict
-	// again with those findings.
-	for i := range results {
-		if c.Analysis == nil || i >= len(c.Analysis.Containers) || i >= len(c.Declarations) || c.Declarations[i] == nil {
-			continue
-		}
-		if profileFindings(cfg, &results[i], &c.Analysis.Containers[i], c.Declarations[i], c.Analysis) > 0 {
-			a := assessor{cfg: cfg, r: &results[i]}
-			a.verdict()
-		}
-	}
 	assessMS := float64(time.Since(t0).Microseconds()) / 1000
 	for i := range results {
 		results[i].TimingsMS["assess"] = assessMS

@@ -18,6 +18,7 @@ type Scan struct {
 	Low     gocv.Mat // CV_16UC1, empty when single energy
 	Files   []string // every file of the scan, sidecar last
 
+	header          Header // the high-energy image's, checked by Open
 	hasHigh, hasLow bool
 }
 
@@ -37,8 +38,24 @@ func (s *Scan) Close() {
 func (s *Scan) Dual() bool { return s.hasLow }
 
 // Load reads the sidecar at path and the images it names, checking every
-// limit before decoding.
+// limit before decoding: Open, then Decode.
 func Load(path string, lim Limits) (*Scan, error) {
+	s, err := Open(path, lim)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Decode(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open reads and checks the sidecar at path and the headers of the images
+// it names, without decoding a pixel: enough to know whether the scan is
+// acceptable and what it is, cheaply, before it is worth decoding. When the
+// sidecar parses but an image does not pass, the returned Scan still
+// carries the Sidecar (so the caller can reject its files) beside the error.
+func Open(path string, lim Limits) (*Scan, error) {
 	data, err := readLimited(path, MaxSidecarBytes)
 	if err != nil {
 		return nil, err
@@ -51,39 +68,45 @@ func Load(path string, lim Limits) (*Scan, error) {
 	s := &Scan{Sidecar: sc, Path: path}
 	hp, hh, err := checkImage(dir, sc.Images.High, lim)
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	s.Files = append(s.Files, hp)
-	var lp string
+	s.header = hh
 	if sc.Images.Low != "" {
-		var lh Header
-		lp, lh, err = checkImage(dir, sc.Images.Low, lim)
+		lp, lh, err := checkImage(dir, sc.Images.Low, lim)
 		if err != nil {
-			return nil, err
+			return s, err
 		}
 		if lh.Width != hh.Width || lh.Height != hh.Height {
-			return nil, fmt.Errorf("low-energy image is %dx%d but the high-energy image is %dx%d; they must agree",
+			return s, fmt.Errorf("low-energy image is %dx%d but the high-energy image is %dx%d; they must agree",
 				lh.Width, lh.Height, hh.Width, hh.Height)
 		}
 		s.Files = append(s.Files, lp)
 	}
 	s.Files = append(s.Files, path)
-	if s.High, err = decode(hp); err != nil {
-		return nil, err
+	return s, nil
+}
+
+// Decode decodes the images of an opened scan; on error nothing stays
+// decoded.
+func (s *Scan) Decode() error {
+	var err error
+	if s.High, err = decode(s.Files[0]); err != nil {
+		return err
 	}
 	s.hasHigh = true
-	if lp != "" {
-		if s.Low, err = decode(lp); err != nil {
+	if s.Sidecar.Images.Low != "" {
+		if s.Low, err = decode(s.Files[1]); err != nil {
 			s.Close()
-			return nil, err
+			return err
 		}
 		s.hasLow = true
 	}
-	if s.High.Cols() != hh.Width || s.High.Rows() != hh.Height {
+	if s.High.Cols() != s.header.Width || s.High.Rows() != s.header.Height {
 		s.Close()
-		return nil, fmt.Errorf("%s decoded as %dx%d, its header said %dx%d", sc.Images.High, s.High.Cols(), s.High.Rows(), hh.Width, hh.Height)
+		return fmt.Errorf("%s decoded as %dx%d, its header said %dx%d", s.Sidecar.Images.High, s.High.Cols(), s.High.Rows(), s.header.Width, s.header.Height)
 	}
-	return s, nil
+	return nil
 }
 
 func checkImage(dir, name string, lim Limits) (string, Header, error) {
