@@ -80,9 +80,16 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	}
 	roi := d.a.Region(crop)
 	defer roi.Close()
+	// Downscale the one-byte grey picture before colouring it: the colour
+	// planes are then only as large as the JPEG.
 	g8 := gocv.NewMat()
 	defer g8.Close()
 	roi.ConvertToWithParams(&g8, gocv.MatTypeCV8U, float32(255/annotateMaxA), 0)
+	scale := 1.0
+	if maxWidth > 0 && g8.Cols() > maxWidth {
+		scale = float64(maxWidth) / float64(g8.Cols())
+		gocv.Resize(g8, &g8, image.Pt(max(1, int(float64(g8.Cols())*scale)), max(1, int(float64(g8.Rows())*scale))), 0, 0, gocv.InterpolationArea)
+	}
 	bgr := gocv.NewMat()
 	defer bgr.Close()
 	gocv.CvtColor(g8, &bgr, gocv.ColorGrayToBGR)
@@ -92,13 +99,6 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	defer img.Close()
 	gocv.LUT(bgr, lut, &img)
 
-	scale := 1.0
-	if maxWidth > 0 && img.Cols() > maxWidth {
-		scale = float64(maxWidth) / float64(img.Cols())
-	}
-	if scale != 1 {
-		gocv.Resize(img, &img, image.Pt(max(1, int(float64(img.Cols())*scale)), max(1, int(float64(img.Rows())*scale))), 0, 0, gocv.InterpolationArea)
-	}
 	tr := func(rc image.Rectangle) image.Rectangle {
 		rc = rc.Sub(crop.Min)
 		return image.Rect(int(float64(rc.Min.X)*scale), int(float64(rc.Min.Y)*scale), int(float64(rc.Max.X)*scale), int(float64(rc.Max.Y)*scale))

@@ -33,16 +33,16 @@ const minContainerM = 5.4
 // are smeared over many rows instead of being thin opaque lines, and the
 // per-row baseline in cargo() takes what is left of them out.
 func (d *Detector) findContainers(in *Input) []box {
-	t, _ := d.t.DataPtrFloat32()
-	h, w := d.t.Rows(), d.t.Cols()
+	a, _ := d.a.DataPtrFloat32()
+	h, w := d.a.Rows(), d.a.Cols()
 	px, py := in.PixelXMM/1000, in.PixelYMM/1000
-	thr := float32(d.p.StructureTransmission)
+	thr := float32(-math.Log(d.p.StructureTransmission))
 	minLen := int(minContainerM / px)
 	gap := max(1, int(0.03/px))
 
 	r0 := -1
 	for r := 0; r < h && r0 < 0; r++ {
-		d.runBuf = longRuns(t[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
+		d.runBuf = longRuns(a[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
 		if len(d.runBuf) > 0 {
 			r0 = r
 		}
@@ -53,7 +53,7 @@ func (d *Detector) findContainers(in *Input) []box {
 	// Spans: side walls between 0.3 and 0.6 m below the top.
 	var spans []span
 	for r := r0 + int(0.3/py); r < min(h, r0+int(0.6/py)); r += 2 {
-		d.runBuf = longRuns(t[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
+		d.runBuf = longRuns(a[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
 		spans = mergeSpans(spans, d.runBuf)
 	}
 	var boxes []box
@@ -61,7 +61,7 @@ func (d *Detector) findContainers(in *Input) []box {
 		lenM := float64(s.b-s.a) * px
 		parts := []span{s}
 		if in.Containers == 2 && lenM > 11 && lenM < 13.5 {
-			if mid := d.splitTwenty(t, w, s, r0+int(0.3/py), int(2.0/py), px); mid > 0 {
+			if mid := d.splitTwenty(a, w, s, r0+int(0.3/py), int(2.0/py), px); mid > 0 {
 				parts = []span{{s.a, mid}, {mid, s.b}}
 			}
 		}
@@ -77,12 +77,12 @@ func (d *Detector) findContainers(in *Input) []box {
 	return boxes
 }
 
-// longRuns appends to out the runs of pixels below thr that are at least
-// minLen long, bridging gaps of up to gap pixels.
+// longRuns appends to out the runs of pixels attenuated above thr that
+// are at least minLen long, bridging gaps of up to gap pixels.
 func longRuns(row []float32, thr float32, minLen, gap int, out []span) []span {
 	start, last := -1, -1
 	for c, v := range row {
-		if v >= thr {
+		if v <= thr {
 			continue
 		}
 		if start >= 0 && c-last > gap+1 {
@@ -129,14 +129,15 @@ func mergeSpans(a, b []span) []span {
 // splitTwenty finds the pair of end walls between two 20 ft containers
 // whose gap is too narrow to see: the darkest column near the middle, if it
 // is much darker than the span around it (a 40 ft box has no wall there).
-func (d *Detector) splitTwenty(t []float32, w int, s span, top, depth int, px float64) int {
+// a is the scan's attenuation; the columns are compared by transmission.
+func (d *Detector) splitTwenty(a []float32, w int, s span, top, depth int, px float64) int {
 	mid := (s.a + s.b) / 2
 	reach := int(0.8 / px)
 	colMean := func(c int) float64 {
 		var sum float64
 		n := 0
-		for r := top; r < top+depth && r*w+c < len(t); r += 2 {
-			sum += float64(t[r*w+c])
+		for r := top; r < top+depth && r*w+c < len(a); r += 2 {
+			sum += math.Exp(-float64(a[r*w+c]))
 			n++
 		}
 		return sum / float64(max(n, 1))

@@ -39,11 +39,14 @@ type Detector struct {
 	p          Params
 	containers []config.Container
 
-	// Full-resolution working images (CV_32F unless noted): transmission,
-	// attenuation and mass thickness of the whole scan, and the cargo of
-	// the container being measured.
-	t, tLo, a, aLo, tmp, noPen, noPenLo gocv.Mat
-	cm, ca, caLo                        gocv.Mat
+	// The full-resolution working images (CV_32F) are one per energy: a
+	// holds the transmission of the whole scan while it is flat-fielded,
+	// then, in place, its attenuation; aLo the same for the low energy.
+	// Holding them once is what keeps a full-size dual-energy scan within
+	// an edge box's memory. cm, ca and caLo are the cargo of the container
+	// being measured; tmp and mask are scratch for one container's bands.
+	a, aLo, tmp, mask gocv.Mat
+	cm, ca, caLo      gocv.Mat
 	// Cell grid of one container (see grid.go).
 	gM, gOp, gOpL, gAh, gAl, gD, gS, gL, gMax, gMin, g8, kernel gocv.Mat
 	labels, stats, centroids                                    gocv.Mat
@@ -78,7 +81,7 @@ func New(c *config.Config) *Detector {
 }
 
 func (d *Detector) mats() []*gocv.Mat {
-	return []*gocv.Mat{&d.t, &d.tLo, &d.a, &d.aLo, &d.tmp, &d.noPen, &d.noPenLo, &d.cm, &d.ca, &d.caLo,
+	return []*gocv.Mat{&d.a, &d.aLo, &d.tmp, &d.mask, &d.cm, &d.ca, &d.caLo,
 		&d.gM, &d.gOp, &d.gOpL, &d.gAh, &d.gAl, &d.gD, &d.gS, &d.gL, &d.gMax, &d.gMin, &d.g8,
 		&d.labels, &d.stats, &d.centroids}
 }

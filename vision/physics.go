@@ -25,8 +25,8 @@ type plane struct {
 }
 
 // flatField turns raw detector values into transmission, clamped below at
-// the noise floor: the high-energy image into d.t and, for a dual-energy
-// scan, the low one into d.tLo. The lead-in columns and the air rows are
+// the noise floor: the high-energy image into d.a (massThickness turns it
+// into attenuation in place). The lead-in columns and the air rows are
 // found in the high-energy image and used for both. Each image is read
 // twice in Go: once for column means and row statistics, once to divide by
 // row gain and column reference. It returns problems worth an
@@ -35,21 +35,21 @@ func (d *Detector) flatField(in *Input) []string {
 	var notes []string
 	h := in.High.Rows()
 	nominal := in.Air - in.Dark
-	d.scan(in.High, &d.t, in.Dark, &d.hi)
+	d.scan(in.High, &d.a, in.Dark, &d.hi)
 	lead := d.leadIn(d.hi.colMean, nominal)
 	if lead == 0 {
 		notes = append(notes, "no lead-in air columns: detector rows not flat-fielded (per-row gain differences stay in the image); have the scanner record air before the vehicle")
 	}
 	d.leadCols = lead
-	d.gains(&d.t, &d.hi, lead, nominal)
-	refRows := d.airRows(&d.t, &d.hi)
+	d.gains(&d.a, &d.hi, lead, nominal)
+	refRows := d.airRows(&d.a, &d.hi)
 	d.airRowCount = len(refRows)
 	if len(refRows) < 3 {
 		notes = append(notes, "no air rows above the vehicle: source output not tracked per column; scan with the detector column taller than the vehicle")
 	}
-	d.columnRef(&d.t, &d.hi, refRows)
-	d.stuckRows(&d.t, &d.hi)
-	d.normalise(&d.t, &d.hi)
+	d.columnRef(&d.a, &d.hi, refRows)
+	d.stuckRows(&d.a, &d.hi)
+	d.normalise(&d.a, &d.hi)
 	if d.hi.dead > h/10 {
 		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
 	}
@@ -60,12 +60,12 @@ func (d *Detector) flatField(in *Input) []string {
 
 // lowEnergy flat-fields the low-energy image the way flatField does the
 // high one, with its lead-in and air rows, and turns it into attenuation
-// d.aLo and the no-penetration mask d.noPenLo, but only inside u (the
-// containers): nothing else of it is ever looked at.
+// d.aLo, but only inside u (the containers): nothing else of it is ever
+// looked at.
 func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	h, w := in.Low.Rows(), in.Low.Cols()
 	p := &d.lo
-	f := p.load(in.Low, &d.tLo, in.Dark)
+	f := p.load(in.Low, &d.aLo, in.Dark)
 	lead := d.leadCols
 	clear(p.colMean[:lead])
 	for r := range h {
@@ -85,25 +85,23 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	for c := range p.colMean[:lead] {
 		p.colMean[c] /= float32(h)
 	}
-	d.gainsIn(&d.tLo, p, lead, in.Air-in.Dark, u)
-	d.columnRef(&d.tLo, p, d.refRows)
-	d.stuckRowsIn(&d.tLo, p, u)
-	d.normaliseIn(&d.tLo, p, u)
-	roiT := d.tLo.Region(u)
-	defer roiT.Close()
-	if d.aLo.Rows() != h || d.aLo.Cols() != w || d.aLo.Type() != gocv.MatTypeCV32F {
-		d.aLo.Close()
-		d.aLo = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
-		d.noPenLo.Close()
-		d.noPenLo = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
-	}
-	roiA := d.aLo.Region(u)
-	defer roiA.Close()
-	gocv.Log(roiT, &roiA)
-	roiA.MultiplyFloat(-1)
-	roiN := d.noPenLo.Region(u)
-	defer roiN.Close()
-	gocv.Threshold(roiT, &roiN, float32(math.Max(p.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
+	d.gainsIn(&d.aLo, p, lead, in.Air-in.Dark, u)
+	d.columnRef(&d.aLo, p, d.refRows)
+	d.stuckRowsIn(&d.aLo, p, u)
+	d.normaliseIn(&d.aLo, p, u)
+	roi := d.aLo.Region(u)
+	defer roi.Close()
+	gocv.Log(roi, &roi)
+	roi.MultiplyFloat(-1)
+}
+
+// opaqueFrom is the attenuation at and above which a pixel of a plane is
+// one the beam did not get through: its transmission is at the plane's
+// noise floor or below the config's reliable transmission. The margin
+// keeps pixels clamped at the floor on the opaque side whatever the
+// rounding of the logarithm.
+func (d *Detector) opaqueFrom(p *plane) float64 {
+	return -math.Log(math.Max(p.floor, d.p.ReliableTransmission)) - 1e-4
 }
 
 // stuckRows marks as dead the rows that disagree with both neighbours all
@@ -405,15 +403,13 @@ func (d *Detector) interpolateDeadRows(m *gocv.Mat, p *plane, u image.Rectangle)
 	}
 }
 
-// massThickness turns the high-energy transmission d.t into attenuation
-// d.a = -ln T and marks pixels the beam did not get through in d.noPen
-// (1.0). It picks the calibration from attenuation to mass
-// thickness and returns its name; mass itself is computed only inside the
-// containers (see cargo).
+// massThickness turns the high-energy transmission in d.a into
+// attenuation -ln T in place. It picks the calibration from attenuation to
+// mass thickness and returns its name; mass itself is computed only inside
+// the containers (see cargo).
 func (d *Detector) massThickness(mu, energy float64) string {
-	gocv.Log(d.t, &d.a)
+	gocv.Log(d.a, &d.a)
 	d.a.MultiplyFloat(-1)
-	gocv.Threshold(d.t, &d.noPen, float32(math.Max(d.hi.floor, d.p.ReliableTransmission)), 1, gocv.ThresholdBinaryInv)
 	d.wedge = d.wedgeFor(energy)
 	if len(d.wedge) >= 2 {
 		d.lut.build(d.wedge)

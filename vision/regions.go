@@ -78,15 +78,11 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
 	sz := image.Pt(gw, gh)
 	gocv.Resize(d.cm, &d.gM, sz, 0, 0, gocv.InterpolationArea)
-	np := d.noPen.Region(r)
-	gocv.Resize(np, &d.gOp, sz, 0, 0, gocv.InterpolationArea)
-	np.Close()
+	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.gOp)
 	if d.dual != nil {
 		gocv.Resize(d.ca, &d.gAh, sz, 0, 0, gocv.InterpolationArea)
 		gocv.Resize(d.caLo, &d.gAl, sz, 0, 0, gocv.InterpolationArea)
-		np := d.noPenLo.Region(r)
-		gocv.Resize(np, &d.gOpL, sz, 0, 0, gocv.InterpolationArea)
-		np.Close()
+		d.opaqueCells(d.aLo, r, d.opaqueFrom(&d.lo), sz, &d.gOpL)
 	}
 	// kg/m³ = (g/cm²) / (inner width in cm) × 1000
 	d.gM.ConvertToWithParams(&d.gD, gocv.MatTypeCV32F, float32(10/b.geom.InnerWidthM), 0)
@@ -109,6 +105,18 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 		s.opaque[i] = s.cargo[i] && op[i] > 0.5 && gm[i] >= heavy
 	}
 	return &s.g
+}
+
+// opaqueCells sets dst (CV_32F, size sz) to the fraction of each cell of
+// the part r of the attenuation image a that the beam did not get through
+// (attenuation from opaque up). The mask covers one container, not the
+// whole scan.
+func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz image.Point, dst *gocv.Mat) {
+	roi := a.Region(r)
+	defer roi.Close()
+	gocv.InRangeWithScalar(roi, gocv.NewScalar(opaque, 0, 0, 0), gocv.NewScalar(math.MaxFloat32, 0, 0, 0), &d.mask)
+	d.mask.ConvertToWithParams(&d.tmp, gocv.MatTypeCV32F, 1.0/255, 0)
+	gocv.Resize(d.tmp, dst, sz, 0, 0, gocv.InterpolationArea)
 }
 
 // opaqueLog is the log-density given to opaque cells: far above any real
