@@ -1,9 +1,11 @@
 package vision
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"math"
 	"strings"
 
@@ -84,7 +86,7 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	// planes are then only as large as the JPEG.
 	g8 := gocv.NewMat()
 	defer g8.Close()
-	roi.ConvertToWithParams(&g8, gocv.MatTypeCV8U, float32(255/annotateMaxA), 0)
+	roi.ConvertToWithParams(&g8, gocv.MatTypeCV8U, float32(255/annotateMaxA/attScale), float32(-255*attZero/annotateMaxA/attScale))
 	scale := 1.0
 	if maxWidth > 0 && g8.Cols() > maxWidth {
 		scale = float64(maxWidth) / float64(g8.Cols())
@@ -207,15 +209,21 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	defer out.Close()
 	gocv.Vconcat(banner, img, &out)
 	gocv.Vconcat(out, legend, &out)
+	// Encoded by Go's image/jpeg, not OpenCV's imgcodecs: the daemon then
+	// never initialises imgcodecs, which on Debian registers every GDAL
+	// driver and keeps ~10 MB resident for nothing.
+	var buf bytes.Buffer
 	for q := 85; ; q -= 10 {
-		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, out, []int{gocv.IMWriteJpegQuality, q})
+		rgba, err := out.ToImage()
 		if err != nil {
+			return nil, fmt.Errorf("annotated image: %w", err)
+		}
+		buf.Reset()
+		if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: q}); err != nil {
 			return nil, fmt.Errorf("encode annotated image: %w", err)
 		}
-		b := append([]byte(nil), buf.GetBytes()...)
-		buf.Close()
-		if maxBytes <= 0 || len(b) <= maxBytes || out.Cols() < 200 {
-			return b, nil
+		if maxBytes <= 0 || buf.Len() <= maxBytes || out.Cols() < 200 {
+			return bytes.Clone(buf.Bytes()), nil
 		}
 		if q <= 55 {
 			gocv.Resize(out, &out, image.Pt(out.Cols()*3/4, out.Rows()*3/4), 0, 0, gocv.InterpolationArea)

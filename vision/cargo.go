@@ -27,15 +27,16 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 			"the container's inner space lies outside the image: X-ray checks of its cargo skipped; check the scanner's field of view"))
 		return c, false
 	}
-	copyRegion(d.a, r, &d.cm)
+	attToFloat(d.a, r, &d.cm)
 	d.toMass(&d.cm)
 	m, _ := d.cm.DataPtrFloat32()
-	var a, al []float32
+	// For dual energy the two attenuations are read from the planes here
+	// and worked through one scratch image in turn (cargoAttenuation).
+	var a, al []uint16
+	stride := d.a.Cols()
 	if d.dual != nil {
-		copyRegion(d.a, r, &d.ca)
-		copyRegion(d.aLo, r, &d.caLo)
-		a, _ = d.ca.DataPtrFloat32()
-		al, _ = d.caLo.DataPtrFloat32()
+		a, _ = d.a.DataPtrUint16()
+		al, _ = d.aLo.DataPtrUint16()
 	}
 	w, h := r.Dx(), r.Dy()
 	areaCm2 := px * py * 1e4
@@ -57,8 +58,9 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 				s += float64(v)
 				n++
 				if a != nil {
-					sa += float64(a[y*w+x])
-					sl += float64(al[y*w+x])
+					i := (r.Min.Y+y)*stride + r.Min.X + x
+					sa += float64(attOf(a[i]))
+					sl += float64(attOf(al[i]))
 				}
 			}
 		}
@@ -78,60 +80,32 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	// columns that hold no cargo, when there are enough of them (the gaps
 	// between stacks are empty columns too, and a few dozen give a steady
 	// median); otherwise from the quieter part of each row.
-	d.baseline = grow(d.baseline, h)
-	d.baseA = grow(d.baseA, h)
-	d.baseL = grow(d.baseL, h)
 	all := span{0, w}
 	empty := d.emptyColumns(w, h, topBand, bottomBand, walls, m)
 	enough := len(empty) >= max(8, w/150)
 	// A few hundred of them are as good as all.
 	empty = spread(empty, 256, d.colsBuf2[:0])
 	d.colsBuf2 = empty
-	for y := range h {
-		d.baseline[y], d.baseA[y], d.baseL[y] = walls, wallsA, wallsL
-		if enough {
-			d.baseline[y] = math.Max(walls, d.medianAt(m, y*w, empty))
-			if a != nil {
-				d.baseA[y] = math.Max(wallsA, d.medianAt(a, y*w, empty))
-				d.baseL[y] = math.Max(wallsL, d.medianAt(al, y*w, empty))
-			}
-			continue
-		}
-		if y >= topBand && y < floorBand {
-			continue
-		}
-		q := 0.5
-		if y >= floorBand {
-			q = 0.1 // cargo standing on the floor is the rule
-		}
-		d.baseline[y] = math.Max(walls, d.rowStat(m, w, y, all, q))
-		if a != nil {
-			d.baseA[y] = math.Max(wallsA, d.rowStat(a, w, y, all, q))
-			d.baseL[y] = math.Max(wallsL, d.rowStat(al, w, y, all, q))
-		}
+	bands := cargoBands{top: topBand, bottom: bottomBand, floor: floorBand, all: all}
+	if enough {
+		bands.empty = empty
 	}
+	d.baseline = d.rowBaseline(d.baseline, m, w, h, walls, bands)
 
 	// Cargo mass thickness: the inner space minus the baseline, row by row,
 	// minus the end walls' corrugations where they reach in, and minus the
 	// narrow structure left in the roof and floor bands.
 	sum := subtractRows(&d.cm, d.baseline)
-	fl, fr := d.endFaces(topBand, bottomBand, int(0.2/px))
-	sum -= d.endCorrect(&d.cm, fl, fr, topBand, bottomBand, int(0.1/px))
-	var cols []int
-	if enough {
-		cols = empty
-	}
-	sum -= d.openBands(&d.cm, topBand, bottomBand, px, cols)
+	bands.fl, bands.fr = d.endFaces(topBand, bottomBand, int(0.2/px))
+	sum -= d.endCorrect(&d.cm, bands.fl, bands.fr, topBand, bottomBand, int(0.1/px))
+	sum -= d.openBands(&d.cm, topBand, bottomBand, px, bands.empty)
 	// Every pixel counts, noise and all (it averages out; clipping would
 	// bias the sum upwards).
 	c.CargoKg = math.Max(0, sum*areaCm2/1000)
-	if a != nil {
-		subtractRows(&d.ca, d.baseA)
-		subtractRows(&d.caLo, d.baseL)
-		d.endCorrect(&d.ca, fl, fr, topBand, bottomBand, int(0.1/px))
-		d.endCorrect(&d.caLo, fl, fr, topBand, bottomBand, int(0.1/px))
-		d.openBands(&d.ca, topBand, bottomBand, px, cols)
-		d.openBands(&d.caLo, topBand, bottomBand, px, cols)
+	if d.dual != nil {
+		sz := d.gridSize(r, px, py)
+		d.cargoAttenuation(d.a, r, wallsA, bands, px, sz, &d.gAh)
+		d.cargoAttenuation(d.aLo, r, wallsL, bands, px, sz, &d.gAl)
 	}
 
 	g := d.buildGrid(r, b, px, py)
@@ -168,11 +142,59 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	return c, true
 }
 
-// copyRegion copies the r part of src into dst.
-func copyRegion(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
-	roi := src.Region(r)
-	roi.CopyTo(dst)
-	roi.Close()
+// cargoBands are the parts of a container's inner space that the
+// structure is taken out of: the roof band above top, the floor band
+// below bottom (floor: where cargo standing on the floor is the rule), the
+// end walls' inner faces fl and fr, and the columns holding no cargo
+// (empty; nil when too few to read the structure from).
+type cargoBands struct {
+	top, bottom, floor int
+	fl, fr             int
+	empty              []int
+	all                span
+}
+
+// rowBaseline fills base (grown to h) with the per-row structure of the
+// inner space m (w×h): the side walls (walls, at least), and near the
+// roof and the floor the structure every column of the row has in common
+// (a fan beam smears roof and floor over many rows). The structure is
+// read from the columns that hold no cargo, when there are enough of them
+// (the gaps between stacks are empty columns too, and a few dozen give a
+// steady median); otherwise from the quieter part of each row.
+func (d *Detector) rowBaseline(base []float64, m []float32, w, h int, walls float64, b cargoBands) []float64 {
+	base = grow(base, h)
+	for y := range h {
+		base[y] = walls
+		if b.empty != nil {
+			base[y] = math.Max(walls, d.medianAt(m, y*w, b.empty))
+			continue
+		}
+		if y >= b.top && y < b.floor {
+			continue
+		}
+		q := 0.5
+		if y >= b.floor {
+			q = 0.1 // cargo standing on the floor is the rule
+		}
+		base[y] = math.Max(walls, d.rowStat(m, w, y, b.all, q))
+	}
+	return base
+}
+
+// cargoAttenuation averages into the cells of dst (size sz) the cargo's
+// attenuation in part r of the plane src: the structure taken out the way
+// cargo does for the mass (walls at least), through the one scratch image
+// d.ca, so that the two energies never take two container-sized float
+// images at once.
+func (d *Detector) cargoAttenuation(src gocv.Mat, r image.Rectangle, walls float64, b cargoBands, px float64, sz image.Point, dst *gocv.Mat) {
+	attToFloat(src, r, &d.ca)
+	f, _ := d.ca.DataPtrFloat32()
+	w, h := r.Dx(), r.Dy()
+	d.baseA = d.rowBaseline(d.baseA, f, w, h, walls, b)
+	subtractRows(&d.ca, d.baseA)
+	d.endCorrect(&d.ca, b.fl, b.fr, b.top, b.bottom, int(0.1/px))
+	d.openBands(&d.ca, b.top, b.bottom, px, b.empty)
+	gocv.Resize(d.ca, dst, sz, 0, 0, gocv.InterpolationArea)
 }
 
 // subtractRows subtracts base[y] from each row y of m and returns the sum

@@ -33,10 +33,10 @@ const minContainerM = 5.4
 // are smeared over many rows instead of being thin opaque lines, and the
 // per-row baseline in cargo() takes what is left of them out.
 func (d *Detector) findContainers(in *Input) []box {
-	a, _ := d.a.DataPtrFloat32()
+	a, _ := d.a.DataPtrUint16()
 	h, w := d.a.Rows(), d.a.Cols()
 	px, py := in.PixelXMM/1000, in.PixelYMM/1000
-	thr := float32(-math.Log(d.p.StructureTransmission))
+	thr := attFix(-math.Log(d.p.StructureTransmission))
 	minLen := int(minContainerM / px)
 	gap := max(1, int(0.03/px))
 
@@ -79,7 +79,7 @@ func (d *Detector) findContainers(in *Input) []box {
 
 // longRuns appends to out the runs of pixels attenuated above thr that
 // are at least minLen long, bridging gaps of up to gap pixels.
-func longRuns(row []float32, thr float32, minLen, gap int, out []span) []span {
+func longRuns(row []uint16, thr uint16, minLen, gap int, out []span) []span {
 	start, last := -1, -1
 	for c, v := range row {
 		if v <= thr {
@@ -129,15 +129,16 @@ func mergeSpans(a, b []span) []span {
 // splitTwenty finds the pair of end walls between two 20 ft containers
 // whose gap is too narrow to see: the darkest column near the middle, if it
 // is much darker than the span around it (a 40 ft box has no wall there).
-// a is the scan's attenuation; the columns are compared by transmission.
-func (d *Detector) splitTwenty(a []float32, w int, s span, top, depth int, px float64) int {
+// a is the scan's attenuation plane; the columns are compared by
+// transmission.
+func (d *Detector) splitTwenty(a []uint16, w int, s span, top, depth int, px float64) int {
 	mid := (s.a + s.b) / 2
 	reach := int(0.8 / px)
 	colMean := func(c int) float64 {
 		var sum float64
 		n := 0
 		for r := top; r < top+depth && r*w+c < len(a); r += 2 {
-			sum += math.Exp(-float64(a[r*w+c]))
+			sum += math.Exp(-float64(attOf(a[r*w+c])))
 			n++
 		}
 		return sum / float64(max(n, 1))
@@ -161,13 +162,24 @@ func (d *Detector) splitTwenty(a []float32, w int, s span, top, depth int, px fl
 // rowStat is the q-quantile of row r of f (w columns) over the middle 80 %
 // of a span.
 func (d *Detector) rowStat(f []float32, w, r int, s span, q float64) float64 {
+	return rowQuantile(d, f[r*w:(r+1)*w], s, q, func(v float32) float32 { return v })
+}
+
+// attRowStat is rowStat of the attenuation plane a.
+func (d *Detector) attRowStat(a []uint16, w, r int, s span, q float64) float64 {
+	return rowQuantile(d, a[r*w:(r+1)*w], s, q, attOf)
+}
+
+// rowQuantile is the q-quantile of conv(row) over the middle 80 % of span
+// s.
+func rowQuantile[T float32 | uint16](d *Detector, row []T, s span, q float64, conv func(T) float32) float64 {
 	inset := (s.b - s.a) / 10
-	row := f[r*w+s.a+inset : r*w+s.b-inset]
+	row = row[s.a+inset : s.b-inset]
 	// Five hundred samples give the quantile to about a per cent.
 	step := max(1, len(row)/512)
 	buf := d.sortBuf[:0]
 	for i := 0; i < len(row); i += step {
-		buf = append(buf, row[i])
+		buf = append(buf, conv(row[i]))
 	}
 	d.sortBuf = buf
 	if len(buf) == 0 {
@@ -225,7 +237,7 @@ const floorThicknessM = 0.153
 // expected bottom, since a fan beam projects the top of the box higher than
 // its floor. It returns -1 if there is no floor.
 func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
-	m, _ := d.a.DataPtrFloat32()
+	m, _ := d.a.DataPtrUint16()
 	h, w := d.a.Rows(), d.a.Cols()
 	look := max(2, int(0.12/py))
 	first := max(r0+1, r0+int((heightM-floorThicknessM-0.3)/py))
@@ -240,8 +252,8 @@ func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
 	maxv := 0.0
 	for i := range n {
 		r := top + i
-		q10 := d.rowStat(m, w, r, s, 0.1)
-		q50[i] = d.rowStat(m, w, r, s, 0.5)
+		q10 := d.attRowStat(m, w, r, s, 0.1)
+		q50[i] = d.attRowStat(m, w, r, s, 0.5)
 		// Dense all along: cargo on the floor may add to some columns
 		// (a fan beam projects it over the floor), none is lighter.
 		uni[i] = q10 >= 0.7*q50[i]
@@ -320,7 +332,7 @@ func (d *Detector) innerBox(s span, r0, floor int, g config.Container, px, py fl
 // falling: the roof's share is gone and what is left is side walls or
 // cargo filling the whole length.
 func (d *Detector) roofRow(s span, r0, bottom int, py float64) int {
-	m, _ := d.a.DataPtrFloat32()
+	m, _ := d.a.DataPtrUint16()
 	w := d.a.Cols()
 	end := min(bottom-1, r0+int(0.45/py))
 	n := end - r0
@@ -330,7 +342,7 @@ func (d *Detector) roofRow(s span, r0, bottom int, py float64) int {
 	q := grow(d.baseA, n)
 	peak, peakAt := 0.0, 0
 	for i := range n {
-		q[i] = d.rowStat(m, w, r0+i, s, 0.1)
+		q[i] = d.attRowStat(m, w, r0+i, s, 0.1)
 		if q[i] > peak {
 			peak, peakAt = q[i], i
 		}

@@ -28,6 +28,13 @@ type Input struct {
 	EnergyHighMeV, EnergyLowMeV float64
 	Containers                  int      // container numbers read at the gate (0 unknown)
 	Types                       []string // declared ISO size-type codes, image order; "" unknown
+	// Release, when set, is called by Analyze as soon as it has read the
+	// high-energy image (low false) or the low-energy one (low true), each
+	// at most once, so that the caller can free the raw images before the
+	// detector's own planes grow: a full-size scan then never holds raw and
+	// working images of both energies at once. The caller must not use an
+	// image it was told to release.
+	Release func(low bool)
 }
 
 // Params are the detector's settings.
@@ -39,14 +46,18 @@ type Detector struct {
 	p          Params
 	containers []config.Container
 
-	// The full-resolution working images (CV_32F) are one per energy: a
-	// holds the transmission of the whole scan while it is flat-fielded,
-	// then, in place, its attenuation; aLo the same for the low energy.
-	// Holding them once is what keeps a full-size dual-energy scan within
-	// an edge box's memory. cm, ca and caLo are the cargo of the container
-	// being measured; tmp and mask are scratch for one container's bands.
-	a, aLo, tmp, mask gocv.Mat
-	cm, ca, caLo      gocv.Mat
+	// The full-resolution working images are one per energy, the
+	// attenuation of the whole scan in fixed point (see attScale): a for
+	// the high energy, aLo for the low one. Nothing else is kept at the
+	// scan's size, which is what keeps a full-size dual-energy scan within
+	// an edge box's memory; strip is the few rows attenuate converts at a
+	// time, spare a copy of a raw image that is not continuous. cm and ca
+	// (CV_32F) are the cargo of the container being measured: its mass
+	// thickness, and each energy's attenuation in turn; tmp and mask are
+	// scratch for one container.
+	a, aLo, strip, spare gocv.Mat
+	tmp, mask            gocv.Mat
+	cm, ca               gocv.Mat
 	// Cell grid of one container (see grid.go).
 	gM, gOp, gOpL, gAh, gAl, gD, gS, gL, gMax, gMin, g8, kernel gocv.Mat
 	labels, stats, centroids                                    gocv.Mat
@@ -81,7 +92,7 @@ func New(c *config.Config) *Detector {
 }
 
 func (d *Detector) mats() []*gocv.Mat {
-	return []*gocv.Mat{&d.a, &d.aLo, &d.tmp, &d.mask, &d.cm, &d.ca, &d.caLo,
+	return []*gocv.Mat{&d.a, &d.aLo, &d.strip, &d.spare, &d.tmp, &d.mask, &d.cm, &d.ca,
 		&d.gM, &d.gOp, &d.gOpL, &d.gAh, &d.gAl, &d.gD, &d.gS, &d.gL, &d.gMax, &d.gMin, &d.g8,
 		&d.labels, &d.stats, &d.centroids}
 }
@@ -254,9 +265,19 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		a.TimingsMS[name] += float64(now.Sub(stage).Microseconds()) / 1000
 		stage = now
 	}
+	released := [2]bool{}
+	release := func(low bool) {
+		if k := b2i(low); in.Release != nil && !released[k] {
+			released[k] = true
+			in.Release(low)
+		}
+	}
+	defer release(false)
+	defer release(true)
 	for _, n := range d.flatField(&in) {
 		a.Quality = append(a.Quality, quality(inspection.Warning, n))
 	}
+	release(false)
 	a.LeadIn, a.DeadRows = d.leadCols, d.deadRows
 	if d.hi.noise > 0.05 {
 		a.Quality = append(a.Quality, quality(inspection.Warning, fmt.Sprintf(
@@ -279,6 +300,9 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		}
 	}
 	a.Dual = d.dual != nil
+	if d.dual == nil {
+		release(true)
+	}
 	lap("attenuation")
 	boxes := d.findContainers(&in)
 	lap("containers")
@@ -292,6 +316,7 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 			u = u.Union(b.inner)
 		}
 		d.lowEnergy(&in, u.Intersect(image.Rect(0, 0, in.Low.Cols(), in.Low.Rows())))
+		release(true)
 		lap("low_energy")
 	}
 	px, py := in.PixelXMM/1000, in.PixelYMM/1000
@@ -303,7 +328,21 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		}
 		a.Containers = append(a.Containers, c)
 	}
+	d.freeScratch()
 	return a, nil
+}
+
+// freeScratch frees the container-sized float images once a scan is
+// analysed. Keeping them would spare a few allocations per scan but hold
+// megabytes through the next scan's decoding and flat-field, when memory
+// peaks; the cell grids are small and stay.
+func (d *Detector) freeScratch() {
+	for _, m := range []*gocv.Mat{&d.tmp, &d.mask, &d.cm, &d.ca, &d.spare} {
+		if !m.Empty() {
+			m.Close()
+			*m = gocv.NewMat()
+		}
+	}
 }
 
 func quality(sev inspection.Severity, msg string) inspection.Finding {
@@ -332,4 +371,11 @@ func (d *Detector) analyseCargo(c *Container, b box, px, py float64, lap func(st
 	if x1 > x0 {
 		c.FillLengthM = round(float64(x1-x0)*g.cx, 2)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

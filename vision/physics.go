@@ -9,6 +9,54 @@ import (
 	"gocv.io/x/gocv"
 )
 
+// The attenuation planes hold a = -ln T in fixed point, two bytes a pixel
+// like the raw image, instead of four as float: a full-size dual-energy
+// scan then fits an edge box's memory. One step is 1/4096, far below the
+// quantum noise of any pixel; the zero offset keeps air pixels that noise
+// lifts above the air level (a slightly negative) unclipped, and the
+// range reaches a = 15, beyond the noise floor of any 16-bit detector.
+const (
+	attScale = 4096
+	attZero  = 4096
+)
+
+// attOf is the attenuation of a fixed-point plane value.
+func attOf(v uint16) float32 { return (float32(v) - attZero) * (1.0 / attScale) }
+
+// attFix is the fixed-point plane value of attenuation a, saturated.
+func attFix(a float64) uint16 {
+	return uint16(min(math.MaxUint16, max(0, math.Round(a*attScale+attZero))))
+}
+
+// attToFloat converts part r of a fixed-point plane to attenuation
+// (CV_32F) in dst.
+func attToFloat(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
+	roi := src.Region(r)
+	roi.ConvertToWithParams(dst, gocv.MatTypeCV32F, 1.0/attScale, -float32(attZero)/attScale)
+	roi.Close()
+}
+
+// raw is a raw detector image read in place: pixel i is v(i) counts above
+// dark. No float copy of the whole image is ever made.
+type raw struct {
+	px   []uint16
+	w, h int
+	dark float32
+}
+
+func (s raw) v(i int) float32 { return float32(s.px[i]) - s.dark }
+
+// rawOf views m's pixels; m must be continuous (decoded images are) or it
+// is copied into spare first.
+func rawOf(m gocv.Mat, dark float64, spare *gocv.Mat) raw {
+	if !m.IsContinuous() {
+		m.CopyTo(spare)
+		m = *spare
+	}
+	px, _ := m.DataPtrUint16()
+	return raw{px: px, w: m.Cols(), h: m.Rows(), dark: float32(dark)}
+}
+
 // plane is the flat-field state of one energy's image.
 type plane struct {
 	rowInv  []float32 // 1 / (row gain × air level)
@@ -24,32 +72,50 @@ type plane struct {
 	floor        float64 // smallest transmission resolved
 }
 
-// flatField turns raw detector values into transmission, clamped below at
-// the noise floor: the high-energy image into d.a (massThickness turns it
-// into attenuation in place). The lead-in columns and the air rows are
-// found in the high-energy image and used for both. Each image is read
-// twice in Go: once for column means and row statistics, once to divide by
-// row gain and column reference. It returns problems worth an
-// IMAGE_QUALITY finding.
+// size sizes p's buffers for an h×w image.
+func (p *plane) size(h, w int) {
+	p.rowInv = grow32(p.rowInv, h)
+	p.rowSum = grow(p.rowSum, h)
+	p.rowSum2 = grow(p.rowSum2, h)
+	p.colRef = grow32(p.colRef, w)
+	p.colMean = grow32(p.colMean, w)
+	p.deadRow = growBool(p.deadRow, h)
+}
+
+// t is the flat-fielded transmission of pixel (r, c), clamped at the
+// floor.
+func (p *plane) t(s raw, r, c int) float32 {
+	return max(s.v(r*s.w+c)*p.rowInv[r]*p.colRef[c], float32(p.floor))
+}
+
+// flatField measures the high-energy image's lead-in columns, air rows,
+// row gains, column reference and dead rows, and writes its attenuation,
+// clamped at the noise floor, into d.a. The lead-in columns and the air
+// rows found here are used for the low energy too. The raw image is read
+// in place in Go (statistics, then the air rows and the stuck-row test)
+// and once more, in strips, to write the attenuation. It returns problems
+// worth an IMAGE_QUALITY finding.
 func (d *Detector) flatField(in *Input) []string {
 	var notes []string
-	h := in.High.Rows()
+	src := rawOf(in.High, in.Dark, &d.spare)
+	h := src.h
 	nominal := in.Air - in.Dark
-	d.scan(in.High, &d.a, in.Dark, &d.hi)
+	d.scan(src, &d.hi)
 	lead := d.leadIn(d.hi.colMean, nominal)
 	if lead == 0 {
 		notes = append(notes, "no lead-in air columns: detector rows not flat-fielded (per-row gain differences stay in the image); have the scanner record air before the vehicle")
 	}
 	d.leadCols = lead
-	d.gains(&d.a, &d.hi, lead, nominal)
-	refRows := d.airRows(&d.a, &d.hi)
+	all := image.Rect(0, 0, src.w, src.h)
+	d.gains(src, &d.hi, lead, nominal, all)
+	refRows := d.airRows(src, &d.hi)
 	d.airRowCount = len(refRows)
 	if len(refRows) < 3 {
 		notes = append(notes, "no air rows above the vehicle: source output not tracked per column; scan with the detector column taller than the vehicle")
 	}
-	d.columnRef(&d.a, &d.hi, refRows)
-	d.stuckRows(&d.a, &d.hi)
-	d.normalise(&d.a, &d.hi)
+	d.columnRef(src, &d.hi, refRows)
+	d.stuckRows(src, &d.hi, all)
+	d.attenuate(src, &d.hi, all, &d.a)
 	if d.hi.dead > h/10 {
 		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
 	}
@@ -59,23 +125,25 @@ func (d *Detector) flatField(in *Input) []string {
 }
 
 // lowEnergy flat-fields the low-energy image the way flatField does the
-// high one, with its lead-in and air rows, and turns it into attenuation
+// high one, with its lead-in and air rows, and writes its attenuation into
 // d.aLo, but only inside u (the containers): nothing else of it is ever
 // looked at.
 func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
-	h, w := in.Low.Rows(), in.Low.Cols()
+	src := rawOf(in.Low, in.Dark, &d.spare)
+	h, w := src.h, src.w
 	p := &d.lo
-	f := p.load(in.Low, &d.aLo, in.Dark)
+	p.size(h, w)
 	lead := d.leadCols
 	clear(p.colMean[:lead])
 	for r := range h {
-		for c, v := range f[r*w : r*w+lead] {
-			p.colMean[c] += v
+		for c := range lead {
+			p.colMean[c] += src.v(r*w + c)
 		}
 		// Row statistics (for the dead-row test) where they matter.
 		var s, s2 float32
 		if r >= u.Min.Y && r < u.Max.Y {
-			for _, v := range f[r*w+u.Min.X : r*w+u.Max.X] {
+			for i := r*w + u.Min.X; i < r*w+u.Max.X; i++ {
+				v := src.v(i)
 				s += v
 				s2 += v * v
 			}
@@ -85,44 +153,33 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	for c := range p.colMean[:lead] {
 		p.colMean[c] /= float32(h)
 	}
-	d.gainsIn(&d.aLo, p, lead, in.Air-in.Dark, u)
-	d.columnRef(&d.aLo, p, d.refRows)
-	d.stuckRowsIn(&d.aLo, p, u)
-	d.normaliseIn(&d.aLo, p, u)
-	roi := d.aLo.Region(u)
-	defer roi.Close()
-	gocv.Log(roi, &roi)
-	roi.MultiplyFloat(-1)
+	d.gains(src, p, lead, in.Air-in.Dark, u)
+	d.columnRef(src, p, d.refRows)
+	d.stuckRows(src, p, u)
+	d.attenuate(src, p, u, &d.aLo)
 }
 
 // opaqueFrom is the attenuation at and above which a pixel of a plane is
 // one the beam did not get through: its transmission is at the plane's
 // noise floor or below the config's reliable transmission. The margin
 // keeps pixels clamped at the floor on the opaque side whatever the
-// rounding of the logarithm.
+// rounding of the logarithm and of the fixed point.
 func (d *Detector) opaqueFrom(p *plane) float64 {
-	return -math.Log(math.Max(p.floor, d.p.ReliableTransmission)) - 1e-4
+	return -math.Log(math.Max(p.floor, d.p.ReliableTransmission)) - 2.0/attScale
 }
 
 // stuckRows marks as dead the rows that disagree with both neighbours all
 // along the vehicle: a row stuck at some level with noise on it passes the
 // gain and variation tests, but no object is one detector pitch high and
-// as long as the vehicle. The test is on every eighth column, after the
-// row and column corrections.
-func (d *Detector) stuckRows(m *gocv.Mat, p *plane) {
-	d.stuckRowsIn(m, p, image.Rect(0, 0, m.Cols(), m.Rows()))
-}
-
-// stuckRowsIn is stuckRows over the rows and columns of u only.
-func (d *Detector) stuckRowsIn(m *gocv.Mat, p *plane, u image.Rectangle) {
-	f, _ := m.DataPtrFloat32()
-	w := m.Cols()
+// as long as the vehicle. The test is on every eighth column of u, after
+// the row and column corrections.
+func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 	if u.Dy() < 5 {
 		return
 	}
-	dev := grow(d.baseL, m.Rows())
+	dev := grow(d.baseL, src.h)
 	buf := d.sortBuf[:0]
-	at := func(r, c int) float32 { return f[r*w+c] * p.rowInv[r] * p.colRef[c] }
+	at := func(r, c int) float32 { return src.v(r*src.w+c) * p.rowInv[r] * p.colRef[c] }
 	for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
 		dev[r] = 0
 		if p.deadRow[r] || p.deadRow[r-1] || p.deadRow[r+1] {
@@ -157,32 +214,17 @@ func (d *Detector) stuckRowsIn(m *gocv.Mat, p *plane, u image.Rectangle) {
 	}
 }
 
-// load converts a raw image to float in dst with the dark level
-// subtracted, sizes p's buffers for it and returns its pixels.
-func (p *plane) load(src gocv.Mat, dst *gocv.Mat, dark float64) []float32 {
-	h, w := src.Rows(), src.Cols()
-	src.ConvertToWithParams(dst, gocv.MatTypeCV32F, 1, float32(-dark))
-	f, _ := dst.DataPtrFloat32()
-	p.rowInv = grow32(p.rowInv, h)
-	p.rowSum = grow(p.rowSum, h)
-	p.rowSum2 = grow(p.rowSum2, h)
-	p.colRef = grow32(p.colRef, w)
-	p.colMean = grow32(p.colMean, w)
-	p.deadRow = growBool(p.deadRow, h)
-	return f
-}
-
-// scan converts a raw image to float with the dark level subtracted and
-// measures its column means and row sums.
-func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
-	h, w := src.Rows(), src.Cols()
-	f := p.load(src, dst, dark)
+// scan sizes p for the raw image and measures its column means and row
+// sums (dark subtracted).
+func (d *Detector) scan(src raw, p *plane) {
+	h, w := src.h, src.w
+	p.size(h, w)
 	colMean := p.colMean
 	clear(colMean)
 	for r := range h {
-		row := f[r*w : (r+1)*w]
 		var s, s2 float32
-		for c, v := range row {
+		for c := range colMean {
+			v := src.v(r*w + c)
 			colMean[c] += v
 			s += v
 			s2 += v * v
@@ -196,16 +238,11 @@ func (d *Detector) scan(src gocv.Mat, dst *gocv.Mat, dark float64, p *plane) {
 }
 
 // gains measures each row's gain over the lead-in columns and marks dead
-// or stuck rows: no gain, an absurd one, or no variation at all.
-func (d *Detector) gains(m *gocv.Mat, p *plane, lead int, nominal float64) {
-	d.gainsIn(m, p, lead, nominal, image.Rect(0, 0, m.Cols(), m.Rows()))
-}
-
-// gainsIn is gains with the row statistics taken over the columns of u,
-// and rows outside u never dead.
-func (d *Detector) gainsIn(m *gocv.Mat, p *plane, lead int, nominal float64, u image.Rectangle) {
-	f, _ := m.DataPtrFloat32()
-	h, w := m.Rows(), m.Cols()
+// or stuck rows: no gain, an absurd one, or no variation at all. The row
+// statistics are those taken over the columns of u, and rows outside u are
+// never dead.
+func (d *Detector) gains(src raw, p *plane, lead int, nominal float64, u image.Rectangle) {
+	h, w := src.h, src.w
 	uw := float64(max(1, u.Dx()))
 	level := nominal
 	if lead > 0 {
@@ -221,8 +258,8 @@ func (d *Detector) gainsIn(m *gocv.Mat, p *plane, lead int, nominal float64, u i
 		g := 1.0
 		if lead > 0 {
 			var s float64
-			for c, v := range f[r*w : r*w+lead] {
-				s += float64(v / p.colMean[c])
+			for c := range lead {
+				s += float64(src.v(r*w+c) / p.colMean[c])
 			}
 			g = s / float64(lead)
 		}
@@ -241,9 +278,8 @@ func (d *Detector) gainsIn(m *gocv.Mat, p *plane, lead int, nominal float64, u i
 // above the vehicle (it carries the source's pulse-to-pulse output and the
 // slow gain drift), and the noise of the air signal about it, and leaves
 // the reference's reciprocal in p.colRef.
-func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
-	f, _ := m.DataPtrFloat32()
-	w := m.Cols()
+func (d *Detector) columnRef(src raw, p *plane, refRows []int) {
+	w := src.w
 	p.noise = 0
 	if len(refRows) < 3 {
 		for c := range p.colRef {
@@ -258,7 +294,7 @@ func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
 	for c := range w {
 		buf = buf[:0]
 		for _, r := range refRows {
-			buf = append(buf, f[r*w+c]*p.rowInv[r])
+			buf = append(buf, src.v(r*w+c)*p.rowInv[r])
 		}
 		p.colRef[c] = selectK(buf, len(buf)/2)
 	}
@@ -267,7 +303,7 @@ func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
 	n := 0
 	for _, r := range refRows {
 		for c := 0; c < w; c += 7 {
-			e := float64(f[r*w+c]*p.rowInv[r] - p.colRef[c])
+			e := float64(src.v(r*w+c)*p.rowInv[r] - p.colRef[c])
 			s2 += e * e
 			n++
 		}
@@ -282,28 +318,79 @@ func (d *Detector) columnRef(m *gocv.Mat, p *plane, refRows []int) {
 	}
 }
 
-// normalise divides every pixel by its row gain and column reference,
-// clamps it below at the transmission floor, and fills dead rows from
-// their neighbours.
-func (d *Detector) normalise(m *gocv.Mat, p *plane) {
-	d.normaliseIn(m, p, image.Rect(0, 0, m.Cols(), m.Rows()))
+// stripRows is how many rows attenuate converts at a time: a strip of
+// floats a few hundred kB large instead of a float copy of the image.
+const stripRows = 32
+
+// attenuate writes the attenuation of src inside u into dst (fixed point,
+// allocated at src's size): each pixel divided by its row gain and column
+// reference, clamped below at the transmission floor, dead rows filled
+// with the mean transmission of the nearest good rows, then -ln.
+func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat) {
+	if dst.Rows() != src.h || dst.Cols() != src.w || dst.Type() != gocv.MatTypeCV16U {
+		dst.Close()
+		*dst = gocv.NewMatWithSize(src.h, src.w, gocv.MatTypeCV16U)
+	}
+	p.floor = transmissionFloor(p)
+	uw := u.Dx()
+	if uw <= 0 || u.Dy() <= 0 {
+		return
+	}
+	if d.strip.Cols() != uw || d.strip.Rows() != stripRows || d.strip.Type() != gocv.MatTypeCV32F {
+		d.strip.Close()
+		d.strip = gocv.NewMatWithSize(stripRows, uw, gocv.MatTypeCV32F)
+	}
+	sf, _ := d.strip.DataPtrFloat32()
+	inv := p.colRef[u.Min.X:u.Max.X]
+	floor := float32(p.floor)
+	for r0 := u.Min.Y; r0 < u.Max.Y; r0 += stripRows {
+		n := min(stripRows, u.Max.Y-r0)
+		for i := range n {
+			r := r0 + i
+			row := sf[i*uw : (i+1)*uw]
+			if p.deadRow[r] {
+				d.fillDeadRow(src, p, r, u, row)
+				continue
+			}
+			ri := p.rowInv[r]
+			px := src.px[r*src.w+u.Min.X : r*src.w+u.Max.X]
+			for c, v := range px {
+				row[c] = max((float32(v)-src.dark)*ri*inv[c], floor)
+			}
+		}
+		part := d.strip.RowRange(0, n)
+		gocv.Log(part, &part)
+		out := dst.Region(image.Rect(u.Min.X, r0, u.Max.X, r0+n))
+		part.ConvertToWithParams(&out, gocv.MatTypeCV16U, -attScale, attZero)
+		out.Close()
+		part.Close()
+	}
 }
 
-// normaliseIn is normalise inside u only.
-func (d *Detector) normaliseIn(m *gocv.Mat, p *plane, u image.Rectangle) {
-	f, _ := m.DataPtrFloat32()
-	w := m.Cols()
-	p.floor = transmissionFloor(p)
-	floor := float32(p.floor)
-	inv := p.colRef[u.Min.X:u.Max.X]
-	for r := u.Min.Y; r < u.Max.Y; r++ {
-		ri := p.rowInv[r]
-		row := f[r*w+u.Min.X : r*w+u.Max.X]
-		for c, v := range row {
-			row[c] = max(v*ri*inv[c], floor)
+// fillDeadRow sets row (the columns of u of dead row r) to the mean
+// transmission of the nearest good rows above and below it inside u, so
+// that mass sums do not see a hole.
+func (d *Detector) fillDeadRow(src raw, p *plane, r int, u image.Rectangle, row []float32) {
+	up, dn := r-1, r+1
+	for up >= u.Min.Y && p.deadRow[up] {
+		up--
+	}
+	for dn < u.Max.Y && p.deadRow[dn] {
+		dn++
+	}
+	for i := range row {
+		c := u.Min.X + i
+		switch {
+		case up >= u.Min.Y && dn < u.Max.Y:
+			row[i] = (p.t(src, up, c) + p.t(src, dn, c)) / 2
+		case up >= u.Min.Y:
+			row[i] = p.t(src, up, c)
+		case dn < u.Max.Y:
+			row[i] = p.t(src, dn, c)
+		default:
+			row[i] = 1
 		}
 	}
-	d.interpolateDeadRows(m, p, u)
 }
 
 // leadIn returns how many leading columns are air.
@@ -333,16 +420,15 @@ func (d *Detector) leadIn(colMean []float32, nominal float64) int {
 // airRows returns rows with no vehicle anywhere along the scan, away from
 // the vehicle's top edge: every pixel, divided by its row's gain, at 85 % of
 // the air level or more.
-func (d *Detector) airRows(m *gocv.Mat, p *plane) []int {
-	f, _ := m.DataPtrFloat32()
-	h, w := m.Rows(), m.Cols()
+func (d *Detector) airRows(src raw, p *plane) []int {
+	h, w := src.h, src.w
 	pass := d.passBuf[:0]
 	for r := range h {
 		ok := !p.deadRow[r]
 		if ok {
 			lim := 0.85 / p.rowInv[r]
-			for _, v := range f[r*w : (r+1)*w] {
-				if v < lim {
+			for i := r * w; i < (r+1)*w; i++ {
+				if src.v(i) < lim {
 					ok = false
 					break
 				}
@@ -371,45 +457,10 @@ func (d *Detector) airRows(m *gocv.Mat, p *plane) []int {
 	return rows
 }
 
-// interpolateDeadRows replaces dead rows with the mean of the nearest good
-// rows, so that mass sums do not see a hole.
-func (d *Detector) interpolateDeadRows(m *gocv.Mat, p *plane, u image.Rectangle) {
-	f, _ := m.DataPtrFloat32()
-	w := m.Cols()
-	x0, x1 := u.Min.X, u.Max.X
-	for r := u.Min.Y; r < u.Max.Y; r++ {
-		if !p.deadRow[r] {
-			continue
-		}
-		up, dn := r-1, r+1
-		for up >= u.Min.Y && p.deadRow[up] {
-			up--
-		}
-		for dn < u.Max.Y && p.deadRow[dn] {
-			dn++
-		}
-		dst := f[r*w+x0 : r*w+x1]
-		switch {
-		case up >= u.Min.Y && dn < u.Max.Y:
-			a, b := f[up*w+x0:up*w+x1], f[dn*w+x0:dn*w+x1]
-			for c := range dst {
-				dst[c] = (a[c] + b[c]) / 2
-			}
-		case up >= u.Min.Y:
-			copy(dst, f[up*w+x0:up*w+x1])
-		case dn < u.Max.Y:
-			copy(dst, f[dn*w+x0:dn*w+x1])
-		}
-	}
-}
-
-// massThickness turns the high-energy transmission in d.a into
-// attenuation -ln T in place. It picks the calibration from attenuation to
-// mass thickness and returns its name; mass itself is computed only inside
-// the containers (see cargo).
+// massThickness picks the calibration from attenuation to mass thickness
+// and returns its name; mass itself is computed only inside the containers
+// (see cargo).
 func (d *Detector) massThickness(mu, energy float64) string {
-	gocv.Log(d.a, &d.a)
-	d.a.MultiplyFloat(-1)
 	d.wedge = d.wedgeFor(energy)
 	if len(d.wedge) >= 2 {
 		d.lut.build(d.wedge)

@@ -67,21 +67,18 @@ type pair struct {
 }
 
 // buildGrid averages the container's cargo images into cells: mass
-// thickness d.gM, opaque fraction d.gOp, and for dual energy the cargo
-// attenuations d.gAh and d.gAl; then apparent density d.gD and its
+// thickness d.gM, opaque fraction d.gOp (and d.gOpL; the cargo
+// attenuations d.gAh and d.gAl are made by cargo); then apparent density d.gD and its
 // smoothed copy d.gS, and the cargo and opaque flags.
 func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
-	gw := max(2, int(math.Round(float64(r.Dx())*px/d.p.GridM)))
-	gh := max(2, int(math.Round(float64(r.Dy())*py/d.p.GridM)))
+	sz := d.gridSize(r, px, py)
+	gw, gh := sz.X, sz.Y
 	s := &d.seg
 	s.g = grid{r: r, w: gw, h: gh, sx: float64(r.Dx()) / float64(gw), sy: float64(r.Dy()) / float64(gh),
 		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
-	sz := image.Pt(gw, gh)
 	gocv.Resize(d.cm, &d.gM, sz, 0, 0, gocv.InterpolationArea)
 	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.gOp)
 	if d.dual != nil {
-		gocv.Resize(d.ca, &d.gAh, sz, 0, 0, gocv.InterpolationArea)
-		gocv.Resize(d.caLo, &d.gAl, sz, 0, 0, gocv.InterpolationArea)
 		d.opaqueCells(d.aLo, r, d.opaqueFrom(&d.lo), sz, &d.gOpL)
 	}
 	// kg/m³ = (g/cm²) / (inner width in cm) × 1000
@@ -107,16 +104,24 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 	return &s.g
 }
 
+// gridSize is the cell grid of inner space r: cells of about grid_m.
+func (d *Detector) gridSize(r image.Rectangle, px, py float64) image.Point {
+	return image.Pt(max(2, int(math.Round(float64(r.Dx())*px/d.p.GridM))), max(2, int(math.Round(float64(r.Dy())*py/d.p.GridM))))
+}
+
 // opaqueCells sets dst (CV_32F, size sz) to the fraction of each cell of
-// the part r of the attenuation image a that the beam did not get through
+// the part r of the fixed-point attenuation plane a that the beam did not get through
 // (attenuation from opaque up). The mask covers one container, not the
 // whole scan.
 func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz image.Point, dst *gocv.Mat) {
 	roi := a.Region(r)
 	defer roi.Close()
-	gocv.InRangeWithScalar(roi, gocv.NewScalar(opaque, 0, 0, 0), gocv.NewScalar(math.MaxFloat32, 0, 0, 0), &d.mask)
-	d.mask.ConvertToWithParams(&d.tmp, gocv.MatTypeCV32F, 1.0/255, 0)
-	gocv.Resize(d.tmp, dst, sz, 0, 0, gocv.InterpolationArea)
+	gocv.InRangeWithScalar(roi, gocv.NewScalar(float64(attFix(opaque)), 0, 0, 0), gocv.NewScalar(math.MaxUint16, 0, 0, 0), &d.mask)
+	// Averaged in bytes (a cell's fraction to 1/255) rather than through a
+	// float copy of the container: a cell counts as opaque from 0.502 of
+	// its pixels instead of from just over half.
+	gocv.Resize(d.mask, &d.tmp, sz, 0, 0, gocv.InterpolationArea)
+	d.tmp.ConvertToWithParams(dst, gocv.MatTypeCV32F, 1.0/255, 0)
 }
 
 // opaqueLog is the log-density given to opaque cells: far above any real

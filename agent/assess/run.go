@@ -14,17 +14,24 @@ import (
 // Inspect runs the detector on a loaded scan and assesses it: the one path
 // from scan to results, shared by the daemon, `gatescan inspect` and the
 // evaluation. c.Sidecar is taken from the scan; c.Analysis is filled in.
+// The scan's images are released (closed) as soon as the detector has read
+// them.
 func Inspect(cfg *config.Config, det *vision.Detector, scan *scanin.Scan, c *Case) []inspection.Result {
-	return InspectImages(cfg, det, scan.Sidecar, scan.High, scan.Low, scan.Dual(), c)
+	return inspect(cfg, det, scan.Sidecar, scan.High, scan.Low, scan.Dual(), scan.Release, c)
 }
 
 // InspectImages is Inspect for images already in memory: high (and low
-// when dual) are CV_16UC1 Mats as the sidecar sc describes them.
+// when dual) are CV_16UC1 Mats as the sidecar sc describes them. They are
+// left to the caller.
 func InspectImages(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar, high, low gocv.Mat, dual bool, c *Case) []inspection.Result {
+	return inspect(cfg, det, sc, high, low, dual, nil, c)
+}
+
+func inspect(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar, high, low gocv.Mat, dual bool, release func(low bool), c *Case) []inspection.Result {
 	c.Sidecar = sc
 	in := vision.Input{High: high, Low: low, HasLow: dual, PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
 		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low,
-		Containers: len(sc.ContainerIDs)}
+		Containers: len(sc.ContainerIDs), Release: release}
 	for _, d := range c.Declarations {
 		t := ""
 		if d != nil {

@@ -19,23 +19,32 @@ type Scan struct {
 	Files   []string // every file of the scan, sidecar last
 
 	header          Header // the high-energy image's, checked by Open
-	hasHigh, hasLow bool
+	hasHigh, hasLow bool   // decoded and not yet released
+	dual            bool
 }
 
 // Close releases the decoded images.
 func (s *Scan) Close() {
-	if s.hasHigh {
-		s.High.Close()
-		s.hasHigh = false
-	}
-	if s.hasLow {
+	s.Release(false)
+	s.Release(true)
+}
+
+// Release closes the high-energy image, or the low-energy one when low is
+// set, before the rest of the scan is done with: the detector calls it
+// once it has read an image (see vision.Input.Release).
+func (s *Scan) Release(low bool) {
+	switch {
+	case low && s.hasLow:
 		s.Low.Close()
 		s.hasLow = false
+	case !low && s.hasHigh:
+		s.High.Close()
+		s.hasHigh = false
 	}
 }
 
 // Dual reports whether the scan has a low-energy image.
-func (s *Scan) Dual() bool { return s.hasLow }
+func (s *Scan) Dual() bool { return s.dual }
 
 // Load reads the sidecar at path and the images it names, checking every
 // limit before decoding: Open, then Decode.
@@ -100,7 +109,7 @@ func (s *Scan) Decode() error {
 			s.Close()
 			return err
 		}
-		s.hasLow = true
+		s.hasLow, s.dual = true, true
 	}
 	if s.High.Cols() != s.header.Width || s.High.Rows() != s.header.Height {
 		s.Close()
