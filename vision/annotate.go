@@ -92,14 +92,19 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 		scale = float64(maxWidth) / float64(g8.Cols())
 		gocv.Resize(g8, &g8, image.Pt(max(1, int(float64(g8.Cols())*scale)), max(1, int(float64(g8.Rows())*scale))), 0, 0, gocv.InterpolationArea)
 	}
-	bgr := gocv.NewMat()
-	defer bgr.Close()
-	gocv.CvtColor(g8, &bgr, gocv.ColorGrayToBGR)
+	// One canvas, drawn in place: the banner above the picture, the
+	// legend below it.
+	const bannerH, legendH = 56, 30
+	w, h := g8.Cols(), g8.Rows()
+	out := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(0, 0, 0, 0), bannerH+h+legendH, w, gocv.MatTypeCV8UC3)
+	defer out.Close()
+	img := out.Region(image.Rect(0, bannerH, w, bannerH+h))
+	defer img.Close()
 	lut := palette()
 	defer lut.Close()
-	img := gocv.NewMat()
-	defer img.Close()
-	gocv.LUT(bgr, lut, &img)
+	column := lut.Reshape(3, 256) // applyColorMap wants the table as a column
+	gocv.ApplyCustomColorMap(g8, &img, column)
+	column.Close()
 
 	tr := func(rc image.Rectangle) image.Rectangle {
 		rc = rc.Sub(crop.Min)
@@ -183,8 +188,7 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	if c.LowerBound {
 		xray = fmt.Sprintf("X-ray > %.0f kg", c.CargoKg)
 	}
-	w := img.Cols()
-	banner := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(0, 0, 0, 0), 56, w, img.Type())
+	banner := out.Region(image.Rect(0, 0, w, bannerH))
 	defer banner.Close()
 	vc := verdictColour(strings.ToLower(verdict))
 	gocv.Rectangle(&banner, image.Rect(0, 0, min(w, 190), 56), vc, -1)
@@ -193,9 +197,10 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	gocv.PutText(&banner, fmt.Sprintf("%s  %s ft  %s%s", ids, sizeName(c), xray, weights), image.Pt(200, 22), gocv.FontHersheySimplex, 0.5, colText, 1)
 	gocv.PutText(&banner, codes, image.Pt(200, 46), gocv.FontHersheySimplex, 0.5, colCodes, 1)
 
-	legend := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(colBand.B), float64(colBand.G), float64(colBand.R), 0), 30, w, img.Type())
-	// The bar shows the palette as it is drawn in the image.
+	legend := out.Region(image.Rect(0, bannerH+h, w, bannerH+h+legendH))
 	defer legend.Close()
+	legend.SetTo(gocv.NewScalar(float64(colBand.B), float64(colBand.G), float64(colBand.R), 0))
+	// The bar shows the palette as it is drawn in the image.
 	barW := min(256, w/3)
 	for i := range barW {
 		v := uint8(255 * i / max(1, barW-1))
@@ -205,18 +210,21 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	gocv.PutText(&legend, fmt.Sprintf("attenuation 0..%.0f (-ln T)", annotateMaxA), image.Pt(16+barW, 20), gocv.FontHersheySimplex, 0.45, colText, 1)
 	gocv.PutText(&legend, "cyan: regions  magenta: light layer  red: findings", image.Pt(min(w-10, 230+barW), 20), gocv.FontHersheySimplex, 0.45, colText, 1)
 
-	out := gocv.NewMat()
-	defer out.Close()
-	gocv.Vconcat(banner, img, &out)
-	gocv.Vconcat(out, legend, &out)
+	// The views into the canvas go before it may be resized below.
+	img.Close()
+	banner.Close()
+	legend.Close()
 	// Encoded by Go's image/jpeg, not OpenCV's imgcodecs: the daemon then
 	// never initialises imgcodecs, which on Debian registers every GDAL
 	// driver and keeps ~10 MB resident for nothing.
 	var buf bytes.Buffer
+	var rgba *image.RGBA
 	for q := 85; ; q -= 10 {
-		rgba, err := out.ToImage()
-		if err != nil {
-			return nil, fmt.Errorf("annotated image: %w", err)
+		if rgba == nil || rgba.Rect.Dx() != out.Cols() || rgba.Rect.Dy() != out.Rows() {
+			var err error
+			if rgba, err = toRGBA(out); err != nil {
+				return nil, fmt.Errorf("annotated image: %w", err)
+			}
 		}
 		buf.Reset()
 		if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: q}); err != nil {
@@ -230,6 +238,22 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 			q = 95
 		}
 	}
+}
+
+// toRGBA converts a BGR Mat into a Go RGBA image, converting straight into
+// the image's pixels (no second copy in C memory).
+func toRGBA(bgr gocv.Mat) (*image.RGBA, error) {
+	rgba := image.NewRGBA(image.Rect(0, 0, bgr.Cols(), bgr.Rows()))
+	dst, err := gocv.NewMatFromBytes(bgr.Rows(), bgr.Cols(), gocv.MatTypeCV8UC4, rgba.Pix)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	gocv.CvtColor(bgr, &dst, gocv.ColorBGRToRGBA)
+	if p, err := dst.DataPtrUint8(); err != nil || len(p) == 0 || &p[0] != &rgba.Pix[0] {
+		return nil, fmt.Errorf("RGBA conversion did not write into the image")
+	}
+	return rgba, nil
 }
 
 // sizeName is "20", "40" or "45" from the container's length.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,7 +183,56 @@ func resolve(dir, name string) (string, os.FileInfo, error) {
 }
 
 // decode reads a checked image into a CV_16UC1 Mat. The caller closes it.
+// The common layouts (16-bit grey PNG, uncompressed 16-bit grey TIFF) are
+// decoded in Go straight into the Mat's pixels, without a second copy of
+// the image and without waking OpenCV's imgcodecs; anything else goes to
+// decodeOpenCV.
 func decode(path string) (gocv.Mat, error) {
+	name := filepath.Base(path)
+	h, err := ReadHeader(path)
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	if h.BitDepth != 16 || h.Channels != 1 {
+		return decodeOpenCV(path)
+	}
+	if h.Width <= 0 || h.Height <= 0 || h.Width > math.MaxInt32/2/h.Height {
+		return gocv.Mat{}, fmt.Errorf("%s is %dx%d pixels; too large to decode", name, h.Width, h.Height)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	m := gocv.NewMatWithSize(h.Height, h.Width, gocv.MatTypeCV16UC1)
+	px, err := m.DataPtrUint16()
+	if err == nil {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".png":
+			err = decodePNG16(f, h.Width, h.Height, px)
+		case ".tif", ".tiff":
+			err = decodeTIFF16(f, fi.Size(), h.Width, h.Height, px)
+		default:
+			err = fmt.Errorf("not a .png or .tif image: %w", errNotStreamable)
+		}
+	}
+	if err != nil {
+		m.Close()
+		if errors.Is(err, errNotStreamable) {
+			return decodeOpenCV(path)
+		}
+		return gocv.Mat{}, fmt.Errorf("%s could not be decoded (corrupt or truncated): %w", name, err)
+	}
+	return m, nil
+}
+
+// decodeOpenCV reads an image with OpenCV, for the layouts the streaming
+// decoders leave alone (interlaced PNG, compressed or tiled TIFF, ...).
+func decodeOpenCV(path string) (gocv.Mat, error) {
 	m := gocv.IMRead(path, gocv.IMReadUnchanged)
 	if m.Empty() {
 		m.Close()
