@@ -170,6 +170,9 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		return
 	}
 	defer scan.Close()
+	// The detector's plane is only needed until the scan is committed:
+	// freed, it is not held while the next scan is decoded.
+	defer det.Free()
 	sc := scan.Sidecar
 	done, err := a.store.ScanDone(sc.ScanID)
 	if err != nil {

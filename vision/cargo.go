@@ -102,8 +102,11 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	// Every pixel counts, noise and all (it averages out; clipping would
 	// bias the sum upwards).
 	c.CargoKg = math.Max(0, sum*areaCm2/1000)
+	sz := d.gridSize(r, px, py)
+	gocv.Resize(d.cm, &d.gM, sz, 0, 0, gocv.InterpolationArea)
 	if d.dual != nil {
-		sz := d.gridSize(r, px, py)
+		// The mass is in its cells now: its image is free to take each
+		// energy's attenuation in turn.
 		d.cargoAttenuation(d.a, r, wallsA, bands, px, sz, &d.gAh)
 		d.cargoAttenuation(d.aLo, r, wallsL, bands, px, sz, &d.gAl)
 	}
@@ -183,18 +186,18 @@ func (d *Detector) rowBaseline(base []float64, m []float32, w, h int, walls floa
 
 // cargoAttenuation averages into the cells of dst (size sz) the cargo's
 // attenuation in part r of the plane src: the structure taken out the way
-// cargo does for the mass (walls at least), through the one scratch image
-// d.ca, so that the two energies never take two container-sized float
-// images at once.
+// cargo does for the mass (walls at least). It works in d.cm, once the
+// mass is in its cells, so that the container never takes more than one
+// float image.
 func (d *Detector) cargoAttenuation(src gocv.Mat, r image.Rectangle, walls float64, b cargoBands, px float64, sz image.Point, dst *gocv.Mat) {
-	attToFloat(src, r, &d.ca)
-	f, _ := d.ca.DataPtrFloat32()
+	attToFloat(src, r, &d.cm)
+	f, _ := d.cm.DataPtrFloat32()
 	w, h := r.Dx(), r.Dy()
 	d.baseA = d.rowBaseline(d.baseA, f, w, h, walls, b)
-	subtractRows(&d.ca, d.baseA)
-	d.endCorrect(&d.ca, b.fl, b.fr, b.top, b.bottom, int(0.1/px))
-	d.openBands(&d.ca, b.top, b.bottom, px, b.empty)
-	gocv.Resize(d.ca, dst, sz, 0, 0, gocv.InterpolationArea)
+	subtractRows(&d.cm, d.baseA)
+	d.endCorrect(&d.cm, b.fl, b.fr, b.top, b.bottom, int(0.1/px))
+	d.openBands(&d.cm, b.top, b.bottom, px, b.empty)
+	gocv.Resize(d.cm, dst, sz, 0, 0, gocv.InterpolationArea)
 }
 
 // subtractRows subtracts base[y] from each row y of m and returns the sum

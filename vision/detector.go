@@ -28,12 +28,13 @@ type Input struct {
 	EnergyHighMeV, EnergyLowMeV float64
 	Containers                  int      // container numbers read at the gate (0 unknown)
 	Types                       []string // declared ISO size-type codes, image order; "" unknown
-	// Release, when set, is called by Analyze as soon as it has read the
-	// high-energy image (low false) or the low-energy one (low true), each
-	// at most once, so that the caller can free the raw images before the
-	// detector's own planes grow: a full-size scan then never holds raw and
-	// working images of both energies at once. The caller must not use an
-	// image it was told to release.
+	// Release, when set, hands the images over to Analyze: it turns their
+	// pixels into its attenuation planes in place, and calls Release as
+	// soon as it is done reading the high-energy image (low false) or the
+	// low-energy one (low true), each at most once, for the caller to
+	// close its Mat. A full-size scan then never holds a raw image beside
+	// its attenuation. The caller must not read the images after calling
+	// Analyze. Without Release the images are left untouched.
 	Release func(low bool)
 }
 
@@ -51,13 +52,13 @@ type Detector struct {
 	// the high energy, aLo for the low one. Nothing else is kept at the
 	// scan's size, which is what keeps a full-size dual-energy scan within
 	// an edge box's memory; strip is the few rows attenuate converts at a
-	// time, spare a copy of a raw image that is not continuous. cm and ca
-	// (CV_32F) are the cargo of the container being measured: its mass
-	// thickness, and each energy's attenuation in turn; tmp and mask are
-	// scratch for one container.
+	// time, spare a copy of a raw image that is not continuous. cm (CV_32F)
+	// is the cargo of the container being measured: its mass thickness,
+	// then each energy's attenuation in turn; tmp and mask are scratch for
+	// one container.
 	a, aLo, strip, spare gocv.Mat
 	tmp, mask            gocv.Mat
-	cm, ca               gocv.Mat
+	cm                   gocv.Mat
 	// Cell grid of one container (see grid.go).
 	gM, gOp, gOpL, gAh, gAl, gD, gS, gL, gMax, gMin, g8, kernel gocv.Mat
 	labels, stats, centroids                                    gocv.Mat
@@ -92,7 +93,7 @@ func New(c *config.Config) *Detector {
 }
 
 func (d *Detector) mats() []*gocv.Mat {
-	return []*gocv.Mat{&d.a, &d.aLo, &d.strip, &d.spare, &d.tmp, &d.mask, &d.cm, &d.ca,
+	return []*gocv.Mat{&d.a, &d.aLo, &d.strip, &d.spare, &d.tmp, &d.mask, &d.cm,
 		&d.gM, &d.gOp, &d.gOpL, &d.gAh, &d.gAl, &d.gD, &d.gS, &d.gL, &d.gMax, &d.gMin, &d.g8,
 		&d.labels, &d.stats, &d.centroids}
 }
@@ -332,12 +333,24 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	return a, nil
 }
 
-// freeScratch frees the container-sized float images once a scan is
-// analysed. Keeping them would spare a few allocations per scan but hold
-// megabytes through the next scan's decoding and flat-field, when memory
-// peaks; the cell grids are small and stay.
+// freeScratch frees the container-sized float images and the low-energy
+// plane once a scan is analysed (Annotate needs neither). Keeping them
+// would spare a few allocations per scan but hold megabytes through the
+// next scan's decoding and flat-field, when memory peaks; the cell grids
+// are small and stay.
 func (d *Detector) freeScratch() {
-	for _, m := range []*gocv.Mat{&d.tmp, &d.mask, &d.cm, &d.ca, &d.spare} {
+	freeMats(&d.tmp, &d.mask, &d.cm, &d.spare, &d.aLo)
+}
+
+// Free releases the last scan's attenuation plane. Call it when done with
+// the last analysis (after Annotate), so that the plane is not held while
+// the next scan is decoded; the next Analyze allocates it again.
+func (d *Detector) Free() {
+	freeMats(&d.a, &d.strip)
+}
+
+func freeMats(ms ...*gocv.Mat) {
+	for _, m := range ms {
 		if !m.Empty() {
 			m.Close()
 			*m = gocv.NewMat()

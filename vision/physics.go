@@ -82,12 +82,6 @@ func (p *plane) size(h, w int) {
 	p.deadRow = growBool(p.deadRow, h)
 }
 
-// t is the flat-fielded transmission of pixel (r, c), clamped at the
-// floor.
-func (p *plane) t(s raw, r, c int) float32 {
-	return max(s.v(r*s.w+c)*p.rowInv[r]*p.colRef[c], float32(p.floor))
-}
-
 // flatField measures the high-energy image's lead-in columns, air rows,
 // row gains, column reference and dead rows, and writes its attenuation,
 // clamped at the noise floor, into d.a. The lead-in columns and the air
@@ -115,6 +109,7 @@ func (d *Detector) flatField(in *Input) []string {
 	}
 	d.columnRef(src, &d.hi, refRows)
 	d.stuckRows(src, &d.hi, all)
+	d.planeFor(in.High, in.Release != nil, &d.a)
 	d.attenuate(src, &d.hi, all, &d.a)
 	if d.hi.dead > h/10 {
 		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
@@ -156,7 +151,23 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	d.gains(src, p, lead, in.Air-in.Dark, u)
 	d.columnRef(src, p, d.refRows)
 	d.stuckRows(src, p, u)
+	d.planeFor(in.Low, in.Release != nil, &d.aLo)
 	d.attenuate(src, p, u, &d.aLo)
+}
+
+// planeFor makes *dst the attenuation plane for raw image m. When the
+// caller releases its images (inPlace), the plane is m's own pixels: the
+// attenuation takes the place of the raw values it is computed from, and
+// a scan never holds a raw image and its attenuation at once. Otherwise
+// the detector's own plane is used (and kept between scans of one size).
+func (d *Detector) planeFor(m gocv.Mat, inPlace bool, dst *gocv.Mat) {
+	if !inPlace || !m.IsContinuous() {
+		return
+	}
+	dst.Close()
+	// A view of all of m shares its pixels and keeps them alive after the
+	// caller closes m.
+	*dst = m.Region(image.Rect(0, 0, m.Cols(), m.Rows()))
 }
 
 // opaqueFrom is the attenuation at and above which a pixel of a plane is
@@ -323,9 +334,11 @@ func (d *Detector) columnRef(src raw, p *plane, refRows []int) {
 const stripRows = 32
 
 // attenuate writes the attenuation of src inside u into dst (fixed point,
-// allocated at src's size): each pixel divided by its row gain and column
-// reference, clamped below at the transmission floor, dead rows filled
-// with the mean transmission of the nearest good rows, then -ln.
+// allocated at src's size unless it is so already, which it is when it is
+// src itself): each pixel divided by its row gain and column reference,
+// clamped below at the transmission floor, then -ln; dead rows are filled
+// afterwards from the nearest good rows. A strip is read whole before it
+// is written, so dst may be src's own pixels.
 func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat) {
 	if dst.Rows() != src.h || dst.Cols() != src.w || dst.Type() != gocv.MatTypeCV16U {
 		dst.Close()
@@ -349,7 +362,7 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 			r := r0 + i
 			row := sf[i*uw : (i+1)*uw]
 			if p.deadRow[r] {
-				d.fillDeadRow(src, p, r, u, row)
+				clear(row) // filled by fillDeadRows
 				continue
 			}
 			ri := p.rowInv[r]
@@ -365,30 +378,41 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 		out.Close()
 		part.Close()
 	}
+	if p.dead > 0 {
+		d.fillDeadRows(p, u, dst)
+	}
 }
 
-// fillDeadRow sets row (the columns of u of dead row r) to the mean
-// transmission of the nearest good rows above and below it inside u, so
-// that mass sums do not see a hole.
-func (d *Detector) fillDeadRow(src raw, p *plane, r int, u image.Rectangle, row []float32) {
-	up, dn := r-1, r+1
-	for up >= u.Min.Y && p.deadRow[up] {
-		up--
-	}
-	for dn < u.Max.Y && p.deadRow[dn] {
-		dn++
-	}
-	for i := range row {
-		c := u.Min.X + i
-		switch {
-		case up >= u.Min.Y && dn < u.Max.Y:
-			row[i] = (p.t(src, up, c) + p.t(src, dn, c)) / 2
-		case up >= u.Min.Y:
-			row[i] = p.t(src, up, c)
-		case dn < u.Max.Y:
-			row[i] = p.t(src, dn, c)
-		default:
-			row[i] = 1
+// fillDeadRows sets the columns of u of every dead row of plane dst to
+// the mean transmission of the nearest good rows above and below it inside
+// u, so that mass sums do not see a hole. It works on the attenuation
+// already written, not on raw values (which may be gone).
+func (d *Detector) fillDeadRows(p *plane, u image.Rectangle, dst *gocv.Mat) {
+	a, _ := dst.DataPtrUint16()
+	w := dst.Cols()
+	t := func(r, c int) float64 { return math.Exp(-float64(attOf(a[r*w+c]))) }
+	for r := u.Min.Y; r < u.Max.Y; r++ {
+		if !p.deadRow[r] {
+			continue
+		}
+		up, dn := r-1, r+1
+		for up >= u.Min.Y && p.deadRow[up] {
+			up--
+		}
+		for dn < u.Max.Y && p.deadRow[dn] {
+			dn++
+		}
+		for c := u.Min.X; c < u.Max.X; c++ {
+			v := 1.0
+			switch {
+			case up >= u.Min.Y && dn < u.Max.Y:
+				v = (t(up, c) + t(dn, c)) / 2
+			case up >= u.Min.Y:
+				v = t(up, c)
+			case dn < u.Max.Y:
+				v = t(dn, c)
+			}
+			a[r*w+c] = attFix(-math.Log(v))
 		}
 	}
 }

@@ -66,9 +66,9 @@ type pair struct {
 	diff float64
 }
 
-// buildGrid averages the container's cargo images into cells: mass
-// thickness d.gM, opaque fraction d.gOp (and d.gOpL; the cargo
-// attenuations d.gAh and d.gAl are made by cargo); then apparent density d.gD and its
+// buildGrid completes the container's cells (cargo has averaged the mass
+// thickness into d.gM and, for dual energy, the attenuations into d.gAh
+// and d.gAl): opaque fraction d.gOp (and d.gOpL); then apparent density d.gD and its
 // smoothed copy d.gS, and the cargo and opaque flags.
 func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 	sz := d.gridSize(r, px, py)
@@ -76,7 +76,6 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 	s := &d.seg
 	s.g = grid{r: r, w: gw, h: gh, sx: float64(r.Dx()) / float64(gw), sy: float64(r.Dy()) / float64(gh),
 		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
-	gocv.Resize(d.cm, &d.gM, sz, 0, 0, gocv.InterpolationArea)
 	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.gOp)
 	if d.dual != nil {
 		d.opaqueCells(d.aLo, r, d.opaqueFrom(&d.lo), sz, &d.gOpL)
