@@ -52,7 +52,7 @@ test: deps test-deps
 	$(GO) test $(GOFLAGS_T) -tags matprofile -run 'MatProfile|Detector' -timeout 10m ./vision/
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./buffer/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./drivers/scanin/ ./buffer/
 
 # Short fuzzing of every parser; run longer by hand with FUZZTIME=10m.
 FUZZTIME ?= 30s

@@ -2,10 +2,10 @@ package scanin
 
 import (
 	"bufio"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zlib"
 	"hash"
 	"hash/crc32"
 	"io"
