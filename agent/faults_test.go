@@ -514,10 +514,10 @@ func metric(t *testing.T, a *agent.Agent, name string) float64 {
 
 // TestDaemonMemoryUnderLoad runs the binary with the broker away (the
 // outbox growing) on a burst of small scans, far above a gate's rate, then
-// on a full-size single-energy and a full-size dual-energy 40 ft scan, and
-// checks the target: the daemon's resident memory never above
-// maxRSS over the whole run (VmHWM: OpenCV's and every library's pages
-// included, as a box's memory sees them).
+// on full-size 40 ft scans one after the other, single and dual energy (up
+// to 2 × 6.3 Mpx), and checks the target: the daemon's resident
+// memory never above maxRSS over the whole run (VmHWM: OpenCV's and every
+// library's pages included, as a box's memory sees them).
 func TestDaemonMemoryUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and inspects full-size scans")
@@ -564,7 +564,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	for i, sc := range []struct {
 		seed int64
 		dual bool
-	}{{7, false}, {13, true}} {
+	}{{7, false}, {13, true}, {7, true}, {9, true}, {14, false}} {
 		dual := sc.dual
 		scene, _, err := xraysim.Scenario("overweight", mrand.New(mrand.NewSource(sc.seed)))
 		if err != nil {
