@@ -338,16 +338,7 @@ func TestDecodePNG16Errors(t *testing.T) {
 		}), w, h, w * h, false, "truncated at row 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := decodePNG16(bytes.NewReader(tc.data), tc.w, tc.h, make([]uint16, tc.n))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if errors.Is(err, errNotStreamable) != tc.notStreamable {
-				t.Errorf("errors.Is(errNotStreamable) = %v, want %v: %v", !tc.notStreamable, tc.notStreamable, err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not mention %q", err, tc.want)
-			}
+			checkDecodeError(t, decodePNG16(bytes.NewReader(tc.data), tc.w, tc.h, make([]uint16, tc.n)), tc.notStreamable, tc.want)
 		})
 	}
 
@@ -556,16 +547,7 @@ func TestDecodeTIFF16Errors(t *testing.T) {
 		{"IFD past end", single[:len(single)-8], w, h, false, "runs past the"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := decodeTIFF16(bytes.NewReader(tc.data), int64(len(tc.data)), tc.w, tc.h, make([]uint16, tc.w*tc.h))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if errors.Is(err, errNotStreamable) != tc.notStreamable {
-				t.Errorf("errors.Is(errNotStreamable) = %v, want %v: %v", !tc.notStreamable, tc.notStreamable, err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not mention %q", err, tc.want)
-			}
+			checkDecodeError(t, decodeTIFF16(bytes.NewReader(tc.data), int64(len(tc.data)), tc.w, tc.h, make([]uint16, tc.w*tc.h)), tc.notStreamable, tc.want)
 		})
 	}
 	t.Run("file shrunk after its size was taken", func(t *testing.T) {
@@ -827,5 +809,20 @@ func BenchmarkDecodePNG16(b *testing.B) {
 				m.Close()
 			}
 		})
+	}
+}
+
+// checkDecodeError checks that a decoder refused its input with an error
+// mentioning want, marked errNotStreamable or not as expected.
+func checkDecodeError(t *testing.T, err error, notStreamable bool, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if errors.Is(err, errNotStreamable) != notStreamable {
+		t.Errorf("errors.Is(errNotStreamable) = %v, want %v: %v", !notStreamable, notStreamable, err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not mention %q", err, want)
 	}
 }
