@@ -548,15 +548,17 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	idle := procMem(t, d.cmd.Process.Pid)
 
 	const small = 600
+	start := time.Now()
 	for i := range small {
 		writeTinyScan(t, inbox, fmt.Sprintf("small-%04d", i))
 	}
 	agenttest.Eventually(t, 90*time.Second, "small scans inspected", func() bool { return inboxEmpty(t, inbox) })
+	elapsed := time.Since(start)
 	burst := procMem(t, d.cmd.Process.Pid)
 	pending := scrape(t, addr, "gatescan_outbox_messages")
 	t.Logf("idle: RSS %d MB (%d MB of it file-backed: the binary and the ~260 shared libraries Debian's OpenCV pulls in)", idle.rss>>10, idle.file>>10)
-	t.Logf("after %d small scans (outbox %v messages, broker away): peak RSS %d MB, Go heap in use %d MB",
-		small, pending, burst.hwm>>10, int64(scrape(t, addr, "go_memstats_heap_inuse_bytes"))>>20)
+	t.Logf("after %d small scans in %.1f s (outbox %v messages, broker away): peak RSS %d MB, Go heap in use %d MB",
+		small, elapsed.Seconds(), pending, burst.hwm>>10, int64(scrape(t, addr, "go_memstats_heap_inuse_bytes"))>>20)
 	if pending < small {
 		t.Errorf("outbox holds %v messages, want at least %d with the broker away", pending, small)
 	}
