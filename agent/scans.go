@@ -170,14 +170,6 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		return
 	}
 	defer scan.Close()
-	// The detector's plane is only needed until the scan is committed:
-	// freed, it is not held while the next scan is decoded. The scan's Go
-	// garbage (the annotated image's pixels, its JPEG, the decoders'
-	// buffers) goes back to the system too, before the next scan makes
-	// more: a collection of a heap this small costs a few milliseconds a
-	// scan, and keeps the daemon's peak within an edge box's memory.
-	defer det.Free()
-	defer debug.FreeOSMemory()
 	sc := scan.Sidecar
 	done, err := a.store.ScanDone(sc.ScanID)
 	if err != nil {
@@ -212,6 +204,14 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		a.scans.done(path)
 		return
 	}
+	// The detector's plane is only needed until the scan is committed:
+	// freed, it is not held while the next scan is decoded. The scan's Go
+	// garbage (the annotated image's pixels, its JPEG, the decoders'
+	// buffers) goes back to the system too, before the next scan makes
+	// more: a collection of a heap this small costs a few milliseconds a
+	// scan, and keeps the daemon's peak within an edge box's memory.
+	defer det.Free()
+	defer debug.FreeOSMemory()
 	decodeMS := ms(time.Since(t2))
 
 	c := caseFor(cfg, sc, j, map[string]float64{"decode": decodeMS, "join": joinMS})

@@ -52,10 +52,10 @@ type Detector struct {
 	// the high energy, aLo for the low one. Nothing else is kept at the
 	// scan's size, which is what keeps a full-size dual-energy scan within
 	// an edge box's memory; strip is the few rows attenuate converts at a
-	// time, spare a copy of a raw image that is not continuous. cm (CV_32F)
-	// is the cargo of the container being measured: its mass thickness,
-	// then each energy's attenuation in turn; tmp and mask are scratch for
-	// one container.
+	// time, spare a copy of a raw image that is not continuous. cm is the
+	// cargo of the container being measured: its mass thickness (CV_32F),
+	// then each energy's attenuation in turn, then its opaque mask in 16
+	// bits; tmp and mask are scratch for one container.
 	a, aLo, strip, spare gocv.Mat
 	tmp, mask            gocv.Mat
 	cm                   gocv.Mat
@@ -247,6 +247,16 @@ var ErrNoContainer = errors.New("no container found in the image: no roof line a
 // Analyze runs the physics and finds containers, cargo, regions, layers
 // and materials.
 func (d *Detector) Analyze(in Input) (*Analysis, error) {
+	released := [2]bool{}
+	release := func(low bool) {
+		if k := b2i(low); in.Release != nil && !released[k] {
+			released[k] = true
+			in.Release(low)
+		}
+	}
+	defer release(false)
+	defer release(true)
+	defer d.freeScratch()
 	if in.High.Empty() || in.High.Type() != gocv.MatTypeCV16UC1 {
 		return nil, fmt.Errorf("high-energy image must be a non-empty 16-bit single-channel Mat")
 	}
@@ -266,15 +276,6 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		a.TimingsMS[name] += float64(now.Sub(stage).Microseconds()) / 1000
 		stage = now
 	}
-	released := [2]bool{}
-	release := func(low bool) {
-		if k := b2i(low); in.Release != nil && !released[k] {
-			released[k] = true
-			in.Release(low)
-		}
-	}
-	defer release(false)
-	defer release(true)
 	for _, n := range d.flatField(&in) {
 		a.Quality = append(a.Quality, quality(inspection.Warning, n))
 	}
@@ -329,7 +330,6 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		}
 		a.Containers = append(a.Containers, c)
 	}
-	d.freeScratch()
 	return a, nil
 }
 

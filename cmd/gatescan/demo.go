@@ -52,6 +52,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	tuneMalloc()
 	base, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err

@@ -48,7 +48,6 @@ func badInput(format string, a ...any) error {
 }
 
 func main() {
-	tuneMalloc()
 	err := dispatch(os.Args[1:], os.Stdout, os.Stderr)
 	if err == nil {
 		return
