@@ -33,7 +33,8 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	// For dual energy the two attenuations are read from the planes here
 	// and worked through one scratch image in turn (cargoAttenuation).
 	var a, al []uint16
-	stride := d.a.Cols()
+	stride, strideLo := d.a.Cols(), d.aLo.Cols()
+	rLo := r.Sub(d.aLoAt) // r in aLo's own coordinates
 	if d.dual != nil {
 		a, _ = d.a.DataPtrUint16()
 		al, _ = d.aLo.DataPtrUint16()
@@ -58,9 +59,8 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 				s += float64(v)
 				n++
 				if a != nil {
-					i := (r.Min.Y+y)*stride + r.Min.X + x
-					sa += float64(attOf(a[i]))
-					sl += float64(attOf(al[i]))
+					sa += float64(attOf(a[(r.Min.Y+y)*stride+r.Min.X+x]))
+					sl += float64(attOf(al[(rLo.Min.Y+y)*strideLo+rLo.Min.X+x]))
 				}
 			}
 		}
@@ -108,7 +108,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 		// The mass is in its cells now: its image is free to take each
 		// energy's attenuation in turn.
 		d.cargoAttenuation(d.a, r, wallsA, bands, px, sz, &d.gAh)
-		d.cargoAttenuation(d.aLo, r, wallsL, bands, px, sz, &d.gAl)
+		d.cargoAttenuation(d.aLo, rLo, wallsL, bands, px, sz, &d.gAl)
 	}
 
 	g := d.buildGrid(r, b, px, py)
@@ -185,10 +185,10 @@ func (d *Detector) rowBaseline(base []float64, m []float32, w, h int, walls floa
 }
 
 // cargoAttenuation averages into the cells of dst (size sz) the cargo's
-// attenuation in part r of the plane src: the structure taken out the way
-// cargo does for the mass (walls at least). It works in d.cm, once the
-// mass is in its cells, so that the container never takes more than one
-// float image.
+// attenuation in part r of the plane src (r in src's own coordinates): the
+// structure taken out the way cargo does for the mass (walls at least). It
+// works in d.cm, once the mass is in its cells, so that the container
+// never takes more than one float image.
 func (d *Detector) cargoAttenuation(src gocv.Mat, r image.Rectangle, walls float64, b cargoBands, px float64, sz image.Point, dst *gocv.Mat) {
 	attToFloat(src, r, &d.cm)
 	f, _ := d.cm.DataPtrFloat32()

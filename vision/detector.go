@@ -48,15 +48,16 @@ type Detector struct {
 	containers []config.Container
 
 	// The full-resolution working images are one per energy, the
-	// attenuation of the whole scan in fixed point (see attScale): a for
-	// the high energy, aLo for the low one. Nothing else is kept at the
-	// scan's size, which is what keeps a full-size dual-energy scan within
-	// an edge box's memory; strip is the few rows attenuate converts at a
+	// attenuation in fixed point (see attScale): a of the whole scan for
+	// the high energy, aLo of the containers only for the low one. Nothing
+	// else is kept at the scan's size, which is what keeps a full-size
+	// dual-energy scan within an edge box's memory; strip is the few rows attenuate converts at a
 	// time, spare a copy of a raw image that is not continuous. cm is the
 	// cargo of the container being measured: its mass thickness (CV_32F),
 	// then each energy's attenuation in turn, then its opaque mask in 16
 	// bits; tmp and mask are scratch for one container.
 	a, aLo, strip, spare gocv.Mat
+	aLoAt                image.Point // the image's pixel at aLo's (0, 0)
 	tmp, mask            gocv.Mat
 	cm                   gocv.Mat
 	// Cell grid of one container (see grid.go).

@@ -110,7 +110,7 @@ func (d *Detector) flatField(in *Input) []string {
 	d.columnRef(src, &d.hi, refRows)
 	d.stuckRows(src, &d.hi, all)
 	d.planeFor(in.High, in.Release != nil, &d.a)
-	d.attenuate(src, &d.hi, all, &d.a)
+	d.attenuate(src, &d.hi, all, &d.a, all)
 	if d.hi.dead > h/10 {
 		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
 	}
@@ -121,7 +121,7 @@ func (d *Detector) flatField(in *Input) []string {
 
 // lowEnergy flat-fields the low-energy image the way flatField does the
 // high one, with its lead-in and air rows, and writes its attenuation into
-// d.aLo, but only inside u (the containers): nothing else of it is ever
+// d.aLo, a plane of u (the containers) only: nothing else of it is ever
 // looked at.
 func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	src := rawOf(in.Low, in.Dark, &d.spare)
@@ -151,8 +151,11 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	d.gains(src, p, lead, in.Air-in.Dark, u)
 	d.columnRef(src, p, d.refRows)
 	d.stuckRows(src, p, u)
-	d.planeFor(in.Low, in.Release != nil, &d.aLo)
-	d.attenuate(src, p, u, &d.aLo)
+	// The plane covers u only, at d.aLoAt: the raw image is released right
+	// after, so the low energy takes a full-size image only while it is
+	// read.
+	d.aLoAt = u.Min
+	d.attenuate(src, p, u, &d.aLo, u)
 }
 
 // planeFor makes *dst the attenuation plane for raw image m. When the
@@ -333,16 +336,16 @@ func (d *Detector) columnRef(src raw, p *plane, refRows []int) {
 // floats a few hundred kB large instead of a float copy of the image.
 const stripRows = 32
 
-// attenuate writes the attenuation of src inside u into dst (fixed point,
-// allocated at src's size unless it is so already, which it is when it is
-// src itself): each pixel divided by its row gain and column reference,
+// attenuate writes the attenuation of src inside u into dst, a plane of
+// the part covers of the image (fixed point, allocated at that size unless
+// it is so already, which it is when it is src itself): each pixel divided by its row gain and column reference,
 // clamped below at the transmission floor, then -ln; dead rows are filled
 // afterwards from the nearest good rows. A strip is read whole before it
 // is written, so dst may be src's own pixels.
-func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat) {
-	if dst.Rows() != src.h || dst.Cols() != src.w || dst.Type() != gocv.MatTypeCV16U {
+func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat, covers image.Rectangle) {
+	if dst.Rows() != covers.Dy() || dst.Cols() != covers.Dx() || dst.Type() != gocv.MatTypeCV16U {
 		dst.Close()
-		*dst = gocv.NewMatWithSize(src.h, src.w, gocv.MatTypeCV16U)
+		*dst = gocv.NewMatWithSize(covers.Dy(), covers.Dx(), gocv.MatTypeCV16U)
 	}
 	p.floor = transmissionFloor(p)
 	uw := u.Dx()
@@ -373,24 +376,26 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 		}
 		part := d.strip.RowRange(0, n)
 		gocv.Log(part, &part)
-		out := dst.Region(image.Rect(u.Min.X, r0, u.Max.X, r0+n))
+		out := dst.Region(image.Rect(u.Min.X, r0, u.Max.X, r0+n).Sub(covers.Min))
 		part.ConvertToWithParams(&out, gocv.MatTypeCV16U, -attScale, attZero)
 		out.Close()
 		part.Close()
 	}
 	if p.dead > 0 {
-		d.fillDeadRows(p, u, dst)
+		d.fillDeadRows(p, u, dst, covers.Min)
 	}
 }
 
 // fillDeadRows sets the columns of u of every dead row of plane dst to
 // the mean transmission of the nearest good rows above and below it inside
 // u, so that mass sums do not see a hole. It works on the attenuation
-// already written, not on raw values (which may be gone).
-func (d *Detector) fillDeadRows(p *plane, u image.Rectangle, dst *gocv.Mat) {
-	a, _ := dst.DataPtrUint16()
+// already written, not on raw values (which may be gone). dst's pixel
+// (0, 0) is the image's pixel at.
+func (d *Detector) fillDeadRows(p *plane, u image.Rectangle, dst *gocv.Mat, at image.Point) {
+	pix, _ := dst.DataPtrUint16()
 	w := dst.Cols()
-	t := func(r, c int) float64 { return math.Exp(-float64(attOf(a[r*w+c]))) }
+	a := func(r, c int) *uint16 { return &pix[(r-at.Y)*w+c-at.X] }
+	t := func(r, c int) float64 { return math.Exp(-float64(attOf(*a(r, c)))) }
 	for r := u.Min.Y; r < u.Max.Y; r++ {
 		if !p.deadRow[r] {
 			continue
@@ -412,7 +417,7 @@ func (d *Detector) fillDeadRows(p *plane, u image.Rectangle, dst *gocv.Mat) {
 			case dn < u.Max.Y:
 				v = t(dn, c)
 			}
-			a[r*w+c] = attFix(-math.Log(v))
+			*a(r, c) = attFix(-math.Log(v))
 		}
 	}
 }

@@ -78,7 +78,7 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
 	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.gOp)
 	if d.dual != nil {
-		d.opaqueCells(d.aLo, r, d.opaqueFrom(&d.lo), sz, &d.gOpL)
+		d.opaqueCells(d.aLo, r.Sub(d.aLoAt), d.opaqueFrom(&d.lo), sz, &d.gOpL)
 	}
 	// kg/m³ = (g/cm²) / (inner width in cm) × 1000
 	d.gM.ConvertToWithParams(&d.gD, gocv.MatTypeCV32F, float32(10/b.geom.InnerWidthM), 0)
@@ -109,12 +109,13 @@ func (d *Detector) gridSize(r image.Rectangle, px, py float64) image.Point {
 }
 
 // opaqueCells sets dst (CV_32F, size sz) to the fraction of each cell of
-// the part r of the fixed-point attenuation plane a that the beam did not
-// get through (attenuation from opaque up). The mask covers one container,
-// not the whole scan. It is averaged into the cells in 16 bits, to
-// 1/65535: a single opaque pixel still shows in its cell (materials skips
-// such cells), and no float copy of the container is needed. The 16-bit
-// mask takes d.cm's place: the cargo is in its cells by now.
+// the part r (in a's own coordinates) of the fixed-point attenuation plane
+// a that the beam did not get through (attenuation from opaque up). The
+// mask covers one container, not the whole scan. It is averaged into the
+// cells in 16 bits, to 1/65535: a single opaque pixel still shows in its
+// cell (materials skips such cells), and no float copy of the container
+// is needed. The 16-bit mask takes d.cm's place: the cargo is in its cells
+// by now.
 func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz image.Point, dst *gocv.Mat) {
 	roi := a.Region(r)
 	defer roi.Close()
