@@ -88,14 +88,12 @@ func (a *Agent) declaration(id string) (*declaration.Declaration, error) {
 	return d, nil
 }
 
-// afterCommit records what the scan consumed: its weight cannot join the
-// next truck, and a vehicle weighed without a container teaches us its tare.
+// afterCommit learns from a committed scan: a vehicle weighed without a
+// container teaches us its tare. (The weight the scan joined is marked as
+// its own by the commit itself.)
 func (a *Agent) afterCommit(sc *scanin.Sidecar, j joined, analysisErr error) {
 	if j.weight == nil {
 		return
-	}
-	if err := a.store.ConsumeWeight(*j.weight, sc.ScanID); err != nil {
-		a.log.Warn("weight not marked as joined; it may join another scan", "scan_id", sc.ScanID, "err", err)
 	}
 	if sc.Vehicle.Plate != "" && errors.Is(analysisErr, vision.ErrNoContainer) {
 		if err := a.store.PutPlateTare(sc.Vehicle.Plate, j.weight.GrossKg, time.Now()); err == nil {

@@ -56,7 +56,9 @@ func TestJoinWeights(t *testing.T) {
 	if err != nil || j.weight == nil || j.weight.GrossKg != 30000 || j.missing {
 		t.Fatalf("weight before the scan not joined: %+v %v", j, err)
 	}
-	a.afterCommit(scan("A", t0), j, nil)
+	if _, err := a.store.CommitScan("A", nil, nil, *j.weight); err != nil {
+		t.Fatal(err)
+	}
 	// The next truck's scan must not take truck A's weight...
 	j, _ = a.join(scan("B", t0.Add(2*time.Minute)), true)
 	if j.weight != nil || !j.missing {

@@ -217,7 +217,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	c := caseFor(cfg, sc, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	results := assess.Inspect(cfg, det, scan, &c)
 	an := c.Analysis
-	if err := a.commit(sc, results, det, an); err != nil {
+	if err := a.commit(sc, results, det, an, j.weight); err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.scans.later(path, 5*time.Second)
@@ -233,8 +233,9 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	a.scans.done(path)
 }
 
-// commit stores the results and queues their messages in one transaction.
-func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis) error {
+// commit stores the results, queues their messages and marks the weight
+// the scan joined (if any) as its own, in one transaction.
+func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis, weight *buffer.Weight) error {
 	topics := a.pub.Topics()
 	var recs []buffer.Record
 	var msgs []buffer.Message
@@ -268,7 +269,11 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 			}
 		}
 	}
-	ok, err := a.store.CommitScan(sc.ScanID, recs, msgs)
+	var consumed []buffer.Weight
+	if weight != nil {
+		consumed = append(consumed, *weight)
+	}
+	ok, err := a.store.CommitScan(sc.ScanID, recs, msgs, consumed...)
 	if err != nil {
 		return err
 	}

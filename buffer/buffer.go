@@ -316,8 +316,10 @@ type scanRecord struct {
 // CommitScan durably records a scan's inspection results and queues their
 // messages, in one transaction. It is idempotent per scan id: a scan
 // committed before (a crash between commit and clean-up) is not queued
-// again, and ok is false.
-func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message) (ok bool, err error) {
+// again, and ok is false. consumed are the weighings the scan joined,
+// marked as its own in the same transaction: whatever the moment of a
+// crash, a weight never joins two trucks' scans.
+func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message, consumed ...Weight) (ok bool, err error) {
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	s.mu.Lock()
@@ -340,6 +342,11 @@ func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message) (ok
 		b, _ := json.Marshal(rec)
 		if err := txn.Set(scanKeyOf(scanKey), b); err != nil {
 			return err
+		}
+		for _, w := range consumed {
+			if err := txn.Set(usedKey(w.Lane, w.At), []byte(scanKey)); err != nil {
+				return err
+			}
 		}
 		return s.queue(txn, &seq, msgs, now)
 	})

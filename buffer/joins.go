@@ -54,14 +54,6 @@ func usedBy(txn *badger.Txn, lane string, at time.Time) (string, error) {
 	return string(v), err
 }
 
-// ConsumeWeight records that scanID joined the weight, so that the next
-// truck's scan cannot take it too.
-func (s *Store) ConsumeWeight(w Weight, scanID string) error {
-	return s.Update(false, func(txn *badger.Txn) error {
-		return txn.Set(usedKey(w.Lane, w.At), []byte(scanID))
-	})
-}
-
 // PutPlateTare records a vehicle's tare learned from a weighing without a
 // container.
 func (s *Store) PutPlateTare(plate string, kg float64, at time.Time) error {
