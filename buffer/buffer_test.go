@@ -96,6 +96,44 @@ func TestCommitScanIdempotent(t *testing.T) {
 	}
 }
 
+// TestCommitConsumesWeight: the weighing a scan joined is its own from the
+// commit on, in the same transaction: free for that scan (re-inspected
+// after a crash), taken for any other, and still free when the commit did
+// not happen.
+func TestCommitConsumesWeight(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	w := Weight{Lane: "L1", GrossKg: 30000, At: t0}
+	if err := s.PutWeight(w); err != nil {
+		t.Fatal(err)
+	}
+	free := func(scanID string) bool {
+		t.Helper()
+		_, ok, err := s.NearestFreeWeight("L1", t0.Add(30*time.Second), 5*time.Minute, scanID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !free("A") || !free("B") {
+		t.Fatal("a weighing no scan committed is not free")
+	}
+	if ok, err := s.CommitScan("A", nil, []Message{msg("insp", "a")}, w); err != nil || !ok {
+		t.Fatalf("commit: %v %v", ok, err)
+	}
+	if !free("A") {
+		t.Error("scan A lost its own weighing")
+	}
+	if free("B") {
+		t.Error("scan B can take the weighing scan A committed with")
+	}
+	// A second commit of A (after a crash) changes nothing.
+	if ok, _ := s.CommitScan("A", nil, nil, w); ok || free("B") {
+		t.Error("recommitting A freed its weighing or queued again")
+	}
+}
+
 // TestCommitLargeScan: two containers with big results and images fit in
 // one commit (Badger limits what a transaction holds inline).
 func TestCommitLargeScan(t *testing.T) {
