@@ -21,6 +21,7 @@ var Version = "dev"
 type Agent struct {
 	cfg     *config.Config
 	log     *slog.Logger
+	level   *slog.LevelVar // the logger's level, when a reload may change it
 	store   *buffer.Store
 	pub     *publish.Publisher
 	metrics *Metrics
@@ -38,6 +39,11 @@ type Agent struct {
 func New(cfg *config.Config, log *slog.Logger) *Agent {
 	return &Agent{cfg: cfg, log: log, metrics: NewMetrics(), ready: make(chan struct{})}
 }
+
+// SetLogLevel gives the agent the variable its logger's level is read
+// from: a reload then applies log.level at once. Without it log.level is
+// read only at start. Call it before Run.
+func (a *Agent) SetLogLevel(v *slog.LevelVar) { a.level = v }
 
 // Config returns the config in force.
 func (a *Agent) Config() *config.Config {

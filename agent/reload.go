@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -17,7 +18,9 @@ import (
 )
 
 // restartOnly are the config keys read once at start: the broker
-// connection, the buffer, the inboxes' watchers, the listener, the logger.
+// connection, the buffer, the inboxes' watchers, the listener, the log
+// format (log.level applies at once when the agent has its logger's level,
+// see SetLogLevel).
 // A reload keeps their running values and says that a restart is needed,
 // rather than half-applying them.
 var restartOnly = []struct {
@@ -33,7 +36,7 @@ var restartOnly = []struct {
 	{"scanner.rescan_interval", func(c *config.Config) any { return c.Scanner.Rescan }, func(d, s *config.Config) { d.Scanner.Rescan = s.Scanner.Rescan }},
 	{"declarations.inbox", func(c *config.Config) any { return c.Declarations.Inbox }, func(d, s *config.Config) { d.Declarations.Inbox = s.Declarations.Inbox }},
 	{"http", func(c *config.Config) any { return c.HTTP }, func(d, s *config.Config) { d.HTTP = s.HTTP }},
-	{"log", func(c *config.Config) any { return c.Log }, func(d, s *config.Config) { d.Log = s.Log }},
+	{"log.format", func(c *config.Config) any { return c.Log.Format }, func(d, s *config.Config) { d.Log.Format = s.Log.Format }},
 	{"shutdown_timeout", func(c *config.Config) any { return c.Shutdown }, func(d, s *config.Config) { d.Shutdown = s.Shutdown }},
 }
 
@@ -66,6 +69,15 @@ func (a *Agent) Reload(next *config.Config) error {
 				"key", k.key)
 		}
 		k.set(&cfg, old)
+	}
+	if cfg.Log.Level != old.Log.Level {
+		var lv slog.Level
+		if a.level == nil || lv.UnmarshalText([]byte(cfg.Log.Level)) != nil {
+			a.log.Warn("config key changed but read only at start: restart gatescan to apply it; the running value stays in force", "key", "log.level")
+			cfg.Log.Level = old.Log.Level
+		} else {
+			a.level.Set(lv)
+		}
 	}
 	changed := changedKeys(old, &cfg)
 	a.mu.Lock()

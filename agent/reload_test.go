@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -173,5 +174,39 @@ func TestReloadLive(t *testing.T) {
 		if !strings.Contains(log.String(), key) {
 			t.Errorf("no restart warning for %s", key)
 		}
+	}
+}
+
+// TestReloadLogLevel: log.level applies at once on reload when the agent
+// has its logger's level; log.format stays as started, with a warning that
+// a restart is needed.
+func TestReloadLogLevel(t *testing.T) {
+	dir := t.TempDir()
+	cfg := opsConfig(t, opsYAML(dir, "  - id: L1\n", "log: {level: info, format: json}"))
+	var log opsLog
+	level := new(slog.LevelVar)
+	a := New(cfg, slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: level})))
+	a.SetLogLevel(level)
+	agenttest.Start(t, a)
+
+	a.log.Debug("hidden before the reload")
+	next := opsConfig(t, opsYAML(dir, "  - id: L1\n", "log: {level: debug, format: text}"))
+	next.MQTT.Broker = a.Config().MQTT.Broker // the built-in broker as it runs
+	if err := a.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if level.Level() != slog.LevelDebug || a.Config().Log.Level != "debug" {
+		t.Errorf("log level after reload: %v (config %q), want debug", level.Level(), a.Config().Log.Level)
+	}
+	if f := a.Config().Log.Format; f != "json" {
+		t.Errorf("log format %q after reload, want json kept until a restart", f)
+	}
+	a.log.Debug("shown after the reload")
+	out := log.String()
+	if strings.Contains(out, "hidden before the reload") || !strings.Contains(out, "shown after the reload") {
+		t.Errorf("debug lines before/after the reload wrong:\n%s", out)
+	}
+	if !strings.Contains(out, `"key":"log.format"`) || strings.Contains(out, `"key":"log.level"`) {
+		t.Errorf("want a restart warning for log.format only:\n%s", out)
 	}
 }

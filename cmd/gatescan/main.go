@@ -122,12 +122,16 @@ func loadConfig(path string) (*config.Config, error) {
 	return c, nil
 }
 
-func newLogger(c *config.Config, w io.Writer) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(c.Log.Level))
+// newLogger is the daemon's logger as c.Log says; its level is read from
+// the returned variable, so that a reload can change it.
+func newLogger(c *config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.Log.Level))
+	lv.Set(l)
 	o := &slog.HandlerOptions{Level: lv}
 	if c.Log.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, o))
+		return slog.New(slog.NewTextHandler(w, o)), lv
 	}
-	return slog.New(slog.NewJSONHandler(w, o))
+	return slog.New(slog.NewJSONHandler(w, o)), lv
 }

@@ -24,12 +24,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	log, level := newLogger(cfg, stderr)
 	tuneMalloc()
 	limitGoMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	a := agent.New(cfg, log)
+	a.SetLogLevel(level)
 	a.NotifySystemd(ctx)
 	a.ReloadOnSignal(ctx, *cfgPath)
 	return a.Run(ctx)
