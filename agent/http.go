@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
-	"github.com/gatescan/gatescan/config"
 )
 
 // tokenCookie carries the token in the browser once the page was opened
@@ -193,7 +191,7 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 	if h.Loopback() {
 		return next
 	}
-	token, err := httpToken(h)
+	token, err := h.LoadToken()
 	if err == nil && token == "" {
 		err = fmt.Errorf("http.listen %s is not a loopback address and neither http.token nor http.token_file is set", h.Listen)
 	}
@@ -227,23 +225,6 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatescan"`)
 		http.Error(w, "token required: send Authorization: Bearer TOKEN, or open the page once with ?token=TOKEN (http.token in the config)", http.StatusUnauthorized)
 	})
-}
-
-// httpToken returns the configured token: token_file's content if set,
-// else token.
-func httpToken(h config.HTTP) (string, error) {
-	if h.TokenFile == "" {
-		return h.Token, nil
-	}
-	b, err := os.ReadFile(h.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("http.token_file: %w", err)
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", fmt.Errorf("http.token_file %s is empty", h.TokenFile)
-	}
-	return t, nil
 }
 
 // serveHTTP starts serving Handler on listen ("" serves nothing) and

@@ -137,6 +137,23 @@ func (h HTTP) Loopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// LoadToken returns the token the listener requires: token_file's content
+// if set, else token ("" for none).
+func (h HTTP) LoadToken() (string, error) {
+	if h.TokenFile == "" {
+		return h.Token, nil
+	}
+	b, err := os.ReadFile(h.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("http.token_file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("http.token_file %s is empty", h.TokenFile)
+	}
+	return t, nil
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`

@@ -29,8 +29,8 @@ usage:
   gatescan config defaults
   gatescan eval [--n N] [--seed S] [--scenarios a,b] [-v]
                                     the detector over simulated scans: detection, false alarms, mass error
-  gatescan outbox status --dir DIR [--key-file FILE] | --config FILE
-                                    the outbox of a buffer (read from a copy), as JSON
+  gatescan outbox status --config FILE | --dir DIR [--key-file FILE]
+                                    the outbox, as JSON: from the running daemon, else a copy of its buffer
   gatescan replay --since DURATION [--config NEW.yaml] [--running FILE]
                                     inspect the kept scans again, print what would change
 `

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
@@ -13,12 +16,17 @@ import (
 // outboxStatus is what `gatescan outbox status` prints.
 type outboxStatus struct {
 	Dir string `json:"dir"`
+	// Source is "daemon" when the running daemon answered, "copy" when a
+	// copy of the buffer was read.
+	Source string `json:"source"`
 	buffer.Stats
 }
 
-// cmdOutbox reports the state of a buffer's outbox. It reads a copy of the
-// buffer, never the directory itself: the daemon holds Badger's lock on it,
-// and a tool holding it would keep a restarting daemon out.
+// cmdOutbox reports the state of a buffer's outbox. Given the config, it
+// asks the daemon running with it first (its HTTP API: exact, and instant
+// however large the buffer). Otherwise it reads a copy of the buffer, never
+// the directory itself: the daemon holds Badger's lock on it, and a tool
+// holding it would keep a restarting daemon out.
 func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "status" {
 		return badInput("outbox: use `outbox status --dir DIR` (or --config FILE)")
@@ -38,6 +46,11 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 		c, err := config.Load(*cfgPath)
 		if err != nil {
 			return badInput("config %s: %v", *cfgPath, err)
+		}
+		if *dir == "" || *dir == c.Buffer.Dir {
+			if st, ok := outboxFromDaemon(c); ok {
+				return writeOutbox(stdout, outboxStatus{Dir: c.Buffer.Dir, Source: "daemon", Stats: st})
+			}
 		}
 		if *dir == "" {
 			*dir = c.Buffer.Dir
@@ -71,7 +84,51 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 	if u, err := buffer.DiskUsage(*dir); err == nil {
 		st.DiskBytes, st.LSMBytes, st.VLogBytes = u.Total, u.LSM, u.VLog
 	}
-	enc := json.NewEncoder(stdout)
+	return writeOutbox(stdout, outboxStatus{Dir: *dir, Source: "copy", Stats: st})
+}
+
+func writeOutbox(w io.Writer, st outboxStatus) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(outboxStatus{Dir: *dir, Stats: st})
+	return enc.Encode(st)
+}
+
+// outboxFromDaemon asks the daemon running with config c for its outbox
+// through /api/status on http.listen (with http.token). ok is false when no
+// daemon of that site and gate answers there.
+func outboxFromDaemon(c *config.Config) (st buffer.Stats, ok bool) {
+	host, port, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil || port == "0" {
+		return st, false
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	req, err := http.NewRequest("GET", "http://"+net.JoinHostPort(host, port)+"/api/status", nil)
+	if err != nil {
+		return st, false
+	}
+	if token, err := c.HTTP.LoadToken(); err == nil && token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
+	if err != nil {
+		return st, false
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Site, Gate string
+		Outbox     struct {
+			buffer.Stats
+			Error string `json:"error"`
+		} `json:"outbox"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&s) != nil ||
+		s.Site != c.Site || s.Gate != c.Gate || s.Outbox.Error != "" {
+		return st, false
+	}
+	return s.Outbox.Stats, true
 }

@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/internal/agenttest"
 )
 
 // TestOutboxStatus reads the outbox of a buffer another process holds open,
@@ -74,5 +80,57 @@ func TestOutboxStatus(t *testing.T) {
 	}
 	if err := dispatch([]string{"outbox", "status", "--dir", t.TempDir()}, &out, &errb); err == nil || !strings.Contains(err.Error(), "not a gatescan buffer") {
 		t.Errorf("empty directory: %v, want it called not a buffer", err)
+	}
+}
+
+// TestOutboxStatusFromDaemon: with the config of a running daemon, the
+// status comes from the daemon itself (no copy), with its token; with the
+// daemon stopped, from a copy of its buffer.
+func TestOutboxStatusFromDaemon(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	yaml := fmt.Sprintf(`site: ob-port
+gate: g7
+mqtt: {broker: "tcp://127.0.0.1:1", reconnect_min: 1s, reconnect_max: 2s}
+buffer: {dir: %q, sync_writes: false}
+scanner: {inbox: %q}
+declarations: {inbox: %q}
+http: {listen: %q, token: secret-token}
+lanes:
+  - id: L1
+`, filepath.Join(dir, "buffer"), filepath.Join(dir, "scans"), filepath.Join(dir, "decl"), addr)
+	cfgPath := filepath.Join(dir, "gatescan.yaml")
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := agenttest.Start(t, agent.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	status := func() outboxStatus {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if err := dispatch([]string{"outbox", "status", "--config", cfgPath}, &out, &errb); err != nil {
+			t.Fatalf("outbox status: %v (%s)", err, errb.String())
+		}
+		var st outboxStatus
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+		}
+		return st
+	}
+	st := status()
+	if st.Source != "daemon" || st.Dir != cfg.Buffer.Dir || st.DiskBytes == 0 {
+		t.Errorf("running daemon: status %+v, want it from the daemon", st)
+	}
+	stop()
+	if cp := status(); cp.Source != "copy" || cp.Dir != cfg.Buffer.Dir || cp.Pending != st.Pending || cp.LastSeq != st.LastSeq {
+		t.Errorf("daemon stopped: status %+v, want the same outbox (%+v) read from a copy", cp, st)
 	}
 }
