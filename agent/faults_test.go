@@ -11,7 +11,6 @@ import (
 	"image/png"
 	mrand "math/rand"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -527,12 +526,7 @@ func TestDaemonMemoryUnderLoad(t *testing.T) {
 	b := testbroker.Start(t)
 	b.Stop()
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := agenttest.FreeAddr(t)
 	cfg, cfgPath := faultConfig(t, dir, b.URL(), "")
 	yaml, _ := os.ReadFile(cfgPath)
 	os.WriteFile(cfgPath, bytes.Replace(yaml, []byte(`listen: "127.0.0.1:0"`), []byte(`listen: "`+addr+`"`), 1), 0o644)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -170,13 +169,7 @@ func runAgent(t *testing.T, cfg *config.Config) *Agent {
 }
 
 func deadBroker(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "tcp://" + addr
+	return "tcp://" + agenttest.FreeAddr(t)
 }
 
 func joinConfig(t *testing.T, grace time.Duration) *config.Config {

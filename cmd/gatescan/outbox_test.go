@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,12 +87,7 @@ func TestOutboxStatus(t *testing.T) {
 // daemon stopped, from a copy of its buffer.
 func TestOutboxStatusFromDaemon(t *testing.T) {
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := agenttest.FreeAddr(t)
 	yaml := fmt.Sprintf(`site: ob-port
 gate: g7
 mqtt: {broker: "tcp://127.0.0.1:1", reconnect_min: 1s, reconnect_max: 2s}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,4 +173,16 @@ func PutDeclarations(t testing.TB, inbox string, decls []xraysim.Declared) {
 		}
 		Put(t, inbox, fmt.Sprintf("d%d.json", i), b)
 	}
+}
+
+// FreeAddr returns a loopback address no one listens on (a port just
+// freed): for a listener the test starts, or a broker that is not there.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
