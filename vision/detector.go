@@ -248,10 +248,14 @@ var ErrNoContainer = errors.New("no container found in the image: no roof line a
 // Analyze runs the physics and finds containers, cargo, regions, layers
 // and materials.
 func (d *Detector) Analyze(in Input) (*Analysis, error) {
-	released := [2]bool{}
+	var releasedHigh, releasedLow bool
 	release := func(low bool) {
-		if k := b2i(low); in.Release != nil && !released[k] {
-			released[k] = true
+		done := &releasedHigh
+		if low {
+			done = &releasedLow
+		}
+		if in.Release != nil && !*done {
+			*done = true
 			in.Release(low)
 		}
 	}
@@ -385,11 +389,4 @@ func (d *Detector) analyseCargo(c *Container, b box, px, py float64, lap func(st
 	if x1 > x0 {
 		c.FillLengthM = round(float64(x1-x0)*g.cx, 2)
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -183,6 +183,8 @@ func resolve(dir, name string) (string, os.FileInfo, error) {
 }
 
 // decode reads a checked image into a CV_16UC1 Mat. The caller closes it.
+// The header is read again, not taken from Open: the Mat is sized for the
+// file as it is now, and Decode then checks it against what Open accepted.
 // The common layouts (16-bit grey PNG, uncompressed 16-bit grey TIFF) are
 // decoded in Go straight into the Mat's pixels, without a second copy of
 // the image and without waking OpenCV's imgcodecs; anything else goes to

@@ -58,18 +58,6 @@ func init() {
 
 func frame(kg int) []byte { return []byte(fmt.Sprintf("W%d\r\n", kg)) }
 
-// waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // logRecorder is a slog.Handler that keeps the messages it receives.
 type logRecorder struct {
 	mu   sync.Mutex
