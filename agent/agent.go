@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatescan/gatescan/agent/embedbroker"
+	"github.com/gatescan/gatescan/internal/embedbroker"
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"

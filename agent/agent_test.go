@@ -22,7 +22,7 @@ import (
 	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 func testConfig(t *testing.T, broker, port string) *config.Config {

@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gatescan/gatescan/agent/declaration"
-	"github.com/gatescan/gatescan/agent/inbox"
+	"github.com/gatescan/gatescan/drivers/declaration"
+	"github.com/gatescan/gatescan/drivers/inbox"
 )
 
 // storeDeclaration validates and stores one declaration; a newer one for

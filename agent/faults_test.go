@@ -34,7 +34,7 @@ import (
 	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // The fault tests drive the real agent (in process, or the built binary

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatescan/gatescan/agent/weighing"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scale"

@@ -18,7 +18,7 @@ import (
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
 	"github.com/gatescan/gatescan/internal/agenttest"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 var updatePage = flag.Bool("update-page", false, "keep the page's screenshot as testdata/page.png")

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/internal/agenttest"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // TestReloadLive reloads a running gate: thresholds, rules and lanes apply

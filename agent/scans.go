@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
-	"github.com/gatescan/gatescan/agent/inbox"
+	"github.com/gatescan/gatescan/drivers/inbox"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/drivers/scanin"

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 var (

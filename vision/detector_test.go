@@ -11,7 +11,7 @@ import (
 
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // simScan renders a scenario no finer than minPixelMM and returns it as

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // renderBoxes renders one 40 ft container holding boxes, driven through

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"

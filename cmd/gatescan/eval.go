@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatescan/gatescan/vision/eval"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/agent/eval"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // cmdEval runs the detector and the assessment over simulated scans and

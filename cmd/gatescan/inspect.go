@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
-	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatescan/gatescan/agent/weighing"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/scale"
 	"github.com/gatescan/gatescan/drivers/serialline"
 )

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gatescan/gatescan/agent/weighing"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/scale"
 	"github.com/gatescan/gatescan/drivers/serialline"
 )

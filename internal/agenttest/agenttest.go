@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // Runner is an agent: Run until the context ends, Ready once serving.

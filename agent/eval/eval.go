@@ -16,12 +16,12 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/gatescan/gatescan/agent/assess"
-	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // Options says how scans are made.

@@ -3,7 +3,7 @@ package xraysim
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/gatescan/gatescan/agent/declaration"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"math"
 	"math/rand"
 	"sort"

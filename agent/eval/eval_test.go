@@ -8,7 +8,7 @@ import (
 
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // TestExplore runs every scenario GATESCAN_EXPLORE times (seeds from

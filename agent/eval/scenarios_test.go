@@ -8,7 +8,7 @@ import (
 
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/vision/xraysim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // imageCodes are the findings that come from the X-ray image.
