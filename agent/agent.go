@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatescan/gatescan/internal/embedbroker"
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/internal/embedbroker"
 )
 
 // Version is the agent's version, set at build time.

@@ -19,10 +19,10 @@ import (
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
-	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 func testConfig(t *testing.T, broker, port string) *config.Config {

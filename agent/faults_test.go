@@ -30,11 +30,11 @@ import (
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 // The fault tests drive the real agent (in process, or the built binary
@@ -652,7 +652,7 @@ func TestImageFitsMaxBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer scan.Close()
-	det := vision.New(cfg)
+	det := vision.New(cfg.Detector, cfg.Containers)
 	defer det.Close()
 	var c assess.Case
 	results := assess.Inspect(cfg, det, scan, &c)
@@ -661,7 +661,7 @@ func TestImageFitsMaxBytes(t *testing.T) {
 	}
 	prev := 0
 	for _, max := range []int{cfg.MQTT.ImageMaxBytes, 128 << 10, 48 << 10, 16 << 10, 6 << 10} {
-		jpg, err := det.Annotate(c.Analysis, 0, &results[0], cfg.Detector.AnnotateMaxWidth, max)
+		jpg, err := det.Annotate(c.Analysis, 0, assess.Caption(&results[0]), cfg.Detector.AnnotateMaxWidth, max)
 		if err != nil {
 			t.Fatalf("annotate within %d bytes: %v", max, err)
 		}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )

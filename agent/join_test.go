@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
+	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/vision"
-	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/serialline"
 )
 

@@ -153,7 +153,7 @@ func (a *Agent) scanLoopTurn(det *vision.Detector) *vision.Detector {
 	// loop making det and this turn.
 	if g := a.configGeneration(); g != a.ops.detGen.Load() {
 		det.Close()
-		det = vision.New(a.Config())
+		det = newDetector(a.Config())
 		a.ops.detGen.Store(g)
 	}
 	return det

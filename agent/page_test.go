@@ -17,8 +17,8 @@ import (
 
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
-	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/internal/agenttest"
 )
 
 var updatePage = flag.Bool("update-page", false, "keep the page's screenshot as testdata/page.png")

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/internal/agenttest"
 )
 
 // TestReloadLive reloads a running gate: thresholds, rules and lanes apply

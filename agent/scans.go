@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
-	"github.com/gatescan/gatescan/drivers/inbox"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/inbox"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )
@@ -94,7 +95,7 @@ func (a *Agent) watchScans(ctx context.Context) {
 // processScans inspects queued scans one at a time with one detector: the
 // detector is the hot path and a gate box has few cores.
 func (a *Agent) processScans(ctx context.Context) {
-	det := vision.New(a.Config())
+	det := newDetector(a.Config())
 	defer func() { det.Close() }() // the last det: scanLoopTurn replaces it after a reload
 	for {
 		det = a.scanLoopTurn(det) // proves the loop alive (watchdog); applies reloaded detector settings
@@ -257,7 +258,7 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 		}
 		if an != nil && i < len(an.Containers) {
 			maxBytes := a.Config().MQTT.ImageMaxBytes
-			jpg, err := det.Annotate(an, i, r, a.Config().Detector.AnnotateMaxWidth, maxBytes)
+			jpg, err := det.Annotate(an, i, assess.Caption(r), a.Config().Detector.AnnotateMaxWidth, maxBytes)
 			if err == nil && maxBytes > 0 && len(jpg) > maxBytes {
 				// Annotate stops shrinking at a minimum width.
 				err = fmt.Errorf("the smallest image is %d bytes, over mqtt.image_max_bytes %d", len(jpg), maxBytes)
@@ -305,3 +306,8 @@ func (a *Agent) finish(scan *scanin.Scan) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// newDetector is a detector with the config's settings and geometries.
+func newDetector(c *config.Config) *vision.Detector {
+	return vision.New(c.Detector, c.Containers)
+}

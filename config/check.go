@@ -99,8 +99,11 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 }
 
 func join(path, key string) string {
-	if path == "" {
+	switch {
+	case path == "":
 		return key
+	case key == "":
+		return path
 	}
 	return path + "." + key
 }
@@ -233,68 +236,8 @@ func (c *Config) Validate() Problems {
 			}
 		}
 	}
-	d := c.Detector
-	if d.MuCm2G <= 0 || d.MuCm2G > 1 {
-		bad("detector.mu_cm2_g", "%v cm²/g is not a plausible MeV mass attenuation coefficient (0.02..0.1)", d.MuCm2G)
-	}
-	for i, s := range d.StepWedge {
-		if s[0] <= 0 || s[1] <= 0 || (i > 0 && (s[0] <= d.StepWedge[i-1][0] || s[1] <= d.StepWedge[i-1][1])) {
-			bad(fmt.Sprintf("detector.step_wedge[%d]", i), "%v: entries must be positive [attenuation, g/cm²] pairs, both increasing", s)
-		}
-	}
-	for i, w := range d.StepWedges {
-		p := fmt.Sprintf("detector.step_wedges[%d]", i)
-		if w.EnergyMeV <= 0 || w.EnergyMeV > 20 {
-			bad(p+".energy_mev", "%v MeV: give the beam's end-point energy, e.g. 6", w.EnergyMeV)
-		}
-		if len(w.Steps) < 2 {
-			bad(p+".steps", "a wedge needs at least 2 [attenuation, g/cm²] steps")
-		}
-		for j, s := range w.Steps {
-			if s[0] <= 0 || s[1] <= 0 || (j > 0 && (s[0] <= w.Steps[j-1][0] || s[1] <= w.Steps[j-1][1])) {
-				bad(fmt.Sprintf("%s.steps[%d]", p, j), "%v: entries must be positive [attenuation, g/cm²] pairs, both increasing", s)
-			}
-		}
-	}
-	for i, de := range d.DualEnergy {
-		p := fmt.Sprintf("detector.dual_energy[%d]", i)
-		if de.EnergyMeV[0] <= de.EnergyMeV[1] || de.EnergyMeV[1] <= 0 {
-			bad(p+".energy_mev", "%v: give [high, low] end-point energies, high > low > 0", de.EnergyMeV)
-		}
-		for _, m := range []struct {
-			name string
-			tab  [][2]float64
-		}{{"organic", de.Organic}, {"aluminium", de.Aluminium}, {"steel", de.Steel}} {
-			if len(m.tab) < 2 {
-				bad(p+"."+m.name, "needs at least 2 [A_high, A_low] pairs measured behind wedge steps")
-			}
-			for j, s := range m.tab {
-				if s[0] <= 0 || s[1] <= 0 || (j > 0 && s[0] <= m.tab[j-1][0]) {
-					bad(fmt.Sprintf("%s.%s[%d]", p, m.name, j), "%v: entries must be positive [A_high, A_low] pairs, A_high increasing", s)
-				}
-			}
-		}
-	}
-	if d.GridM < 0.01 || d.GridM > 0.2 {
-		bad("detector.grid_m", "%v m: the segmentation cell must be 0.01..0.2 m", d.GridM)
-	}
-	if d.EdgeRatio <= 1 || d.MergeRatio <= 1 || d.LayerDensityRatio <= 1 {
-		bad("detector.edge_ratio", "edge_ratio (%v), merge_ratio (%v) and layer_density_ratio (%v) are density ratios and must exceed 1", d.EdgeRatio, d.MergeRatio, d.LayerDensityRatio)
-	}
-	if d.CoilRadiusM[0] <= 0 || d.CoilRadiusM[1] <= d.CoilRadiusM[0] {
-		bad("detector.coil_radius_m", "%v: need [smallest, largest] coil radius in metres, 0 < smallest < largest", d.CoilRadiusM)
-	}
-	if d.LayerMinHeightM <= 0 || d.LayerMinLengthM <= 0 || d.PackagingMaxHeightM < 0 || d.PackagingMaxHeightM >= d.LayerMinHeightM {
-		bad("detector.layer_min_height_m", "need 0 <= packaging_max_height_m (%v) < layer_min_height_m (%v) and layer_min_length_m (%v) > 0", d.PackagingMaxHeightM, d.LayerMinHeightM, d.LayerMinLengthM)
-	}
-	if d.ProfileMarginPct < 0 || d.ProfileMarginPct > 100 {
-		bad("detector.profile_margin_pct", "%v: a percentage, 0..100", d.ProfileMarginPct)
-	}
-	if d.StructureTransmission <= 0.5 || d.StructureTransmission >= 1 {
-		bad("detector.structure_transmission", "%v must be in (0.5, 1)", d.StructureTransmission)
-	}
-	if d.ReliableTransmission <= 0 || d.ReliableTransmission >= 0.2 {
-		bad("detector.reliable_transmission", "%v must be in (0, 0.2)", d.ReliableTransmission)
+	for _, p := range c.Detector.Check() {
+		bad(join("detector", p.Key), "%s", p.Msg)
 	}
 	r := c.Rules
 	if r.ReviewRisk <= 0 || r.AlertRisk <= r.ReviewRisk || r.AlertRisk > 1 {
@@ -304,12 +247,8 @@ func (c *Config) Validate() Problems {
 		bad("rules.weight_tolerance_pct", "tolerances cannot be negative")
 	}
 	for i, k := range c.Containers {
-		p := fmt.Sprintf("containers[%d]", i)
-		if len(k.SizeCode) != 2 {
-			bad(p+".size_code", "%q: the first two characters of the ISO 6346 size-type code, e.g. \"42\"", k.SizeCode)
-		}
-		if k.LengthM <= 0 || k.HeightM <= 0 || k.InnerWidthM <= 0 || k.InnerHeightM <= 0 || k.InnerHeightM >= k.HeightM {
-			bad(p, "dimensions must be positive with inner height below outer height")
+		for _, p := range k.Check() {
+			bad(join(fmt.Sprintf("containers[%d]", i), p.Key), "%s", p.Msg)
 		}
 	}
 	for i, pr := range c.Profiles {

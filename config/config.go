@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatescan/gatescan/vision/settings"
 )
 
 //go:embed defaults.yaml
@@ -160,53 +162,14 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Detector holds the X-ray detector's physics and thresholds.
-type Detector struct {
-	MuCm2G float64 `yaml:"mu_cm2_g"`
-	// StepWedge is a calibration used whatever the beam energy;
-	// StepWedges, keyed by end-point energy, come first.
-	StepWedge                [][2]float64 `yaml:"step_wedge"`
-	StepWedges               []StepWedge  `yaml:"step_wedges"`
-	DualEnergy               []DualEnergy `yaml:"dual_energy"`
-	LeadInMinColumns         int          `yaml:"lead_in_min_columns"`
-	LeadInMaxColumns         int          `yaml:"lead_in_max_columns"`
-	StructureTransmission    float64      `yaml:"structure_transmission"`
-	ReliableTransmission     float64      `yaml:"reliable_transmission"`
-	CargoMinKgM3             float64      `yaml:"cargo_min_kg_m3"`
-	EmptyMaxKg               float64      `yaml:"empty_max_kg"`
-	EmptyMaxAreaM2           float64      `yaml:"empty_max_area_m2"`
-	NoPenetrationMaxFraction float64      `yaml:"no_penetration_max_fraction"`
-	RegionMinAreaM2          float64      `yaml:"region_min_area_m2"`
-	GridM                    float64      `yaml:"grid_m"`
-	EdgeRatio                float64      `yaml:"edge_ratio"`
-	MergeRatio               float64      `yaml:"merge_ratio"`
-	PackagingMaxHeightM      float64      `yaml:"packaging_max_height_m"`
-	CoilRadiusM              [2]float64   `yaml:"coil_radius_m"`
-	LayerMinHeightM          float64      `yaml:"layer_min_height_m"`
-	LayerMinLengthM          float64      `yaml:"layer_min_length_m"`
-	LayerDensityRatio        float64      `yaml:"layer_density_ratio"`
-	MaterialMinAttenuation   float64      `yaml:"material_min_attenuation"`
-	ProfileMarginPct         float64      `yaml:"profile_margin_pct"`
-	MismatchMinAreaM2        float64      `yaml:"mismatch_min_area_m2"`
-	AnnotateMaxWidth         int          `yaml:"annotate_max_width"`
-}
-
-// StepWedge is a step-wedge calibration for one beam end-point energy:
-// [attenuation -ln T, g/cm²] pairs, both increasing.
-type StepWedge struct {
-	EnergyMeV float64      `yaml:"energy_mev"`
-	Steps     [][2]float64 `yaml:"steps"`
-}
-
-// DualEnergy is the material calibration of a dual-energy scanner for one
-// pair of end-point energies: for each reference material, [A_high, A_low]
-// attenuation pairs measured behind wedge steps of it, A_high increasing.
-type DualEnergy struct {
-	EnergyMeV [2]float64   `yaml:"energy_mev"`
-	Organic   [][2]float64 `yaml:"organic"`
-	Aluminium [][2]float64 `yaml:"aluminium"`
-	Steel     [][2]float64 `yaml:"steel"`
-}
+// The detector's settings and the containers' geometry are the vision
+// package's own (vision/settings): the config only places them.
+type (
+	Detector   = settings.Detector
+	StepWedge  = settings.StepWedge
+	DualEnergy = settings.DualEnergy
+	Container  = settings.Container
+)
 
 // Rules holds the weight and risk rules.
 type Rules struct {
@@ -226,18 +189,6 @@ type SeverityRisk struct {
 	Info     float64 `yaml:"info"`
 	Warning  float64 `yaml:"warning"`
 	Critical float64 `yaml:"critical"`
-}
-
-// Container is the geometry of one ISO 6346 size code.
-type Container struct {
-	SizeCode      string  `yaml:"size_code"`
-	Name          string  `yaml:"name"`
-	LengthM       float64 `yaml:"length_m"`
-	HeightM       float64 `yaml:"height_m"`
-	InnerLengthM  float64 `yaml:"inner_length_m"`
-	InnerWidthM   float64 `yaml:"inner_width_m"`
-	InnerHeightM  float64 `yaml:"inner_height_m"`
-	SideWallsGCm2 float64 `yaml:"side_walls_g_cm2"`
 }
 
 // Profile is what a commodity looks like in the X-ray, keyed by HS prefix.

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"gocv.io/x/gocv"
-
-	"github.com/gatescan/gatescan/agent/inspection"
 )
 
 // Colours (gocv turns them into OpenCV's BGR order).
@@ -28,9 +26,9 @@ var (
 // verdictColour is the banner colour of a verdict.
 func verdictColour(v string) color.RGBA {
 	switch v {
-	case inspection.Alert:
+	case "alert":
 		return color.RGBA{200, 0, 0, 0}
-	case inspection.Review:
+	case "review":
 		return color.RGBA{230, 150, 0, 0}
 	}
 	return color.RGBA{0, 150, 0, 0}
@@ -63,13 +61,34 @@ func palette() gocv.Mat {
 	return lut
 }
 
+// Caption is what an annotated image says beyond the scan: the verdict
+// and risk in its banner, the container numbers and weights, and the
+// findings to box, each with its code. A nil Caption annotates the
+// analysis alone.
+type Caption struct {
+	Verdict    string // clear, review or alert
+	Risk       float64
+	IDs        string // the container number(s) shown
+	DeclaredKg *float64
+	NetKg      *float64
+	// Codes are the codes of the findings that weigh (not info), in order.
+	Codes []string
+	Marks []Mark
+}
+
+// Mark is a finding drawn on the image: its code boxed at its region.
+type Mark struct {
+	Code   string
+	Region Box
+}
+
 // Annotate renders container idx of the last analysed scan as a JPEG: the
 // attenuation in false colour, the container, its regions, light layers and
 // the findings' regions boxed and labelled, a colour bar, and a banner with
 // the verdict and the masses. It must be called before the detector
 // analyses another scan. The image is downscaled to maxWidth and until it
 // fits maxBytes (0: no limit).
-func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth, maxBytes int) ([]byte, error) {
+func (d *Detector) Annotate(a *Analysis, idx int, r *Caption, maxWidth, maxBytes int) ([]byte, error) {
 	if a == nil || idx < 0 || idx >= len(a.Containers) || d.a.Empty() || d.a.Cols() != a.Width || d.a.Rows() != a.Height {
 		return nil, fmt.Errorf("no container %d in the detector's last analysis: annotate right after Analyze", idx)
 	}
@@ -111,7 +130,7 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 		return image.Rect(int(float64(rc.Min.X)*scale), int(float64(rc.Min.Y)*scale), int(float64(rc.Max.X)*scale), int(float64(rc.Max.Y)*scale))
 	}
 	px, py := a.PixelM[0], a.PixelM[1]
-	toPx := func(m inspection.Region) image.Rectangle {
+	toPx := func(m Box) image.Rectangle {
 		return image.Rect(c.OuterPx.Min.X+int(m.XM/px), c.OuterPx.Min.Y+int(m.YM/py),
 			c.OuterPx.Min.X+int((m.XM+m.WM)/px), c.OuterPx.Min.Y+int((m.YM+m.HM)/py))
 	}
@@ -143,11 +162,11 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 		// Several findings about one region share its box: their codes
 		// stack up from its bottom edge.
 		var drawn []image.Rectangle
-		for _, f := range r.Findings {
-			if f.Region == nil || px == 0 {
+		for _, f := range r.Marks {
+			if px == 0 {
 				continue
 			}
-			b := tr(toPx(*f.Region))
+			b := tr(toPx(f.Region))
 			n := 0
 			for _, o := range drawn {
 				if o == b {
@@ -166,22 +185,13 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *inspection.Result, maxWidth
 	verdict, risk, ids, codes := "ANALYSIS", 0.0, "", ""
 	var weights string
 	if r != nil {
-		verdict, risk, ids = strings.ToUpper(r.Verdict), r.Risk, strings.Join(r.ContainerIDs, " ")
-		if r.Container != "" {
-			ids = r.Container
+		verdict, risk, ids = strings.ToUpper(r.Verdict), r.Risk, r.IDs
+		codes = strings.Join(r.Codes, ", ")
+		if r.DeclaredKg != nil {
+			weights += fmt.Sprintf("  declared %.0f kg", *r.DeclaredKg)
 		}
-		var cs []string
-		for _, f := range r.Findings {
-			if f.Severity != inspection.Info {
-				cs = append(cs, f.Code)
-			}
-		}
-		codes = strings.Join(cs, ", ")
-		if r.Weights.DeclaredKg != nil {
-			weights += fmt.Sprintf("  declared %.0f kg", *r.Weights.DeclaredKg)
-		}
-		if r.Weights.NetKg != nil {
-			weights += fmt.Sprintf("  weighbridge net %.0f kg", *r.Weights.NetKg)
+		if r.NetKg != nil {
+			weights += fmt.Sprintf("  weighbridge net %.0f kg", *r.NetKg)
 		}
 	}
 	xray := fmt.Sprintf("X-ray %.0f kg", c.CargoKg)

@@ -11,9 +11,8 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/vision"
 )
 
 var (
@@ -89,7 +88,7 @@ func BenchmarkDetector40ftDual(b *testing.B) { benchDetector(b, true) }
 // benchDetector times whole analyses and reports each stage's mean time.
 func benchDetector(b *testing.B, dual bool) {
 	in := scan40(b, dual)
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	if _, err := det.Analyze(in); err != nil { // warm the buffers
 		b.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"unsafe"
 
 	"gocv.io/x/gocv"
-
-	"github.com/gatescan/gatescan/agent/inspection"
 )
 
 // cargo measures what is inside one container: its mass thickness (and
@@ -23,7 +21,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 		LengthM: b.geom.LengthM, InnerWidthM: b.geom.InnerWidthM}
 	r := b.inner.Intersect(image.Rect(0, 0, d.a.Cols(), d.a.Rows()))
 	if r.Dx() < 8 || r.Dy() < 8 {
-		c.Findings = append(c.Findings, quality(inspection.Warning,
+		c.Findings = append(c.Findings, quality(Warning,
 			"the container's inner space lies outside the image: X-ray checks of its cargo skipped; check the scanner's field of view"))
 		return c, false
 	}
@@ -137,9 +135,9 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	}
 	c.LowerBound = c.CargoAreaM2 >= d.p.EmptyMaxAreaM2 && kg > 0 && opaqueKg > d.p.NoPenetrationMaxFraction*kg
 	if c.LowerBound {
-		f := quality(inspection.Info, fmt.Sprintf("the beam did not get through %.0f %% of the cargo's area, holding %.0f %% of its X-ray mass: the X-ray mass is a lower bound",
+		f := quality(Info, fmt.Sprintf("the beam did not get through %.0f %% of the cargo's area, holding %.0f %% of its X-ray mass: the X-ray mass is a lower bound",
 			100*c.NoPenetration, 100*opaqueKg/kg))
-		f.Measured, f.Expected = inspection.Ptr(round(opaqueKg/kg, 3)), &[2]float64{0, d.p.NoPenetrationMaxFraction}
+		f.Measured, f.Expected = ptr(round(opaqueKg/kg, 3)), &[2]float64{0, d.p.NoPenetrationMaxFraction}
 		c.Findings = append(c.Findings, f)
 	}
 	return c, true

@@ -4,13 +4,13 @@ import (
 	"image"
 	"math"
 
-	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/vision/settings"
 )
 
 // box is one container found in the image, in pixels.
 type box struct {
 	outer, inner image.Rectangle
-	geom         config.Container
+	geom         settings.Container
 	typeGuessed  bool
 	// floorPx is the row of the floor's top edge, -1 if none was seen.
 	floorPx int
@@ -192,13 +192,13 @@ func rowQuantile[T float32 | uint16](d *Detector, row []T, s span, q float64, co
 // is one, else the configured size of that length whose height puts the
 // floor where the image shows it. It also returns the row of the floor's
 // top edge (-1 when not found).
-func (d *Detector) geometry(in *Input, idx int, lenM float64, s span, r0 int, py float64) (config.Container, bool, int) {
+func (d *Detector) geometry(in *Input, idx int, lenM float64, s span, r0 int, py float64) (settings.Container, bool, int) {
 	if idx < len(in.Types) && in.Types[idx] != "" {
 		if g, ok := d.cfgContainer(in.Types[idx]); ok {
 			return g, false, d.floorRow(s, r0, g.HeightM, py)
 		}
 	}
-	best, bestFloor, bestErr := config.Container{}, -1, math.Inf(1)
+	best, bestFloor, bestErr := settings.Container{}, -1, math.Inf(1)
 	for _, g := range d.containers {
 		if math.Abs(g.LengthM-lenM)/g.LengthM > 0.08 {
 			continue
@@ -302,7 +302,7 @@ func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
 }
 
 // cfgContainer is the configured geometry of an ISO size-type code.
-func (d *Detector) cfgContainer(typeCode string) (config.Container, bool) {
+func (d *Detector) cfgContainer(typeCode string) (settings.Container, bool) {
 	if len(typeCode) >= 2 {
 		for _, g := range d.containers {
 			if g.SizeCode == typeCode[:2] {
@@ -310,13 +310,13 @@ func (d *Detector) cfgContainer(typeCode string) (config.Container, bool) {
 			}
 		}
 	}
-	return config.Container{}, false
+	return settings.Container{}, false
 }
 
 // innerBox is the space cargo can be in: from the top (the roof band is
 // taken out row by row later) down to the floor's top edge, inside the end
 // walls.
-func (d *Detector) innerBox(s span, r0, floor int, g config.Container, px, py float64) image.Rectangle {
+func (d *Detector) innerBox(s span, r0, floor int, g settings.Container, px, py float64) image.Rectangle {
 	bottom := floor
 	if floor < 0 {
 		bottom = r0 + int(math.Round((g.HeightM-floorThicknessM)/py))

@@ -9,8 +9,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/gatescan/gatescan/agent/inspection"
-	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/vision/settings"
 )
 
 // Input is one scan as the detector needs it: the images and the physics
@@ -39,13 +38,13 @@ type Input struct {
 }
 
 // Params are the detector's settings.
-type Params = config.Detector
+type Params = settings.Detector
 
 // Detector analyses scans. It keeps its working buffers between scans;
 // it is not safe for concurrent use.
 type Detector struct {
 	p          Params
-	containers []config.Container
+	containers []settings.Container
 
 	// The full-resolution working images are one per energy, the
 	// attenuation in fixed point (see attScale): a of the whole scan for
@@ -69,7 +68,7 @@ type Detector struct {
 	mu, pen                float64
 	wedge                  [][2]float64
 	lut                    wedgeLUT
-	dual                   *config.DualEnergy
+	dual                   *settings.DualEnergy
 	baseline, baseA, baseL []float64
 	sortBuf, qBuf          []float32
 	passBuf                []bool
@@ -82,10 +81,13 @@ type Detector struct {
 	seg                    segmenter
 }
 
-// New returns a Detector with the config's detector parameters and
-// container geometries. Close it when done.
-func New(c *config.Config) *Detector {
-	d := &Detector{p: c.Detector, containers: c.Containers}
+// Geometry is the shape of one ISO 6346 size code of container.
+type Geometry = settings.Container
+
+// New returns a Detector with the site's detector settings and the
+// geometries of the containers it may meet. Close it when done.
+func New(p Params, containers []Geometry) *Detector {
+	d := &Detector{p: p, containers: containers}
 	for _, m := range d.mats() {
 		*m = gocv.NewMat()
 	}
@@ -112,7 +114,7 @@ func (d *Detector) Close() {
 type Analysis struct {
 	Containers []Container
 	// Quality lists scan-wide problems (IMAGE_QUALITY findings).
-	Quality []inspection.Finding
+	Quality []Note
 	// TimingsMS is the time spent per stage.
 	TimingsMS map[string]float64
 	Width     int
@@ -158,7 +160,7 @@ type Container struct {
 	// Layers are light bands found under denser goods, or light blocks
 	// behind a wall of denser goods at an end.
 	Layers   []Layer
-	Findings []inspection.Finding
+	Findings []Note
 }
 
 // Region is a part of the cargo of homogeneous apparent density.
@@ -166,7 +168,7 @@ type Region struct {
 	Px image.Rectangle
 	// M is the bounding box in metres from the container's outer top-left
 	// corner as seen in the image.
-	M      inspection.Region
+	M      Box
 	AreaM2 float64
 	Kg     float64
 	// DensityKgM3 is the apparent density (mass thickness over the inner
@@ -225,7 +227,7 @@ type Layer struct {
 	Light, Dense int
 	// M is the light band where it lies under the dense one (Behind: the
 	// light block where it lies behind the wall), in metres.
-	M inspection.Region
+	M Box
 	// LengthM is the light band's extent along the length (Behind: the
 	// light block's mean length behind the wall); HeightM its mean height
 	// (Behind: the height over which the wall hides it).
@@ -273,7 +275,7 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	d.hasLow = in.HasLow && !in.Low.Empty()
 	if d.hasLow && (in.Low.Rows() != in.High.Rows() || in.Low.Cols() != in.High.Cols() || in.Low.Type() != gocv.MatTypeCV16UC1) {
 		d.hasLow = false
-		a.Quality = append(a.Quality, quality(inspection.Warning, "the low-energy image differs from the high-energy one in size or type: dual-energy material checks skipped"))
+		a.Quality = append(a.Quality, quality(Warning, "the low-energy image differs from the high-energy one in size or type: dual-energy material checks skipped"))
 	}
 	stage := time.Now()
 	lap := func(name string) {
@@ -282,12 +284,12 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		stage = now
 	}
 	for _, n := range d.flatField(&in) {
-		a.Quality = append(a.Quality, quality(inspection.Warning, n))
+		a.Quality = append(a.Quality, quality(Warning, n))
 	}
 	release(false)
 	a.LeadIn, a.DeadRows = d.leadCols, d.deadRows
 	if d.hi.noise > 0.05 {
-		a.Quality = append(a.Quality, quality(inspection.Warning, fmt.Sprintf(
+		a.Quality = append(a.Quality, quality(Warning, fmt.Sprintf(
 			"air signal noise is %.1f %% per pixel (expected under 5 %%): densities are uncertain; check the source output and the detector", 100*d.hi.noise)))
 	}
 	lap("flat_field")
@@ -302,7 +304,7 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	if d.hasLow {
 		d.dual = d.dualFor(in.EnergyHighMeV, in.EnergyLowMeV)
 		if d.dual == nil {
-			a.Quality = append(a.Quality, quality(inspection.Info, fmt.Sprintf(
+			a.Quality = append(a.Quality, quality(Info, fmt.Sprintf(
 				"no dual-energy calibration for %v/%v MeV in detector.dual_energy: material checks skipped", in.EnergyHighMeV, in.EnergyLowMeV)))
 		}
 	}
@@ -361,10 +363,6 @@ func freeMats(ms ...*gocv.Mat) {
 			*m = gocv.NewMat()
 		}
 	}
-}
-
-func quality(sev inspection.Severity, msg string) inspection.Finding {
-	return inspection.Finding{Code: inspection.ImageQuality, Severity: sev, Message: msg}
 }
 
 // analyseCargo segments a container's cargo into regions and describes

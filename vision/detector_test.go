@@ -10,9 +10,15 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/vision"
 )
+
+// defaultDetector is a detector with the shipped defaults.
+func defaultDetector() *vision.Detector {
+	c := config.Default()
+	return vision.New(c.Detector, c.Containers)
+}
 
 // simScan renders a scenario no finer than minPixelMM and returns it as
 // detector input; its Mats are closed when the test ends.
@@ -61,7 +67,7 @@ func render(tb testing.TB, scenario string, seed int64, minPixelMM float64) (vis
 // goods; crated aluminium machines (ventilators) read 5-9 % low, since
 // aluminium attenuates less per gram than the organic wedge.
 func TestDetectorMass(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	for _, tc := range []struct {
 		scenario string
@@ -92,7 +98,7 @@ func TestDetectorMass(t *testing.T) {
 // TestDetectorDenseLoads checks that loads too dense to cross are reported
 // as lower bounds, never as a mass above the truth.
 func TestDetectorDenseLoads(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	for _, tc := range []struct {
 		scenario string
@@ -113,7 +119,7 @@ func TestDetectorDenseLoads(t *testing.T) {
 // TestDetectorGeometry checks containers, floors and emptiness against the
 // truth on a parallel and a fan-beam scan, an empty box and two 20 ft boxes.
 func TestDetectorGeometry(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	for _, tc := range []struct {
 		scenario string
@@ -159,7 +165,7 @@ func truthFan(scenario string, seed int64) bool {
 // TestDetectorDeterministic checks that a Detector's reused buffers carry
 // nothing from one scan to the next.
 func TestDetectorDeterministic(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	a, _ := simScan(t, "masks-under-wire", 3, 6)
 	b, _ := simScan(t, "honest-wire", 2, 7)
@@ -184,7 +190,7 @@ func TestDetectorDeterministic(t *testing.T) {
 // refused with an error that says what is wrong, and that scans missing
 // what the flat-field needs are analysed with IMAGE_QUALITY notes.
 func TestDetectorBadInput(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	good, _ := simScan(t, "honest-masks", 2, 8)
 	eight := gocv.NewMatWithSize(100, 400, gocv.MatTypeCV8UC1)
@@ -234,7 +240,7 @@ func TestDetectorBadInput(t *testing.T) {
 // assessment relies on: the light band under wire, the steel block in
 // light goods, and the coils of wire.
 func TestDetectorFindsHiddenGoods(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 
 	in, truth := simScan(t, "masks-under-wire", 2, 6)

@@ -2,8 +2,6 @@ package vision
 
 import (
 	"math"
-
-	"github.com/gatescan/gatescan/agent/inspection"
 )
 
 // layerCol accumulates, for one pair of regions, the grid columns where
@@ -73,7 +71,7 @@ func (d *Detector) layers(c *Container, b box, px, py float64) {
 		l := &c.Regions[lc.light-1]
 		ly := Layer{
 			Light: int(lc.light - 1), Dense: int(lc.dense - 1),
-			M: inspection.Region{
+			M: Box{
 				XM: round(float64(pr.Min.X-b.outer.Min.X)*px, 2), YM: round(float64(pr.Min.Y-b.outer.Min.Y)*py, 2),
 				WM: round(float64(pr.Dx())*px, 2), HM: round(float64(pr.Dy())*py, 2),
 			},
@@ -273,7 +271,7 @@ func (d *Detector) behindLayer(c *Container, b box, px, py float64, lc layerCol)
 	pr := g.rect(lc.x0, lc.y0, lc.x1, lc.y1)
 	ly := Layer{
 		Light: int(lc.light - 1), Dense: -1, Behind: true,
-		M: inspection.Region{
+		M: Box{
 			XM: round(float64(pr.Min.X-b.outer.Min.X)*px, 2), YM: round(float64(pr.Min.Y-b.outer.Min.Y)*py, 2),
 			WM: round(float64(pr.Dx())*px, 2), HM: round(float64(pr.Dy())*py, 2),
 		},

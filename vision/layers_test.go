@@ -5,9 +5,8 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/gatescan/gatescan/config"
-	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/vision"
 )
 
 // renderBoxes renders one 40 ft container holding boxes, driven through
@@ -59,7 +58,7 @@ func behindLayers(c vision.Container) []vision.Layer {
 // along the length behind a full-height wall of dense cover goods at the
 // door end is a Behind layer, whichever side of the image the doors are on.
 func TestDetectorFindsGoodsBehindAWall(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	masks := xraysim.Box{X0: 3, X1: 10, Y0: 0, Y1: 2.2, Depth: 2.3, Material: xraysim.Organic, Density: 120, Label: "face masks", Hidden: true}
 	wall := xraysim.Box{X0: 10, X1: 12, Y0: 0, Y1: 2.35, Depth: 2.3, Material: xraysim.Ceramic, Density: 1800, Label: "tiles"}
@@ -88,7 +87,7 @@ func TestDetectorFindsGoodsBehindAWall(t *testing.T) {
 // TestDetectorNoWallWithoutHiddenGoods checks that a dense wall alone, or
 // honest goods of similar densities side by side, is no Behind layer.
 func TestDetectorNoWallWithoutHiddenGoods(t *testing.T) {
-	det := vision.New(config.Default())
+	det := defaultDetector()
 	defer det.Close()
 	for name, boxes := range map[string][]xraysim.Box{
 		"wall alone": {{X0: 10, X1: 12, Y0: 0, Y1: 2.35, Depth: 2.3, Material: xraysim.Ceramic, Density: 1800}},

@@ -3,7 +3,7 @@ package vision
 import (
 	"math"
 
-	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/vision/settings"
 )
 
 // Dual-energy material classes, from light elements to heavy.
@@ -17,7 +17,7 @@ const (
 // dualFor returns the dual-energy calibration for a pair of end-point
 // energies (within 0.5 MeV each), or nil. A scan that does not state its
 // energies uses the only calibration when there is exactly one.
-func (d *Detector) dualFor(hi, lo float64) *config.DualEnergy {
+func (d *Detector) dualFor(hi, lo float64) *settings.DualEnergy {
 	if hi == 0 && lo == 0 && len(d.p.DualEnergy) == 1 {
 		return &d.p.DualEnergy[0]
 	}
@@ -50,7 +50,7 @@ func ratioAt(tab [][2]float64, a float64) float64 {
 // ratio A_low/A_high lies among the organic, aluminium and steel curves at
 // that A_high. It returns the class and the material index (0 on the steel
 // curve, 1 on the organic one).
-func classify(de *config.DualEnergy, aHigh, ratio float64) (string, float64) {
+func classify(de *settings.DualEnergy, aHigh, ratio float64) (string, float64) {
 	ro, ra, rf := ratioAt(de.Organic, aHigh), ratioAt(de.Aluminium, aHigh), ratioAt(de.Steel, aHigh)
 	idx := 0.0
 	if ro > rf {

@@ -8,8 +8,6 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/gatescan/gatescan/agent/inspection"
-	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/vision"
 )
 
@@ -20,7 +18,7 @@ import (
 func TestMatProfile(t *testing.T) {
 	before := gocv.MatProfile.Count()
 	func() {
-		det := vision.New(config.Default())
+		det := defaultDetector()
 		defer det.Close()
 		for _, sc := range []struct {
 			name string
@@ -32,7 +30,7 @@ func TestMatProfile(t *testing.T) {
 				t.Fatalf("%s: %v", sc.name, err)
 			}
 			for i := range a.Containers {
-				r := &inspection.Result{Verdict: inspection.Review, ContainerIDs: []string{"MSKU1234565"}}
+				r := &vision.Caption{Verdict: "review", IDs: "MSKU1234565"}
 				if _, err := det.Annotate(a, i, r, 800, 50000); err != nil {
 					t.Fatalf("%s: annotate: %v", sc.name, err)
 				}

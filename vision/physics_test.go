@@ -35,7 +35,7 @@ func TestDetectorWedge(t *testing.T) {
 func TestDetectorWedgeForEnergy(t *testing.T) {
 	c := config.Default()
 	c.Detector.StepWedge = [][2]float64{{1, 1}, {2, 2}}
-	d := New(c)
+	d := New(c.Detector, c.Containers)
 	defer d.Close()
 	for _, tc := range []struct {
 		energy float64

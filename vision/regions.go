@@ -7,8 +7,6 @@ import (
 	"slices"
 
 	"gocv.io/x/gocv"
-
-	"github.com/gatescan/gatescan/agent/inspection"
 )
 
 // The cargo is segmented on a grid of cells of about detector.grid_m, each
@@ -447,7 +445,7 @@ func (d *Detector) measureRegions(c *Container, b box, nr int, px, py float64) {
 		rg := &c.Regions[l-1]
 		rg.Label = l
 		rg.Px = g.rect(x0, y0, x1, y1)
-		rg.M = inspection.Region{
+		rg.M = Box{
 			XM: round(float64(rg.Px.Min.X-b.outer.Min.X)*px, 2), YM: round(float64(rg.Px.Min.Y-b.outer.Min.Y)*py, 2),
 			WM: round(float64(rg.Px.Dx())*px, 2), HM: round(float64(rg.Px.Dy())*py, 2),
 		}

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )
@@ -76,7 +76,7 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 			for k, v := range c.Analysis.TimingsMS {
 				r.TimingsMS[k] = v
 			}
-			r.Findings = append(r.Findings, c.Analysis.Quality...)
+			r.Findings = append(r.Findings, notes(c.Analysis.Quality)...)
 		}
 		var id string
 		if i < len(sc.ContainerIDs) {
@@ -217,7 +217,7 @@ func (a *assessor) image(c Case, box *vision.Container, d *declaration.Declarati
 		return
 	}
 	a.r.Weights.XrayKg = inspection.Ptr(math.Round(box.CargoKg))
-	a.r.Findings = append(a.r.Findings, box.Findings...)
+	a.r.Findings = append(a.r.Findings, notes(box.Findings)...)
 	if d == nil {
 		return
 	}
@@ -228,7 +228,7 @@ func (a *assessor) image(c Case, box *vision.Container, d *declaration.Declarati
 			"declared empty, but the X-ray shows about %.0f kg of cargo over %.1f m²", box.CargoKg, box.CargoAreaM2)
 		f.Measured, f.Expected = inspection.Ptr(math.Round(box.CargoKg)), &[2]float64{0, a.cfg.Detector.EmptyMaxKg}
 		if reg := largest(box.Regions); reg != nil {
-			f.Region = &reg.M
+			f.Region = region(reg.M)
 		}
 	case !declaredEmpty && box.Empty:
 		f := a.add(inspection.EmptyDeclaredLoaded, inspection.Critical,
@@ -379,4 +379,39 @@ func (a *assessor) verdict() {
 	default:
 		a.r.Verdict = inspection.Clear
 	}
+}
+
+// region is a detector's box as a finding's region.
+func region(b vision.Box) *inspection.Region {
+	r := inspection.Region(b)
+	return &r
+}
+
+// notes are the detector's image-quality notes as IMAGE_QUALITY findings.
+func notes(ns []vision.Note) []inspection.Finding {
+	fs := make([]inspection.Finding, len(ns))
+	for i, n := range ns {
+		fs[i] = inspection.Finding{Code: inspection.ImageQuality, Severity: inspection.Severity(n.Severity),
+			Message: n.Message, Measured: n.Measured, Expected: n.Expected}
+	}
+	return fs
+}
+
+// Caption is what the annotated image of r says: its verdict, numbers
+// and the findings that have a region.
+func Caption(r *inspection.Result) *vision.Caption {
+	c := &vision.Caption{Verdict: r.Verdict, Risk: r.Risk, IDs: strings.Join(r.ContainerIDs, " "),
+		DeclaredKg: r.Weights.DeclaredKg, NetKg: r.Weights.NetKg}
+	if r.Container != "" {
+		c.IDs = r.Container
+	}
+	for _, f := range r.Findings {
+		if f.Severity != inspection.Info {
+			c.Codes = append(c.Codes, f.Code)
+		}
+		if f.Region != nil {
+			c.Marks = append(c.Marks, vision.Mark{Code: f.Code, Region: vision.Box(*f.Region)})
+		}
+	}
+	return c
 }

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )

@@ -5,9 +5,9 @@ import (
 	"math"
 	"strings"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/vision"
 )
 
@@ -41,7 +41,7 @@ func controlledEvidence(cfg *config.Config, r *inspection.Result, box *vision.Co
 		if f.Region == nil || (f.Code != inspection.DensityMismatch && f.Code != inspection.LayeredConcealment) {
 			continue
 		}
-		reg := regionAt(box, *f.Region)
+		reg := regionAt(box, vision.Box(*f.Region))
 		if reg == nil || reg.LowerBound || seen[reg.Label] {
 			continue
 		}
@@ -79,7 +79,7 @@ func controlledEvidence(cfg *config.Config, r *inspection.Result, box *vision.Co
 
 // regionAt finds the region a finding's rectangle was made from (the
 // finding copies the region's metres, or a layer's band lies within it).
-func regionAt(box *vision.Container, m inspection.Region) *vision.Region {
+func regionAt(box *vision.Container, m vision.Box) *vision.Region {
 	var best *vision.Region
 	bestOverlap := 0.0
 	for i := range box.Regions {

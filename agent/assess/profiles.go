@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/vision"
 )
 
@@ -79,12 +79,11 @@ type matcher struct {
 	flagged []bool
 }
 
-func (m *matcher) add(code string, sev inspection.Severity, reg *inspection.Region, measured float64, expected [2]float64, format string, args ...any) {
+func (m *matcher) add(code string, sev inspection.Severity, reg *vision.Box, measured float64, expected [2]float64, format string, args ...any) {
 	f := inspection.Finding{Code: code, Severity: sev, Message: fmt.Sprintf(format, args...),
 		Measured: inspection.Ptr(math.Round(measured*100) / 100), Expected: &expected}
 	if reg != nil {
-		rr := *reg
-		f.Region = &rr
+		f.Region = region(*reg)
 	}
 	m.r.Findings = append(m.r.Findings, f)
 }
@@ -94,7 +93,7 @@ func (m *matcher) eligible(g *vision.Region) bool {
 	return !g.Packaging && g.AreaM2 >= m.p.MismatchMinAreaM2
 }
 
-func where(g inspection.Region) string {
+func where(g vision.Box) string {
 	return fmt.Sprintf("at %.1f-%.1f m along, %.1f-%.1f m down", g.XM, g.XM+g.WM, g.YM, g.YM+g.HM)
 }
 

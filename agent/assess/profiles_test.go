@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/vision"
 )
 
@@ -39,7 +39,7 @@ func TestMatchProfile(t *testing.T) {
 // reg is a penetrated region of area m² and median density kg/m³.
 func reg(label int, area, p50 float64) vision.Region {
 	return vision.Region{Label: label, AreaM2: area, P50: p50, P10: p50 * 0.95, P90: p50 * 1.05, DensityKgM3: p50,
-		M: inspection.Region{XM: float64(label), YM: 0.5, WM: 1, HM: 1.5}, Shape: vision.Shape{Class: vision.ShapeStack, Rectangularity: 0.95}}
+		M: vision.Box{XM: float64(label), YM: 0.5, WM: 1, HM: 1.5}, Shape: vision.Shape{Class: vision.ShapeStack, Rectangularity: 0.95}}
 }
 
 func opaque(r vision.Region) vision.Region { r.LowerBound, r.Opaque = true, 0.8; return r }
@@ -65,9 +65,9 @@ func declared(hs ...string) *declaration.Declaration {
 func TestProfileFindings(t *testing.T) {
 	cfg := config.Default()
 	layer := vision.Layer{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 3, HeightM: 0.7,
-		M: inspection.Region{XM: 2, YM: 1.8, WM: 3, HM: 0.7}}
+		M: vision.Box{XM: 2, YM: 1.8, WM: 3, HM: 0.7}}
 	behind := vision.Layer{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 7, HeightM: 2.2, WallM: 2, Behind: true,
-		M: inspection.Region{XM: 3, YM: 0.2, WM: 7, HM: 2.2}}
+		M: vision.Box{XM: 3, YM: 0.2, WM: 7, HM: 2.2}}
 	for _, tc := range []struct {
 		name    string
 		decl    *declaration.Declaration
@@ -156,7 +156,7 @@ func TestBehindLayerMessage(t *testing.T) {
 	cfg := config.Default()
 	box := &vision.Container{Regions: []vision.Region{reg(1, 14, 120), opaque(reg(2, 4, 900))}, CargoKg: 3000, CargoAreaM2: 18,
 		Layers: []vision.Layer{{Light: 0, Dense: 1, LightKgM3: 120, DenseKgM3: 900, DenseOpaque: true, LengthM: 7, HeightM: 2.2, WallM: 2, Behind: true,
-			M: inspection.Region{XM: 3, YM: 0.2, WM: 7, HM: 2.2}}}}
+			M: vision.Box{XM: 3, YM: 0.2, WM: 7, HM: 2.2}}}}
 	r := &inspection.Result{Findings: []inspection.Finding{}}
 	profileFindings(cfg, r, box, declared("690721"), nil)
 	for _, f := range r.Findings {

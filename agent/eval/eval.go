@@ -16,12 +16,12 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/gatescan/gatescan/agent/assess"
-	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
-	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/vision"
 )
 
 // Options says how scans are made.
@@ -260,7 +260,7 @@ func Evaluate(cfg *config.Config, jobs []Job, o Options, workers int, progress f
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			det := vision.New(cfg)
+			det := vision.New(cfg.Detector, cfg.Containers)
 			defer det.Close()
 			for i := range next {
 				o, err := RunWith(cfg, det, jobs[i].Scenario, jobs[i].Seed, o)

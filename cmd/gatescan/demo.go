@@ -20,12 +20,12 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gatescan/gatescan/agent"
-	"github.com/gatescan/gatescan/internal/embedbroker"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/internal/embedbroker"
 )
 
 // demoTrucks is the demo's fixed opening: honest trucks around the April

@@ -64,11 +64,11 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	} else {
 		c.Declarations = make([]*declaration.Declaration, len(sc.ContainerIDs))
 	}
-	det := vision.New(cfg)
+	det := vision.New(cfg.Detector, cfg.Containers)
 	defer det.Close()
 	results := assess.Inspect(cfg, det, scan, &c)
 	if *annotate != "" && c.Analysis != nil && len(c.Analysis.Containers) > 0 {
-		jpg, err := det.Annotate(c.Analysis, 0, &results[0], cfg.Detector.AnnotateMaxWidth, 0)
+		jpg, err := det.Annotate(c.Analysis, 0, assess.Caption(&results[0]), cfg.Detector.AnnotateMaxWidth, 0)
 		if err != nil {
 			return fmt.Errorf("annotate: %w", err)
 		}

@@ -89,7 +89,7 @@ func replay(o replayOptions, stdout, stderr io.Writer) error {
 	}
 	defer cleanup()
 
-	det := vision.New(next)
+	det := vision.New(next.Detector, next.Containers)
 	defer det.Close()
 	bar := newProgress(stderr, len(scans))
 	lim := scanin.Limits{MaxWidth: next.Scanner.MaxWidth, MaxHeight: next.Scanner.MaxHeight, MaxFileBytes: next.Scanner.MaxFileMB << 20}

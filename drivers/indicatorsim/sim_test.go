@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/serialline"
 )
 

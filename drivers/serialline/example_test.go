@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/serialline"
 )
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
 )
 
 func Example() {
