@@ -50,15 +50,6 @@ type LaneStatus struct {
 	LastTruck *weighing.Event   `json:"last_truck,omitempty"`
 }
 
-func lineConfig(w *config.Weighbridge) serialline.Config {
-	return serialline.Config{Port: w.Port, Baud: w.Baud, DataBits: w.DataBits, Parity: w.Parity, StopBits: w.StopBits,
-		Protocol: w.Protocol, PollInterval: w.PollInterval, SilentAfter: w.SilentAfter}
-}
-
-func weighConfig(w *config.Weighbridge) weighing.Config {
-	return weighing.Config{Division: w.DivisionKg, StableBandDivisions: w.StableBand, StableFor: w.StableFor, MinTruckKg: w.MinTruckKg}
-}
-
 // startLanes starts a reader for every lane with a weighbridge, and has
 // wg wait for all lanes, the ones reloads start later included, to stop
 // once ctx ends. A lane that cannot start is logged and skipped: the
@@ -135,12 +126,12 @@ func (a *Agent) reconcileLanes(want []config.Lane) (started, stopped []string) {
 
 // startLane starts the reader of one lane's weighbridge under parent.
 func (a *Agent) startLane(parent context.Context, lc config.Lane) (*lane, error) {
-	line, err := serialline.New(lineConfig(lc.Weighbridge), a.log.With("lane", lc.ID))
+	line, err := serialline.New(lc.Weighbridge.Line, a.log.With("lane", lc.ID))
 	if err != nil {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(parent)
-	l := &lane{id: lc.ID, wb: *lc.Weighbridge, line: line, weigher: weighing.New(lc.ID, weighConfig(lc.Weighbridge)),
+	l := &lane{id: lc.ID, wb: *lc.Weighbridge, line: line, weigher: weighing.New(lc.ID, lc.Weighbridge.Weighing),
 		stop: stop, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = line.Run(ctx, func(r scale.Reading) { a.reading(l, r) }) })

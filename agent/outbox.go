@@ -23,14 +23,34 @@ func openBuffer(cfg *config.Config, log *slog.Logger) (*buffer.Store, error) {
 			b.MaxDiskMB, buffer.MinBudget>>20)
 	}
 	o := buffer.Options{SyncWrites: b.SyncWrites, Logger: log}
-	if b.EncryptionKeyFile != "" {
-		k, err := buffer.LoadKey(b.EncryptionKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		o.EncryptionKey = k
+	k, err := BufferKey(b)
+	if err != nil {
+		return nil, err
 	}
+	o.EncryptionKey = k
 	return buffer.Open(b.Dir, o)
+}
+
+// BufferKey reads the buffer's key for encryption at rest (nil for none).
+func BufferKey(b config.Buffer) ([]byte, error) {
+	return readKey(b.EncryptionKeySecret())
+}
+
+func readKey(s config.Secret) ([]byte, error) {
+	if s.File == "" {
+		return nil, nil
+	}
+	raw, err := s.Read()
+	if err != nil {
+		return nil, err
+	}
+	return buffer.ParseKey(config.CredentialPath(s.File), raw)
+}
+
+// ReadKeyFile reads a key for encryption at rest from a file named on the
+// command line (flag is the flag's name, for errors).
+func ReadKeyFile(flag, name string) ([]byte, error) {
+	return readKey(config.Secret{Key: flag, File: name})
 }
 
 // Housekeeping cadence: the disk budget is checked more often than

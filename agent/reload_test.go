@@ -119,7 +119,7 @@ func TestReloadLive(t *testing.T) {
 	if err := a.ReloadFile(path); err != nil {
 		t.Fatalf("good config rejected: %v", err)
 	}
-	if l := opsLane(a, "L1"); l == nil || l == l1 || l.wb.Baud != 19200 {
+	if l := opsLane(a, "L1"); l == nil || l == l1 || l.wb.Line.Baud != 19200 {
 		t.Errorf("lane L1 not restarted with baud 19200: %+v", l)
 	}
 	if ids := opsLaneIDs(a); ids != "L1" {

@@ -443,38 +443,25 @@ func TestEncryptionAtRest(t *testing.T) {
 	}
 }
 
-func TestLoadKey(t *testing.T) {
-	dir := t.TempDir()
+func TestParseKey(t *testing.T) {
 	raw := bytes.Repeat([]byte{0x9c}, 32)
 	hexKey := "000102030405060708090a0b0c0d0e0f"
-	files := map[string][]byte{
-		"raw32":    raw,
-		"hex16":    []byte(hexKey + "\n"),
-		"short":    []byte("abc"),
-		"badhex":   []byte(strings.Repeat("zz", 16) + "\n"), // 33 bytes: neither
-		"raw24":    bytes.Repeat([]byte{1}, 24),
-		"cred.key": []byte(hexKey),
-	}
-	for n, b := range files {
-		os.WriteFile(filepath.Join(dir, n), b, 0o600)
-	}
 	want16, _ := hex.DecodeString(hexKey)
 	for _, c := range []struct {
-		name, cred string
-		want       []byte
-		err        string
+		name string
+		in   []byte
+		want []byte
+		err  string
 	}{
-		{filepath.Join(dir, "raw32"), "", raw, ""},
-		{filepath.Join(dir, "hex16"), "", want16, ""},
-		{filepath.Join(dir, "raw24"), "", bytes.Repeat([]byte{1}, 24), ""},
-		{filepath.Join(dir, "short"), "", nil, "holds 3 bytes"},
-		{filepath.Join(dir, "badhex"), "", nil, "holds 33 bytes"},
-		{filepath.Join(dir, "missing"), "", nil, "no such file"},
-		{"cred.key", dir, want16, ""}, // a systemd credential
+		{"raw32", raw, raw, ""},
+		{"hex16", []byte(hexKey + "\n"), want16, ""},
+		{"raw24", bytes.Repeat([]byte{1}, 24), bytes.Repeat([]byte{1}, 24), ""},
+		{"raw32 ending in a newline", append(bytes.Repeat([]byte{7}, 31), '\n'), append(bytes.Repeat([]byte{7}, 31), '\n'), ""},
+		{"short", []byte("abc"), nil, "holds 3 bytes"},
+		{"badhex", []byte(strings.Repeat("zz", 16) + "\n"), nil, "holds 33 bytes"}, // neither
 	} {
-		t.Run(filepath.Base(c.name), func(t *testing.T) {
-			t.Setenv("CREDENTIALS_DIRECTORY", c.cred)
-			k, err := LoadKey(c.name)
+		t.Run(c.name, func(t *testing.T) {
+			k, err := ParseKey(c.name, c.in)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Errorf("error %v, want one saying %q", err, c.err)

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/gatescan/gatescan/drivers/scale"
 )
 
 // Problem is one thing wrong with a config, at a key path such as
@@ -68,15 +66,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		}
 		fields := map[string]reflect.Type{}
 		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if tag == "" || tag == "-" {
-				continue
-			}
-			fields[tag] = f.Type
-			names = append(names, tag)
-		}
+		yamlFields(t, fields, &names)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := join(path, k.Value)
@@ -94,6 +84,22 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
 			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), probs)
+		}
+	}
+}
+
+// yamlFields adds the YAML keys of struct t and their types, those of
+// inlined structs included.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case tag == "" && opts == "inline" && f.Type.Kind() == reflect.Struct:
+			yamlFields(f.Type, fields, names)
+		case tag != "" && tag != "-":
+			fields[tag] = f.Type
+			*names = append(*names, tag)
 		}
 	}
 }
@@ -207,33 +213,10 @@ func (c *Config) Validate() Problems {
 			bad(p+".vehicle_tare_kg", "%v kg is not a plausible tractor and chassis tare (0..60000)", l.VehicleTareKg)
 		}
 		if w := l.Weighbridge; w != nil {
-			w.fillDefaults()
-			wp := p + ".weighbridge"
-			if w.Port == "" {
-				bad(wp+".port", "must name the serial device, e.g. /dev/ttyUSB0")
-			}
-			if _, err := scale.Lookup(w.Protocol); err != nil {
-				bad(wp+".protocol", "%v", err)
-			}
-			switch w.Baud {
-			case 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200:
-			default:
-				bad(wp+".baud", "%d is not a standard indicator baud rate (1200..115200)", w.Baud)
-			}
-			if w.DataBits != 7 && w.DataBits != 8 {
-				bad(wp+".data_bits", "%d: use 7 or 8", w.DataBits)
-			}
-			switch w.Parity {
-			case "none", "even", "odd", "mark", "space":
-			default:
-				bad(wp+".parity", "%q: use none, even, odd, mark or space", w.Parity)
-			}
-			if w.StopBits != 1 && w.StopBits != 1.5 && w.StopBits != 2 {
-				bad(wp+".stop_bits", "%v: use 1, 1.5 or 2", w.StopBits)
-			}
-			if w.DivisionKg <= 0 {
-				bad(wp+".division_kg", "%v: the indicator's display step must be positive", w.DivisionKg)
-			}
+			w.Line = w.Line.WithDefaults()
+			w.Weighing = w.Weighing.WithDefaults()
+			keyed(p+".weighbridge", w.Line.Validate(), bad)
+			keyed(p+".weighbridge", w.Weighing.Validate(), bad)
 		}
 	}
 	for _, p := range c.Detector.Check() {
@@ -289,32 +272,18 @@ func (c *Config) Validate() Problems {
 	return ps
 }
 
-func (w *Weighbridge) fillDefaults() {
-	if w.Baud == 0 {
-		w.Baud = 9600
+// keyed reports each of a package's setting errors under prefix: the
+// packages start every message with the setting's key.
+func keyed(prefix string, err error, bad func(path, format string, a ...any)) {
+	if err == nil {
+		return
 	}
-	if w.DataBits == 0 {
-		w.DataBits = 8
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
 	}
-	if w.Parity == "" {
-		w.Parity = "none"
-	}
-	if w.StopBits == 0 {
-		w.StopBits = 1
-	}
-	if w.SilentAfter == 0 {
-		w.SilentAfter = 5 * time.Second
-	}
-	if w.DivisionKg == 0 {
-		w.DivisionKg = 20
-	}
-	if w.StableFor == 0 {
-		w.StableFor = 2 * time.Second
-	}
-	if w.StableBand == 0 {
-		w.StableBand = 1
-	}
-	if w.MinTruckKg == 0 {
-		w.MinTruckKg = 2000
+	for _, e := range errs {
+		key, msg, _ := strings.Cut(e.Error(), " ")
+		bad(join(prefix, key), "%s", msg)
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
+	"github.com/gatescan/gatescan/drivers/serialline"
 	"github.com/gatescan/gatescan/vision/settings"
 )
 
@@ -102,20 +104,12 @@ type Lane struct {
 	VehicleTareKg float64      `yaml:"vehicle_tare_kg"`
 }
 
-// Weighbridge is a lane's indicator on a serial port.
+// Weighbridge is a lane's indicator on a serial port: the serial line's
+// settings and the weighing's, each owned and checked by its package, side
+// by side under one key.
 type Weighbridge struct {
-	Port         string        `yaml:"port"`
-	Protocol     string        `yaml:"protocol"`
-	Baud         int           `yaml:"baud"`
-	DataBits     int           `yaml:"data_bits"`
-	Parity       string        `yaml:"parity"`
-	StopBits     float64       `yaml:"stop_bits"`
-	PollInterval time.Duration `yaml:"poll_interval"`
-	SilentAfter  time.Duration `yaml:"silent_after"`
-	DivisionKg   float64       `yaml:"division_kg"`
-	StableFor    time.Duration `yaml:"stable_for"`
-	StableBand   float64       `yaml:"stable_band_divisions"`
-	MinTruckKg   float64       `yaml:"min_truck_kg"`
+	Line     serialline.Config `yaml:",inline"`
+	Weighing weighing.Config   `yaml:",inline"`
 }
 
 // HTTP is the metrics, health and technicians' page listener.
@@ -139,22 +133,8 @@ func (h HTTP) Loopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// LoadToken returns the token the listener requires: token_file's content
-// if set, else token ("" for none).
-func (h HTTP) LoadToken() (string, error) {
-	if h.TokenFile == "" {
-		return h.Token, nil
-	}
-	b, err := os.ReadFile(h.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("http.token_file: %w", err)
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", fmt.Errorf("http.token_file %s is empty", h.TokenFile)
-	}
-	return t, nil
-}
+// LoadToken returns the token the listener requires ("" for none).
+func (h HTTP) LoadToken() (string, error) { return h.TokenSecret().Text() }
 
 // Log configures log/slog output.
 type Log struct {
@@ -278,7 +258,7 @@ func Parse(data []byte, name string) (*Config, error) {
 
 // applyEnv lets the environment supply secrets, never the reverse.
 func (c *Config) applyEnv() {
-	if p := os.Getenv("GATESCAN_MQTT_PASSWORD"); p != "" {
+	if p := os.Getenv(PasswordEnv); p != "" {
 		c.MQTT.Password = p
 	}
 }

@@ -3,8 +3,12 @@ package config
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
+	"github.com/gatescan/gatescan/drivers/serialline"
 )
 
 func TestDefaultsLoadAndValidate(t *testing.T) {
@@ -12,7 +16,7 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 	if p := c.Validate(); len(p) > 0 {
 		t.Fatalf("defaults do not validate: %v", p)
 	}
-	if c.MQTT.Broker == "" || c.Buffer.Dir == "" || len(c.Lanes) != 1 || c.Lanes[0].Weighbridge.Protocol != "toledo" {
+	if c.MQTT.Broker == "" || c.Buffer.Dir == "" || len(c.Lanes) != 1 || c.Lanes[0].Weighbridge.Line.Protocol != "toledo" {
 		t.Fatalf("defaults lost a fixed key: %+v", c)
 	}
 	if _, ok := c.ContainerFor("45G1"); !ok {
@@ -34,11 +38,11 @@ func TestParseInterfaceExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Site != "qingdao-port" || c.Gate != "gate-3" || c.Lanes[0].Weighbridge.Baud != 9600 || c.Lanes[0].VehicleTareKg != 14500 {
+	if c.Site != "qingdao-port" || c.Gate != "gate-3" || c.Lanes[0].Weighbridge.Line.Baud != 9600 || c.Lanes[0].VehicleTareKg != 14500 {
 		t.Fatalf("example not read as written: %+v", c)
 	}
 	// Unset keys keep their defaults.
-	if c.Rules.WeightTolerancePct != 5 || c.Lanes[0].Weighbridge.DivisionKg != 20 {
+	if c.Rules.WeightTolerancePct != 5 || c.Lanes[0].Weighbridge.Weighing.Division != 20 {
 		t.Fatalf("defaults not kept: %+v %+v", c.Rules, c.Lanes[0].Weighbridge)
 	}
 }
@@ -51,7 +55,7 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown key", "mqtt:\n  brokr: tcp://x:1\n", []string{"mqtt.brokr (line 2): unknown key; did you mean \"broker\"?"}},
 		{"unknown top", "gatee: x\n", []string{"gatee (line 1): unknown key; did you mean \"gate\"?"}},
 		{"nested list key", "lanes:\n  - id: L1\n    weighbridge:\n      port: /dev/x\n      protocl: toledo\n", []string{"lanes[0].weighbridge.protocl (line 5): unknown key"}},
-		{"bad protocol", "lanes:\n  - id: L1\n    weighbridge: {port: /dev/x, protocol: mettler}\n", []string{"lanes[0].weighbridge.protocol (line 3)", "unknown weighbridge protocol \"mettler\""}},
+		{"bad protocol", "lanes:\n  - id: L1\n    weighbridge: {port: /dev/x, protocol: mettler}\n", []string{"lanes[0].weighbridge.protocol (line 3)", "\"mettler\": is not a known weighbridge protocol"}},
 		{"bad baud", "lanes:\n  - id: L1\n    weighbridge: {port: /dev/x, protocol: toledo, baud: 9601}\n", []string{"lanes[0].weighbridge.baud", "9601"}},
 		{"bad site", "site: a/b\n", []string{"site (line 1):", "a/b"}},
 		{"bad broker", "mqtt:\n  broker: http://x\n", []string{"mqtt.broker (line 2)", "scheme"}},
@@ -121,5 +125,18 @@ func TestEveryProblemInOneRun(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("problems %v lack %q", err, w)
 		}
+	}
+}
+
+// The weighbridge values defaults.yaml documents are the packages' own
+// defaults: one source of truth, written down twice.
+func TestDefaultsYAMLWeighbridgeIsPackageDefaults(t *testing.T) {
+	w := Default().Lanes[0].Weighbridge
+	line := serialline.Config{Port: w.Line.Port, Protocol: w.Line.Protocol}.WithDefaults()
+	if !reflect.DeepEqual(w.Line, line) {
+		t.Errorf("defaults.yaml weighbridge line %+v, serialline defaults %+v", w.Line, line)
+	}
+	if want := (weighing.Config{}).WithDefaults(); !reflect.DeepEqual(w.Weighing, want) {
+		t.Errorf("defaults.yaml weighing %+v, weighing defaults %+v", w.Weighing, want)
 	}
 }

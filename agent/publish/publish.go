@@ -201,21 +201,9 @@ func (p *Publisher) options() (*mqtt.ClientOptions, error) {
 	return o, nil
 }
 
-// password returns the broker password: GATESCAN_MQTT_PASSWORD (which the
-// config loader puts in Password) wins over mqtt.password_file, which wins
-// over mqtt.password. A relative password_file is a systemd credential.
-func (p *Publisher) password() (string, error) {
-	c := p.cfg
-	if c.PasswordFile == "" || os.Getenv("GATESCAN_MQTT_PASSWORD") != "" {
-		return c.Password, nil
-	}
-	path := buffer.CredentialPath(c.PasswordFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("mqtt.password_file: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
+// password returns the broker password: GATESCAN_MQTT_PASSWORD wins over
+// mqtt.password_file, which wins over mqtt.password.
+func (p *Publisher) password() (string, error) { return p.cfg.PasswordSecret().Text() }
 
 func tlsConfig(c config.MQTT) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}

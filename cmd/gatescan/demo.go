@@ -24,6 +24,8 @@ import (
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
+	"github.com/gatescan/gatescan/drivers/scale/weighing"
+	"github.com/gatescan/gatescan/drivers/serialline"
 	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/internal/embedbroker"
 )
@@ -108,8 +110,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Rules.Grace = 10 * time.Second
 	cfg.Lanes = []config.Lane{{ID: "L1", VehicleTareKg: 14500, Weighbridge: &config.Weighbridge{
-		Port: sim.Path(), Protocol: "toledo", Baud: 9600, DataBits: 8, Parity: "none", StopBits: 1,
-		SilentAfter: 5 * time.Second, DivisionKg: 20, StableFor: time.Second, StableBand: 1, MinTruckKg: 2000}}}
+		Line: serialline.Config{Port: sim.Path(), Protocol: "toledo", Baud: 9600, DataBits: 8, Parity: "none", StopBits: 1,
+			SilentAfter: 5 * time.Second},
+		Weighing: weighing.Config{Division: 20, StableFor: time.Second, StableBandDivisions: 1, MinTruckKg: 2000}}}}
 	if ps := cfg.Validate(); len(ps) > 0 {
 		return fmt.Errorf("demo config: %v", ps)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 )
@@ -67,7 +68,7 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 	}
 	var o buffer.Options
 	if *keyFile != "" {
-		if o.EncryptionKey, err = buffer.LoadKey(*keyFile); err != nil {
+		if o.EncryptionKey, err = agent.ReadKeyFile("--key-file", *keyFile); err != nil {
 			return badInput("outbox status: %v", err)
 		}
 	}

@@ -176,10 +176,8 @@ func replayOne(cfg *config.Config, store *buffer.Store, det *vision.Detector, k 
 func openBufferForReplay(b config.Buffer, stderr io.Writer) (store *buffer.Store, cleanup func(), err error) {
 	dir := b.Dir
 	var key []byte
-	if b.EncryptionKeyFile != "" {
-		if key, err = buffer.LoadKey(b.EncryptionKeyFile); err != nil {
-			return nil, nil, fmt.Errorf("replay: %w", err)
-		}
+	if key, err = agent.BufferKey(b); err != nil {
+		return nil, nil, fmt.Errorf("replay: %w", err)
 	}
 	s, err := buffer.Open(dir, buffer.Options{ReadOnly: true, EncryptionKey: key})
 	if err == nil {

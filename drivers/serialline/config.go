@@ -75,6 +75,9 @@ func (e *FieldError) Error() string {
 
 var parities = []string{"none", "even", "odd", "mark", "space"}
 
+// bauds are the rates indicators offer; anything else is a typo.
+var bauds = []int{300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
+
 // Validate reports every problem with c (after defaults), each as a
 // *FieldError, joined with errors.Join. It returns nil if c is usable.
 func (c Config) Validate() error {
@@ -87,8 +90,8 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.Port) == "" {
 		bad("port", c.Port, "is empty: set it to the indicator's serial device, e.g. /dev/ttyUSB0 or a /dev/serial/by-id/ path")
 	}
-	if c.Baud < 50 || c.Baud > 4000000 {
-		bad("baud", c.Baud, "is not a serial bit rate: use the rate set on the indicator, usually 9600 (or 1200, 2400, 4800, 19200)")
+	if !slices.Contains(bauds, c.Baud) {
+		bad("baud", c.Baud, "is not a standard serial bit rate: use the rate set on the indicator, usually 9600 (one of 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)")
 	}
 	if c.DataBits < 5 || c.DataBits > 8 {
 		bad("data_bits", c.DataBits, "must be 5, 6, 7 or 8 (indicators use 7 or 8)")
