@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image/png"
 	"os"
@@ -21,7 +20,6 @@ import (
 	"github.com/gatescan/gatescan/internal/agenttest"
 )
 
-var updatePage = flag.Bool("update-page", false, "keep the page's screenshot as testdata/page.png")
 
 // TestPageMetricsAndStatusWithAFreshInspection runs a gate through one
 // truck (a Toledo indicator on a pseudo-terminal, a declaration, an
@@ -184,12 +182,6 @@ func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 			t.Errorf("screenshot is %v", b)
 		}
 		t.Logf("screenshot: %s", shot)
-		if *updatePage {
-			b, _ := os.ReadFile(shot)
-			if err := os.WriteFile(filepath.Join("testdata", "page.png"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	})
 }
 

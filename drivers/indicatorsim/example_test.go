@@ -5,34 +5,46 @@ package indicatorsim_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
+	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/serialline"
 )
 
 // A technician's test of a lane without a truck: the agent opens sim.Path()
-// as the lane's weighbridge port and should report a stable 24 180 kg.
+// as the lane's weighbridge port, in any protocol, and reads the weight the
+// simulator shows.
 func Example() {
 	sim, err := indicatorsim.NewPTY()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sim.Close()
-	toledo, err := indicatorsim.Encoder("toledo")
+	sics, err := indicatorsim.Encoder("sics")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := sim.Start(toledo, 100*time.Millisecond); err != nil {
+	if err := sim.Start(sics, 50*time.Millisecond); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("weighbridge port:", sim.Path())
+	sim.Set(24180, false)
 
-	ctx := context.Background()
-	if err := sim.Weigh(ctx, indicatorsim.Truck{GrossKg: 24180, Settle: 5 * time.Second}); err != nil {
+	line, err := serialline.New(serialline.Config{Port: sim.Path(), Protocol: "sics"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
 		log.Fatal(err)
 	}
-	if err := sim.Leave(ctx); err != nil {
-		log.Fatal(err)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = line.Run(ctx, func(r scale.Reading) {
+		if r.Gross != nil && *r.Gross == 24180 && r.Stable {
+			fmt.Printf("%.0f kg stable\n", *r.Gross)
+			cancel()
+		}
+	})
+	// Output:
+	// 24180 kg stable
 }

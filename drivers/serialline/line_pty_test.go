@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/scale"
-	"github.com/gatescan/gatescan/internal/agenttest"
+	"github.com/gatescan/gatescan/internal/testkit"
 )
 
 func TestReadingsOverPTY(t *testing.T) {
@@ -21,7 +21,7 @@ func TestReadingsOverPTY(t *testing.T) {
 
 	var n atomic.Int64
 	defer p.stream(func() []byte { return frame(int(24000 + 20*(n.Add(1)%3))) })()
-	agenttest.Eventually(t, 10*time.Second, "readings 24000, 24020 and 24040", func() bool {
+	testkit.Eventually(t, 10*time.Second, "readings 24000, 24020 and 24040", func() bool {
 		return got.has(24000) && got.has(24020) && got.has(24040)
 	})
 	st := l.Status()
@@ -59,7 +59,7 @@ func TestGarbageIsCountedAndDecodingGoesOn(t *testing.T) {
 		}
 	})
 	defer stop()
-	agenttest.Eventually(t, 10*time.Second, "20 bad frames and 20 readings", func() bool {
+	testkit.Eventually(t, 10*time.Second, "20 bad frames and 20 readings", func() bool {
 		st := l.Status()
 		return st.BadFrames >= 20 && got.len() >= 20
 	})
@@ -82,23 +82,23 @@ func TestUnplugAndReplug(t *testing.T) {
 	kg := atomic.Int64{}
 	kg.Store(11000)
 	defer p.stream(func() []byte { return frame(int(kg.Load())) })()
-	agenttest.Eventually(t, 10*time.Second, "the first reading", func() bool { return got.has(11000) })
+	testkit.Eventually(t, 10*time.Second, "the first reading", func() bool { return got.has(11000) })
 
 	p.unplug()
-	agenttest.Eventually(t, 10*time.Second, "the lane to go down", func() bool { return l.Status().State == StateDown })
+	testkit.Eventually(t, 10*time.Second, "the lane to go down", func() bool { return l.Status().State == StateDown })
 	st := l.Status()
 	if st.LastError == "" {
 		t.Errorf("down without LastError: %+v", st)
 	}
 	// Let it retry a few times against the missing device.
-	agenttest.Eventually(t, 10*time.Second, "failed reopen attempts", func() bool {
+	testkit.Eventually(t, 10*time.Second, "failed reopen attempts", func() bool {
 		return strings.Contains(l.Status().LastError, "no such file")
 	})
 	time.Sleep(300 * time.Millisecond) // several back-off rounds (not asserted on time)
 
 	kg.Store(22000)
 	p.plug()
-	agenttest.Eventually(t, 10*time.Second, "readings after replug", func() bool { return got.has(22000) })
+	testkit.Eventually(t, 10*time.Second, "readings after replug", func() bool { return got.has(22000) })
 	st = l.Status()
 	if st.State != StateUp || st.Reconnects != 1 {
 		t.Errorf("after replug Status() = %+v, want up with 1 reconnect", st)
@@ -116,14 +116,14 @@ func TestSilenceAndRecovery(t *testing.T) {
 	p := newFakePTY(t)
 	l, got, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest", SilentAfter: 300 * time.Millisecond, ReadTimeout: 50 * time.Millisecond}, nil)
 
-	agenttest.Eventually(t, 10*time.Second, "the port to open", func() bool { return l.Status().State != StateDown })
-	agenttest.Eventually(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
+	testkit.Eventually(t, 10*time.Second, "the port to open", func() bool { return l.Status().State != StateDown })
+	testkit.Eventually(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
 	if rec.count("lane silent") != 1 || rec.count("indicator is on") != 1 {
 		t.Errorf("want one silence log line with a hint; log:\n%s", rec.dump())
 	}
 
 	defer p.stream(func() []byte { return frame(5000) })()
-	agenttest.Eventually(t, 10*time.Second, "readings to resume", func() bool { return got.has(5000) && l.Status().State == StateUp })
+	testkit.Eventually(t, 10*time.Second, "readings to resume", func() bool { return got.has(5000) && l.Status().State == StateUp })
 	if rec.count("readings resumed") != 1 {
 		t.Errorf("want one resumed log line; log:\n%s", rec.dump())
 	}
@@ -134,7 +134,7 @@ func TestSilentOnGarbageHintsAtBaud(t *testing.T) {
 	// SilentAfter leaves the garbage time to arrive first on a loaded machine.
 	l, _, rec, _ := startLine(t, Config{Port: p.link, Protocol: "linetest", SilentAfter: 2 * time.Second, ReadTimeout: 50 * time.Millisecond}, nil)
 	defer p.stream(func() []byte { return []byte("\x00\xff\x13garbage\r\n") })()
-	agenttest.Eventually(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
+	testkit.Eventually(t, 10*time.Second, "silence", func() bool { return l.Status().State == StateSilent })
 	if rec.count("check that baud") != 1 {
 		t.Errorf("a line that receives only garbage should hint at the baud rate; log:\n%s", rec.dump())
 	}
@@ -145,7 +145,7 @@ func TestCancelStopsRunPromptly(t *testing.T) {
 		p := newFakePTY(t)
 		// A long read timeout: only closing the port can end the read early.
 		l, _, _, stop := startLine(t, Config{Port: p.link, Protocol: "linetest", ReadTimeout: 5 * time.Second, SilentAfter: 10 * time.Second}, nil)
-		agenttest.Eventually(t, 10*time.Second, "the port to open", func() bool { return l.Status().State == StateUp })
+		testkit.Eventually(t, 10*time.Second, "the port to open", func() bool { return l.Status().State == StateUp })
 		start := time.Now()
 		if err := stop(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Run() = %v, want context.Canceled", err)
@@ -159,7 +159,7 @@ func TestCancelStopsRunPromptly(t *testing.T) {
 		l, _, _, stop := startLine(t, Config{Port: missing, Protocol: "linetest"}, func(l *Line) {
 			l.backoffMin, l.backoffMax = time.Minute, time.Minute
 		})
-		agenttest.Eventually(t, 10*time.Second, "the open to fail", func() bool { return l.Status().LastError != "" })
+		testkit.Eventually(t, 10*time.Second, "the open to fail", func() bool { return l.Status().LastError != "" })
 		start := time.Now()
 		stop()
 		if d := time.Since(start); d > 2*time.Second {
@@ -195,7 +195,7 @@ func TestPolling(t *testing.T) {
 		}
 	}()
 	l, got, _, _ := startLine(t, Config{Port: p.link, Protocol: "linetest-poll", PollInterval: 50 * time.Millisecond}, nil)
-	agenttest.Eventually(t, 10*time.Second, "5 polled readings", func() bool { return got.len() >= 5 })
+	testkit.Eventually(t, 10*time.Second, "5 polled readings", func() bool { return got.len() >= 5 })
 	if requests.Load() < 5 || !got.has(3000) {
 		t.Errorf("requests = %d, readings %v", requests.Load(), got.kg)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/scale"
-	"github.com/gatescan/gatescan/internal/agenttest"
+	"github.com/gatescan/gatescan/internal/testkit"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -172,7 +172,7 @@ func TestOpenerSeamTimeoutsAndEOF(t *testing.T) {
 	go func() { done <- l.Run(ctx, got.add) }()
 
 	// Far more empty reads than bufio.Scanner tolerates from a plain reader.
-	agenttest.Eventually(t, 10*time.Second, "150 timed-out reads", func() bool {
+	testkit.Eventually(t, 10*time.Second, "150 timed-out reads", func() bool {
 		p := port(0)
 		if p == nil {
 			return false
@@ -185,17 +185,17 @@ func TestOpenerSeamTimeoutsAndEOF(t *testing.T) {
 	p.mu.Lock()
 	p.data = []byte("W42\r\n")
 	p.mu.Unlock()
-	agenttest.Eventually(t, 10*time.Second, "the reading", func() bool { return got.has(42) })
+	testkit.Eventually(t, 10*time.Second, "the reading", func() bool { return got.has(42) })
 
 	p.mu.Lock()
 	p.ended = true
 	p.mu.Unlock()
-	agenttest.Eventually(t, 10*time.Second, "a reconnect after EOF", func() bool { return port(1) != nil && l.Status().Reconnects == 1 })
+	testkit.Eventually(t, 10*time.Second, "a reconnect after EOF", func() bool { return port(1) != nil && l.Status().Reconnects == 1 })
 	p2 := port(1)
 	p2.mu.Lock()
 	p2.ended = true
 	p2.mu.Unlock()
-	agenttest.Eventually(t, 10*time.Second, "down after the second EOF", func() bool {
+	testkit.Eventually(t, 10*time.Second, "down after the second EOF", func() bool {
 		st := l.Status()
 		return st.State == StateDown && strings.Contains(st.LastError, "does not exist")
 	})

@@ -1,25 +1,23 @@
 // Package agenttest holds what the tests of the agent and the command
-// share: running an agent until it is ready, polling for a condition, a
-// log the test can read, building the binary, a simulated indicator and
-// truck. It imports no package that imports the agent, so that the
+// share: running an agent until it is ready, building the binary, a
+// simulated indicator and truck (testkit's polling, log and address
+// helpers too). It imports no package that imports the agent, so that the
 // agent's own (internal) tests can use it.
 package agenttest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
 	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/internal/testkit"
 )
 
 // Runner is an agent: Run until the context ends, Ready once serving.
@@ -65,39 +63,14 @@ func Start(t testing.TB, a Runner) (stop func()) {
 	return stop
 }
 
-// Eventually polls cond until it holds, failing the test with what after d.
-func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// The helpers any test may use, here too for the agent's tests.
+var (
+	Eventually = testkit.Eventually
+	FreeAddr   = testkit.FreeAddr
+)
 
-// LogBuffer is a log the test reads while it is written, echoed to
-// standard error under go test -v.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if testing.Verbose() {
-		os.Stderr.Write(p)
-	}
-	return l.buf.Write(p)
-}
-
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// LogBuffer is testkit's.
+type LogBuffer = testkit.LogBuffer
 
 // BuildBinary builds the gatescan command into a temporary directory and
 // returns its path.
@@ -173,16 +146,4 @@ func PutDeclarations(t testing.TB, inbox string, decls []xraysim.Declared) {
 		}
 		Put(t, inbox, fmt.Sprintf("d%d.json", i), b)
 	}
-}
-
-// FreeAddr returns a loopback address no one listens on (a port just
-// freed): for a listener the test starts, or a broker that is not there.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
