@@ -23,6 +23,8 @@ usage:
                                     a whole simulated gate on this machine
   gatescan inspect SIDECAR.json [--declaration FILE] [--gross-kg KG] [--config FILE] [--annotate OUT.jpg]
                                     inspect one scan offline, print the result JSON
+  gatescan inspect SIDECAR.json SIDECAR2.json ... | DIR [--declaration FILE]... [--gross-kg KG] [--config FILE]
+                                    many scans in one process, one result JSON per line
   gatescan scale decode --protocol NAME [FILE]
   gatescan scale read --port DEV --protocol NAME [--baud N] [--data-bits N] [--parity P] [--stop-bits N]
   gatescan config check FILE
