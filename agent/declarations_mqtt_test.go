@@ -35,7 +35,7 @@ func TestDeclarationsOverMQTTAcrossBrokerRestart(t *testing.T) {
 		}
 	}
 	stored := func(id string) bool {
-		d, err := a.declaration(id)
+		d, err := a.joiner().declaration(id)
 		return err == nil && d != nil
 	}
 	waitFor := func(what string, cond func() bool) {

@@ -20,7 +20,6 @@ import (
 	"github.com/gatescan/gatescan/internal/agenttest"
 )
 
-
 // TestPageMetricsAndStatusWithAFreshInspection runs a gate through one
 // truck (a Toledo indicator on a pseudo-terminal, a declaration, an
 // overweight scan) and then checks what the technicians and Prometheus

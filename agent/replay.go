@@ -19,9 +19,8 @@ import (
 // that between the stored verdict and the new one only the config, and
 // declarations replaced since, differ. store is only read.
 func Reinspect(cfg *config.Config, store *buffer.Store, det *vision.Detector, scan *scanin.Scan, storedGrossKg *float64) ([]inspection.Result, error) {
-	a := &Agent{cfg: cfg, store: store, log: slog.New(slog.DiscardHandler)}
 	sc := scan.Sidecar
-	j, err := a.join(sc, hasWeighbridge(cfg, sc.Lane))
+	j, err := joiner{cfg: cfg, store: store, log: slog.New(slog.DiscardHandler)}.join(sc, hasWeighbridge(cfg, sc.Lane))
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: join with the buffer: %w", sc.ScanID, err)
 	}
@@ -31,25 +30,4 @@ func Reinspect(cfg *config.Config, store *buffer.Store, det *vision.Detector, sc
 	}
 	c := caseFor(cfg, sc, j, nil)
 	return assess.Inspect(cfg, det, scan, &c), nil
-}
-
-// hasWeighbridge tells whether the lane's trucks are weighed at the gate.
-func hasWeighbridge(cfg *config.Config, lane string) bool {
-	lc := cfg.Lane(lane)
-	return lc != nil && lc.Weighbridge != nil
-}
-
-// caseFor is what the assessment of a joined scan starts from, in the
-// daemon and in replay alike.
-func caseFor(cfg *config.Config, sc *scanin.Sidecar, j joined, timingsMS map[string]float64) assess.Case {
-	lc := cfg.Lane(sc.Lane)
-	c := assess.Case{Declarations: j.decls, Corrected: j.corrected, Weighbridge: hasWeighbridge(cfg, sc.Lane),
-		PlateTareKg: j.plateTare, TimingsMS: timingsMS}
-	if j.weight != nil {
-		c.GrossKg = &j.weight.GrossKg
-	}
-	if lc != nil {
-		c.LaneTareKg = lc.VehicleTareKg
-	}
-	return c
 }

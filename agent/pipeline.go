@@ -1,96 +1,33 @@
 package agent
 
+// A scan's path from the inbox to the outbox, top to bottom: the queue
+// (queue.go) hands a sidecar's path to processScan, which opens the scan,
+// joins it with its declarations and the truck's weight, decodes and
+// inspects it, commits the results and their messages in one transaction
+// (the publisher takes them from there), and finishes by removing the
+// scan's files. Replay (replay.go) goes through the same join and case.
+
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/inbox"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )
-
-// scanQueue holds sidecar paths waiting for inspection, each once, with
-// the earliest time it may be tried (a scan waiting for its declaration or
-// weight is tried again later).
-type scanQueue struct {
-	mu        sync.Mutex
-	notBefore map[string]time.Time
-	firstSeen map[string]time.Time
-	wake      chan struct{}
-}
-
-func newScanQueue() *scanQueue {
-	return &scanQueue{notBefore: map[string]time.Time{}, firstSeen: map[string]time.Time{}, wake: make(chan struct{}, 1)}
-}
-
-func (q *scanQueue) add(path string) {
-	q.mu.Lock()
-	if _, ok := q.notBefore[path]; !ok {
-		q.notBefore[path] = time.Now()
-		if _, seen := q.firstSeen[path]; !seen {
-			q.firstSeen[path] = time.Now()
-		}
-	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *scanQueue) later(path string, d time.Duration) {
-	q.mu.Lock()
-	q.notBefore[path] = time.Now().Add(d)
-	q.mu.Unlock()
-}
-
-func (q *scanQueue) done(path string) {
-	q.mu.Lock()
-	delete(q.notBefore, path)
-	delete(q.firstSeen, path)
-	q.mu.Unlock()
-}
-
-// next returns the due path seen first, or "" and how long to wait.
-func (q *scanQueue) next() (string, time.Time, time.Duration) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	now := time.Now()
-	best, wait := "", time.Second
-	for p, nb := range q.notBefore {
-		if !nb.After(now) {
-			if best == "" || q.firstSeen[p].Before(q.firstSeen[best]) {
-				best = p
-			}
-		} else if d := nb.Sub(now); d < wait {
-			wait = d
-		}
-	}
-	if best != "" {
-		q.notBefore[best] = now.Add(time.Hour) // in progress
-	}
-	return best, q.firstSeen[best], wait
-}
-
-func (a *Agent) watchScans(ctx context.Context) {
-	cfg := a.Config()
-	w := &inbox.Watcher{Dir: cfg.Scanner.Inbox, Suffix: ".json", Rescan: cfg.Scanner.Rescan, Log: a.log}
-	if err := w.Watch(ctx, a.scans.add); err != nil {
-		a.log.Error("scan inbox stopped", "err", err)
-	}
-}
 
 // processScans inspects queued scans one at a time with one detector: the
 // detector is the hot path and a gate box has few cores.
@@ -187,7 +124,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 
 	// Join: wait (within the grace) for a declaration or weight not yet here.
 	t1 := time.Now()
-	j, err := a.join(sc, hasWeighbridge(cfg, sc.Lane))
+	j, err := a.joiner().join(sc, hasWeighbridge(cfg, sc.Lane))
 	if err != nil {
 		a.log.Error("buffer unreadable while joining; will retry", "scan_id", sc.ScanID, "err", err)
 		a.scans.later(path, 5*time.Second)
@@ -310,4 +247,127 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // newDetector is a detector with the config's settings and geometries.
 func newDetector(c *config.Config) *vision.Detector {
 	return vision.New(c.Detector, c.Containers)
+}
+
+// joiner joins scans with what the buffer holds, for the daemon and
+// replay alike.
+type joiner struct {
+	cfg   *config.Config
+	store *buffer.Store
+	log   *slog.Logger
+}
+
+func (a *Agent) joiner() joiner { return joiner{cfg: a.Config(), store: a.store, log: a.log} }
+
+// joined is what a scan was joined with.
+type joined struct {
+	decls     []*declaration.Declaration
+	corrected []string // per container number: the corrected number, or ""
+	weight    *buffer.Weight
+	plateTare float64 // learned tare of the vehicle, 0 if none
+	// missing reports that a declaration or the weight has not arrived.
+	missing bool
+}
+
+// join finds the scan's declarations (one per container number, correcting
+// one misread character when exactly one stored declaration fits), the
+// lane's stable truck weight nearest the scan that no other scan took, and
+// the vehicle's learned tare.
+func (a joiner) join(sc *scanin.Sidecar, hasBridge bool) (joined, error) {
+	cfg := a.cfg
+	j := joined{decls: make([]*declaration.Declaration, len(sc.ContainerIDs)), corrected: make([]string, len(sc.ContainerIDs))}
+	var known []string // stored container numbers, read once if needed
+	for i, raw := range sc.ContainerIDs {
+		id := declaration.Normalize(raw)
+		d, err := a.declaration(id)
+		if err != nil {
+			return j, err
+		}
+		if d == nil && declaration.ValidContainerID(id) != nil {
+			if known == nil {
+				known = []string{}
+				if err := a.store.EachDeclaration(func(k string) error { known = append(known, k); return nil }); err != nil {
+					return j, err
+				}
+			}
+			if fix, ok := declaration.Correct(id, known); ok {
+				if d, err = a.declaration(fix); err != nil {
+					return j, err
+				}
+				j.corrected[i] = fix
+			}
+		}
+		j.decls[i] = d
+		j.missing = j.missing || d == nil
+	}
+	if hasBridge {
+		w, ok, err := a.store.NearestFreeWeight(sc.Lane, sc.ScannedAt, cfg.Rules.JoinWindow, sc.ScanID)
+		if err != nil {
+			return j, err
+		}
+		if ok {
+			j.weight = &w
+		} else {
+			j.missing = true
+		}
+	}
+	if sc.Vehicle.Plate != "" {
+		kg, ok, err := a.store.PlateTare(sc.Vehicle.Plate)
+		if err != nil {
+			return j, err
+		}
+		if ok {
+			j.plateTare = kg
+		}
+	}
+	return j, nil
+}
+
+func (a joiner) declaration(id string) (*declaration.Declaration, error) {
+	b, err := a.store.Declaration(id)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	d, err := declaration.Parse(b)
+	if err != nil {
+		// Stored only after validation; a failure here is a rule change.
+		a.log.Warn("stored declaration no longer valid; ignored", "container_id", id, "err", err)
+		return nil, nil
+	}
+	return d, nil
+}
+
+// afterCommit learns from a committed scan: a vehicle weighed without a
+// container teaches us its tare. (The weight the scan joined is marked as
+// its own by the commit itself.)
+func (a *Agent) afterCommit(sc *scanin.Sidecar, j joined, analysisErr error) {
+	if j.weight == nil {
+		return
+	}
+	if sc.Vehicle.Plate != "" && errors.Is(analysisErr, vision.ErrNoContainer) {
+		if err := a.store.PutPlateTare(sc.Vehicle.Plate, j.weight.GrossKg, time.Now()); err == nil {
+			a.log.Info("vehicle tare learned", "plate", sc.Vehicle.Plate, "tare_kg", j.weight.GrossKg)
+		}
+	}
+}
+
+// hasWeighbridge tells whether the lane's trucks are weighed at the gate.
+func hasWeighbridge(cfg *config.Config, lane string) bool {
+	lc := cfg.Lane(lane)
+	return lc != nil && lc.Weighbridge != nil
+}
+
+// caseFor is what the assessment of a joined scan starts from, in the
+// daemon and in replay alike.
+func caseFor(cfg *config.Config, sc *scanin.Sidecar, j joined, timingsMS map[string]float64) assess.Case {
+	lc := cfg.Lane(sc.Lane)
+	c := assess.Case{Declarations: j.decls, Corrected: j.corrected, Weighbridge: hasWeighbridge(cfg, sc.Lane),
+		PlateTareKg: j.plateTare, TimingsMS: timingsMS}
+	if j.weight != nil {
+		c.GrossKg = &j.weight.GrossKg
+	}
+	if lc != nil {
+		c.LaneTareKg = lc.VehicleTareKg
+	}
+	return c
 }
