@@ -39,6 +39,8 @@ type Options struct {
 type Outcome struct {
 	Scenario string
 	Seed     int64
+	// Case names a case read from a directory (RunCase).
+	Case     string
 	Truth    xraysim.Truth
 	Declared []xraysim.Declared
 	Results  []inspection.Result
@@ -248,11 +250,23 @@ func Jobs(scenarios []string, n int, seed int64) []Job {
 // with its own Detector, and returns the outcomes in job order. progress,
 // if not nil, is called after each scan.
 func Evaluate(cfg *config.Config, jobs []Job, o Options, workers int, progress func(*Outcome, error)) ([]*Outcome, []error) {
+	return evaluate(cfg, len(jobs), workers, progress, func(det *vision.Detector, i int) (*Outcome, error) {
+		out, err := RunWith(cfg, det, jobs[i].Scenario, jobs[i].Seed, o)
+		if err != nil {
+			err = fmt.Errorf("%s seed %d: %w", jobs[i].Scenario, jobs[i].Seed, err)
+		}
+		return out, err
+	})
+}
+
+// evaluate runs n scans, run(det, i) making and inspecting scan i, on
+// workers goroutines each with its own Detector.
+func evaluate(cfg *config.Config, n, workers int, progress func(*Outcome, error), run func(*vision.Detector, int) (*Outcome, error)) ([]*Outcome, []error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	outs := make([]*Outcome, len(jobs))
-	errs := make([]error, len(jobs))
+	outs := make([]*Outcome, n)
+	errs := make([]error, n)
 	next := make(chan int)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -263,10 +277,7 @@ func Evaluate(cfg *config.Config, jobs []Job, o Options, workers int, progress f
 			det := vision.New(cfg.Detector, cfg.Containers)
 			defer det.Close()
 			for i := range next {
-				o, err := RunWith(cfg, det, jobs[i].Scenario, jobs[i].Seed, o)
-				if err != nil {
-					err = fmt.Errorf("%s seed %d: %w", jobs[i].Scenario, jobs[i].Seed, err)
-				}
+				o, err := run(det, i)
 				outs[i], errs[i] = o, err
 				if progress != nil {
 					mu.Lock()
@@ -276,7 +287,7 @@ func Evaluate(cfg *config.Config, jobs []Job, o Options, workers int, progress f
 			}
 		}()
 	}
-	for i := range jobs {
+	for i := range n {
 		next <- i
 	}
 	close(next)

@@ -13,9 +13,10 @@ import (
 	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
-// cmdEval runs the detector and the assessment over simulated scans and
-// prints, per scenario, how many concealments were alerted, how many honest
-// containers were alerted or sent to review, and the X-ray mass error.
+// cmdEval runs the detector and the assessment over simulated scans (or,
+// with --dir, over the cases another simulator wrote) and prints, per
+// scenario, how many concealments were alerted, how many honest containers
+// were alerted or sent to review, and the X-ray mass error.
 func cmdEval(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	n := fs.Int("n", 105, "number of scans, spread evenly over the scenarios")
@@ -25,6 +26,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "scans analysed at once (default: one per CPU)")
 	files := fs.Bool("files", false, "write every scan to files and load it back as the daemon does (slower)")
 	verbose := fs.Bool("v", false, "print a line for every container inspected")
+	dir := fs.String("dir", "", "score the cases below DIR (xraygen's format: scan.json, declaration.json, truth.json per folder) instead of simulating")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -35,35 +37,66 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	if *n < 1 {
 		return badInput("eval: --n %d: give at least one scan", *n)
 	}
-	known := xraysim.ScenarioNames()
-	names := known
-	if *list != "" {
-		names = nil
-		for _, s := range strings.Split(*list, ",") {
-			s = strings.TrimSpace(s)
-			if !slices.Contains(known, s) {
-				return badInput("eval: unknown scenario %q; know: %s", s, strings.Join(known, ", "))
-			}
-			names = append(names, s)
-		}
-	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
-	var opts eval.Options
-	if *files {
-		dir, err := os.MkdirTemp("", "gatescan-eval-")
-		if err != nil {
-			return fmt.Errorf("eval: %w", err)
+	var wanted []string
+	if *list != "" {
+		for _, sc := range strings.Split(*list, ",") {
+			wanted = append(wanted, strings.TrimSpace(sc))
 		}
-		defer os.RemoveAll(dir)
-		opts.Dir = dir
 	}
-	jobs := eval.Jobs(names, *n, *seed)
+	var (
+		total  int
+		titles map[string]string
+		run    func(func(*eval.Outcome, error)) ([]*eval.Outcome, []error)
+	)
+	if *dir != "" {
+		cases, err := eval.Cases(*dir)
+		if err != nil {
+			return badInput("eval: %v", err)
+		}
+		titles = eval.Titles(cases)
+		if wanted != nil {
+			cases = slices.DeleteFunc(cases, func(c eval.Case) bool { return !slices.Contains(wanted, c.Truth.Scenario) })
+			if len(cases) == 0 {
+				return badInput("eval: no case of scenarios %s under %s", *list, *dir)
+			}
+		}
+		total = len(cases)
+		run = func(p func(*eval.Outcome, error)) ([]*eval.Outcome, []error) {
+			return eval.EvaluateCases(cfg, cases, *workers, p)
+		}
+	} else {
+		known := xraysim.ScenarioNames()
+		names := known
+		for _, sc := range wanted {
+			if !slices.Contains(known, sc) {
+				return badInput("eval: unknown scenario %q; know: %s", sc, strings.Join(known, ", "))
+			}
+		}
+		if wanted != nil {
+			names = wanted
+		}
+		var opts eval.Options
+		if *files {
+			dir, err := os.MkdirTemp("", "gatescan-eval-")
+			if err != nil {
+				return fmt.Errorf("eval: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			opts.Dir = dir
+		}
+		jobs := eval.Jobs(names, *n, *seed)
+		total = len(jobs)
+		run = func(p func(*eval.Outcome, error)) ([]*eval.Outcome, []error) {
+			return eval.Evaluate(cfg, jobs, opts, *workers, p)
+		}
+	}
 	t0 := time.Now()
 	done := 0
-	outs, errs := eval.Evaluate(cfg, jobs, opts, *workers, func(o *eval.Outcome, err error) {
+	outs, errs := run(func(o *eval.Outcome, err error) {
 		done++
 		switch {
 		case err != nil:
@@ -82,18 +115,32 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 				if i < len(o.Truth.Containers) {
 					truth = o.Truth.Containers[i].CargoKg
 				}
-				fmt.Fprintf(stdout, "%-20s seed %-4d c%d %-6s truth %6.0f kg  xray %6s kg  %-6s %s\n",
-					o.Scenario, o.Seed, i, role, truth, xray, r.Verdict, strings.Join(r.Codes(), " "))
+				which := fmt.Sprintf("seed %-4d", o.Seed)
+				if o.Case != "" {
+					which = fmt.Sprintf("case %-6s", o.Case)
+				}
+				fmt.Fprintf(stdout, "%-20s %s c%d %-6s truth %6.0f kg  xray %6s kg  %-6s %s\n",
+					o.Scenario, which, i, role, truth, xray, r.Verdict, strings.Join(r.Codes(), " "))
 			}
 		default:
-			fmt.Fprintf(stderr, "\r%d/%d scans", done, len(jobs))
+			fmt.Fprintf(stderr, "\r%d/%d scans", done, total)
 		}
 	})
 	if !*verbose {
 		fmt.Fprintln(stderr)
 	}
 	fmt.Fprint(stdout, eval.Format(eval.Summarize(outs)))
-	fmt.Fprintf(stdout, "%d scans in %v\n", len(jobs), time.Since(t0).Round(time.Second))
+	if titles != nil {
+		keys := make([]string, 0, len(titles))
+		for k := range titles {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(stdout, "  %-5s %s\n", k, titles[k])
+		}
+	}
+	fmt.Fprintf(stdout, "%d scans in %v\n", total, time.Since(t0).Round(time.Second))
 	failed := 0
 	for _, e := range errs {
 		if e != nil {
@@ -101,7 +148,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("eval: %d of %d scans could not be made or inspected (see above)", failed, len(jobs))
+		return fmt.Errorf("eval: %d of %d scans could not be made or inspected (see above)", failed, total)
 	}
 	return nil
 }

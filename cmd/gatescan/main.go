@@ -31,6 +31,8 @@ usage:
   gatescan config defaults
   gatescan eval [--n N] [--seed S] [--scenarios a,b] [-v]
                                     the detector over simulated scans: detection, false alarms, mass error
+  gatescan eval --dir DIR [--scenarios c1,p3] [-v]
+                                    the same over cases another simulator wrote (xraygen's format)
   gatescan outbox status --config FILE | --dir DIR [--key-file FILE]
                                     the outbox, as JSON: from the running daemon, else a copy of its buffer
   gatescan replay --since DURATION [--config NEW.yaml] [--running FILE]

@@ -121,3 +121,20 @@ func (d *Declaration) ItemsKg() float64 {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// Order puts declarations in the order of a scan's container numbers
+// (nil where none matches); a scan without numbers takes them as given.
+func Order(ids []string, ds []*Declaration) []*Declaration {
+	if len(ids) == 0 {
+		return ds
+	}
+	out := make([]*Declaration, len(ids))
+	for i, id := range ids {
+		for _, d := range ds {
+			if d.ContainerID == Normalize(id) {
+				out[i] = d
+			}
+		}
+	}
+	return out
+}
