@@ -30,20 +30,29 @@ type Agent struct {
 	ops     operations // reload, watchdog and page state (ops.go)
 	ready   chan struct{}
 	mu      sync.RWMutex
+	opts    Options
+	// broker is the URL the publisher connects to: mqtt.broker, or the
+	// embedded broker's address once it listens.
+	broker string
+}
+
+// Options are how the agent is run, beside its config.
+type Options struct {
+	// LogLevel is the variable the logger's level is read from: a reload
+	// then applies log.level at once. Without it log.level is read only at
+	// start.
+	LogLevel *slog.LevelVar
+	// Systemd makes the agent tell systemd how it is (see notify.go).
+	Systemd bool
 	// OnReady, if set, is called once the buffer, the publisher and the
-	// lanes are up (systemd notify).
+	// lanes are up.
 	OnReady func()
 }
 
 // New builds an agent from a validated config.
-func New(cfg *config.Config, log *slog.Logger) *Agent {
-	return &Agent{cfg: cfg, log: log, metrics: NewMetrics(), ready: make(chan struct{})}
+func New(cfg *config.Config, log *slog.Logger, opts Options) *Agent {
+	return &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{})}
 }
-
-// SetLogLevel gives the agent the variable its logger's level is read
-// from: a reload then applies log.level at once. Without it log.level is
-// read only at start. Call it before Run.
-func (a *Agent) SetLogLevel(v *slog.LevelVar) { a.level = v }
 
 // Config returns the config in force.
 func (a *Agent) Config() *config.Config {
@@ -69,20 +78,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.store = store
 	defer store.Close()
 
+	// The publisher is told the embedded broker's address; the config in
+	// force keeps saying "embedded", as its file does.
+	pcfg := *cfg
 	if cfg.MQTT.Broker == "embedded" {
 		b, err := embedbroker.Start(cfg.MQTT.EmbeddedListen, a.log)
 		if err != nil {
 			return err
 		}
 		defer b.Close()
-		c := *cfg
-		c.MQTT.Broker = b.URL()
-		cfg = &c
-		a.mu.Lock()
-		a.cfg = cfg
-		a.mu.Unlock()
+		pcfg.MQTT.Broker = b.URL()
 	}
-	a.pub, err = publish.New(cfg, store, Version, a.log, a.declarationFromMQTT)
+	a.broker = pcfg.MQTT.Broker
+	a.pub, err = publish.New(&pcfg, store, Version, a.log, a.declarationFromMQTT)
 	if err != nil {
 		return err
 	}
@@ -109,10 +117,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	inWG.Go(func() { a.pruneProcessed(inCtx) })
 	inWG.Go(func() { a.keepBuffer(inCtx) })
 	a.startLanes(inCtx, &inWG)
+	if a.opts.Systemd {
+		a.notifySystemd(ctx)
+	}
 	close(a.ready)
 	a.log.Info("gatescan running", "site", cfg.Site, "gate", cfg.Gate, "lanes", len(cfg.Lanes), "inbox", cfg.Scanner.Inbox, "broker", cfg.MQTT.Broker)
-	if a.OnReady != nil {
-		a.OnReady()
+	if a.opts.OnReady != nil {
+		a.opts.OnReady()
 	}
 
 	<-ctx.Done()

@@ -67,7 +67,7 @@ func TestEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop := agenttest.Start(t, agent.New(cfg, testLogger(t)))
+	stop := agenttest.Start(t, agent.New(cfg, testLogger(t), agent.Options{}))
 	base := "gatescan/v1/test-port/g1"
 	rec.Wait(t, 10*time.Second, func(topic string, p []byte) bool {
 		return topic == base+"/status" && strings.Contains(string(p), `"online"`)

@@ -148,7 +148,7 @@ func distinct(t *testing.T, cfg *config.Config, got []inspection.Result, scans [
 // runAgent runs the agent in process until the test ends.
 func runAgent(t *testing.T, cfg *config.Config) (*agent.Agent, func()) {
 	t.Helper()
-	a := agent.New(cfg, testLogger(t))
+	a := agent.New(cfg, testLogger(t), agent.Options{})
 	return a, agenttest.Start(t, a)
 }
 
@@ -710,7 +710,7 @@ func TestBufferOptions(t *testing.T) {
 	})
 	t.Run("budget too small", func(t *testing.T) {
 		cfg, _ := faultConfig(t, t.TempDir(), b.URL(), ", max_disk_mb: 10")
-		err := agent.New(cfg, testLogger(t)).Run(context.Background())
+		err := agent.New(cfg, testLogger(t), agent.Options{}).Run(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "buffer.max_disk_mb 10") {
 			t.Errorf("run: %v, want an error about buffer.max_disk_mb", err)
 		}

@@ -34,7 +34,7 @@ func tokenAgent(t *testing.T, h config.HTTP) (*Agent, *opsLog) {
 	var log opsLog
 	cfg := opsConfig(t, opsYAML(t.TempDir(), "  - id: L1", ""))
 	cfg.HTTP = h // as given, even where config validation refuses it
-	return New(cfg, log.logger()), &log
+	return New(cfg, log.logger(), Options{}), &log
 }
 
 func serve(h http.Handler, path string, header ...string) *httptest.ResponseRecorder {

@@ -30,7 +30,7 @@ func storeAgent(t *testing.T) *Agent {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a := New(config.Default(), quietLog())
+	a := New(config.Default(), quietLog(), Options{})
 	a.store = st
 	a.scans = newScanQueue()
 	return a
@@ -163,7 +163,7 @@ func TestPlateTareLearned(t *testing.T) {
 // returns it once ready.
 func runAgent(t *testing.T, cfg *config.Config) *Agent {
 	t.Helper()
-	a := New(cfg, quietLog())
+	a := New(cfg, quietLog(), Options{})
 	agenttest.Start(t, a)
 	return a
 }

@@ -58,22 +58,15 @@ func WatchdogTimeout() (time.Duration, bool) {
 	return time.Duration(us) * time.Microsecond, true
 }
 
-// NotifySystemd makes the agent tell systemd how it is: READY=1 once the
-// buffer, the MQTT client and the lanes are up (through OnReady, chained
-// after any hook already set), WATCHDOG=1 pings while the pipeline is
-// alive, RELOADING=1 and READY=1 around every reload, and STOPPING=1 as
-// soon as ctx ends and shutdown begins. Call it before Run with Run's
-// context. Outside systemd every notification is a no-op.
-func (a *Agent) NotifySystemd(ctx context.Context) {
-	prev := a.OnReady
-	a.OnReady = func() {
-		if prev != nil {
-			prev()
-		}
-		a.notify("READY=1", "STATUS="+a.statusLine())
-		if timeout, ok := WatchdogTimeout(); ok {
-			go a.watchdog(ctx, timeout, a.pipelineAlive)
-		}
+// notifySystemd tells systemd READY=1 (the buffer, the MQTT client and
+// the lanes are up: Run calls it then, with Options.Systemd), starts the
+// WATCHDOG=1 pings while the pipeline is alive and says STOPPING=1 as
+// soon as ctx ends and shutdown begins; reloads say RELOADING=1 and
+// READY=1 around them. Outside systemd every notification is a no-op.
+func (a *Agent) notifySystemd(ctx context.Context) {
+	a.notify("READY=1", "STATUS="+a.statusLine())
+	if timeout, ok := WatchdogTimeout(); ok {
+		go a.watchdog(ctx, timeout, a.pipelineAlive)
 	}
 	go func() {
 		<-ctx.Done()

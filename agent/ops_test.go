@@ -52,7 +52,7 @@ func opsConfig(t *testing.T, yaml string) *config.Config {
 // opsRun runs an agent until the test ends and returns it once ready.
 func opsRun(t *testing.T, cfg *config.Config, log *opsLog) *Agent {
 	t.Helper()
-	a := New(cfg, log.logger())
+	a := New(cfg, log.logger(), Options{})
 	agenttest.Start(t, a)
 	return a
 }

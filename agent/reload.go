@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"reflect"
@@ -20,7 +18,7 @@ import (
 // restartOnly are the config keys read once at start: the broker
 // connection, the buffer, the inboxes' watchers, the listener, the log
 // format (log.level applies at once when the agent has its logger's level,
-// see SetLogLevel).
+// see Options.LogLevel).
 // A reload keeps their running values and says that a restart is needed,
 // rather than half-applying them.
 var restartOnly = []struct {
@@ -60,11 +58,7 @@ func (a *Agent) Reload(next *config.Config) error {
 	old := a.Config()
 	cfg := *next
 	for _, k := range restartOnly {
-		same := reflect.DeepEqual(k.get(old), k.get(&cfg))
-		if k.key == "mqtt" {
-			same = sameBroker(old.MQTT, cfg.MQTT)
-		}
-		if !same {
+		if !reflect.DeepEqual(k.get(old), k.get(&cfg)) {
 			a.log.Warn("config key changed but read only at start: restart gatescan to apply it; the running value stays in force",
 				"key", k.key)
 		}
@@ -148,27 +142,6 @@ func (a *Agent) rejectConfig(path string, err error) error {
 		path = "new config"
 	}
 	return fmt.Errorf("%s rejected, the config in force is unchanged (run `gatescan config check` for details): %w", path, err)
-}
-
-// sameBroker reports whether a config file's broker settings are the
-// running ones. With "embedded" the running config names the built-in
-// broker by the address it got (Run rewrites it), so that is compared
-// with embedded_listen instead; a port of 0 matches any port.
-func sameBroker(running, file config.MQTT) bool {
-	if file.Broker != "embedded" {
-		return reflect.DeepEqual(running, file)
-	}
-	u, err := url.Parse(running.Broker)
-	if err != nil || u.Scheme != "tcp" {
-		return false
-	}
-	rh, _, err1 := net.SplitHostPort(u.Host)
-	fh, fp, err2 := net.SplitHostPort(file.EmbeddedListen)
-	if err1 != nil || err2 != nil || rh != fh || (fp != "0" && u.Host != file.EmbeddedListen) {
-		return false
-	}
-	running.Broker = file.Broker
-	return reflect.DeepEqual(running, file)
 }
 
 // changedKeys lists the top-level config keys whose values differ, for the

@@ -185,8 +185,7 @@ func TestReloadLogLevel(t *testing.T) {
 	cfg := opsConfig(t, opsYAML(dir, "  - id: L1\n", "log: {level: info, format: json}"))
 	var log opsLog
 	level := new(slog.LevelVar)
-	a := New(cfg, slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: level})))
-	a.SetLogLevel(level)
+	a := New(cfg, slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: level})), Options{LogLevel: level})
 	agenttest.Start(t, a)
 
 	a.log.Debug("hidden before the reload")

@@ -124,7 +124,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	defer printer.close()
 
-	a := agent.New(&cfg, log)
+	a := agent.New(&cfg, log, agent.Options{})
 	runCtx, stopAgent := context.WithCancel(context.Background())
 	defer stopAgent()
 	done := make(chan error, 1)

@@ -106,7 +106,7 @@ lanes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := agenttest.Start(t, agent.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	stop := agenttest.Start(t, agent.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), agent.Options{}))
 	status := func() outboxStatus {
 		t.Helper()
 		var out, errb bytes.Buffer

@@ -65,7 +65,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := agent.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a := agent.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), agent.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- a.Run(ctx) }()

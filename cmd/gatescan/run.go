@@ -29,9 +29,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	limitGoMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a := agent.New(cfg, log)
-	a.SetLogLevel(level)
-	a.NotifySystemd(ctx)
+	a := agent.New(cfg, log, agent.Options{LogLevel: level, Systemd: true})
 	a.ReloadOnSignal(ctx, *cfgPath)
 	return a.Run(ctx)
 }
