@@ -157,6 +157,21 @@ func (c *Config) Validate() Problems {
 	bad := func(path, format string, a ...any) {
 		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, a...)})
 	}
+	c.validateConnections(bad)
+	c.validateLanes(bad)
+	c.validateDetection(bad)
+	c.validateGoods(bad)
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
+	return ps
+}
+
+// validateConnections checks the site, the broker, the buffer, the inboxes and the listener.
+func (c *Config) validateConnections(bad func(path, format string, a ...any)) {
 	for _, f := range []struct{ path, v string }{{"site", c.Site}, {"gate", c.Gate}} {
 		if !reTopicPart.MatchString(f.v) {
 			bad(f.path, "%q must be letters, digits, '.', '_' or '-' (it is part of every MQTT topic)", f.v)
@@ -198,6 +213,10 @@ func (c *Config) Validate() Problems {
 			bad("http.token", "http.listen %s is reachable from other machines and the page shows every container's contents: set token or token_file, or listen on 127.0.0.1", c.HTTP.Listen)
 		}
 	}
+}
+
+// validateLanes checks the lanes and fills their weighbridges' defaults.
+func (c *Config) validateLanes(bad func(path, format string, a ...any)) {
 	seen := map[string]bool{}
 	for i := range c.Lanes {
 		l := &c.Lanes[i]
@@ -219,6 +238,10 @@ func (c *Config) Validate() Problems {
 			keyed(p+".weighbridge", w.Weighing.Validate(), bad)
 		}
 	}
+}
+
+// validateDetection checks the detector, the rules and the container geometries.
+func (c *Config) validateDetection(bad func(path, format string, a ...any)) {
 	for _, p := range c.Detector.Check() {
 		bad(join("detector", p.Key), "%s", p.Msg)
 	}
@@ -234,6 +257,10 @@ func (c *Config) Validate() Problems {
 			bad(join(fmt.Sprintf("containers[%d]", i), p.Key), "%s", p.Msg)
 		}
 	}
+}
+
+// validateGoods checks the commodity profiles and the controlled goods.
+func (c *Config) validateGoods(bad func(path, format string, a ...any)) {
 	for i, pr := range c.Profiles {
 		p := fmt.Sprintf("profiles[%d]", i)
 		if pr.HSPrefix != "*" && !reHS.MatchString(strings.ReplaceAll(pr.HSPrefix, ".", "")) {
@@ -263,13 +290,6 @@ func (c *Config) Validate() Problems {
 			bad(fmt.Sprintf("controlled_goods[%d].hs_prefix", i), "%q is not an HS code prefix", g.HSPrefix)
 		}
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
-	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
-	return ps
 }
 
 // keyed reports each of a package's setting errors under prefix: the
