@@ -99,22 +99,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg := *base
-	cfg.MQTT.Broker = brokerURL
-	cfg.Buffer.Dir = filepath.Join(work, "buffer")
-	cfg.Buffer.SyncWrites = false
-	cfg.Scanner.Inbox = filepath.Join(work, "scans")
-	cfg.Scanner.Rescan = 2 * time.Second
-	cfg.Scanner.SettleTime = 10 * time.Millisecond
-	cfg.Declarations.Inbox = filepath.Join(work, "declarations")
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Rules.Grace = 10 * time.Second
-	cfg.Lanes = []config.Lane{{ID: "L1", VehicleTareKg: 14500, Weighbridge: &config.Weighbridge{
-		Line: serialline.Config{Port: sim.Path(), Protocol: "toledo", Baud: 9600, DataBits: 8, Parity: "none", StopBits: 1,
-			SilentAfter: 5 * time.Second},
-		Weighing: weighing.Config{Division: 20, StableFor: time.Second, StableBandDivisions: 1, MinTruckKg: 2000}}}}
-	if ps := cfg.Validate(); len(ps) > 0 {
-		return fmt.Errorf("demo config: %v", ps)
+	cfg, err := demoConfig(base, work, brokerURL, sim.Path())
+	if err != nil {
+		return err
 	}
 
 	topics := publish.NewTopics(cfg.Site, cfg.Gate)
@@ -124,7 +111,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	defer printer.close()
 
-	a := agent.New(&cfg, log, agent.Options{})
+	a := agent.New(cfg, log, agent.Options{})
 	runCtx, stopAgent := context.WithCancel(context.Background())
 	defer stopAgent()
 	done := make(chan error, 1)
@@ -143,26 +130,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	defer decl.Disconnect(100)
 
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	names := xraysim.ScenarioNames()
-	alerts := 0
-	var runErr error
-	for i := 0; (*forever || i < *trucks) && ctx.Err() == nil; i++ {
-		sc, seed := "", int64(0)
-		if i < len(demoTrucks) {
-			sc, seed = demoTrucks[i].scenario, demoTrucks[i].seed
-		} else {
-			sc, seed = names[rng.Intn(len(names))], rng.Int63n(1000)
-		}
-		n, err := driveTruck(ctx, sim, decl, &cfg, printer, sc, seed, i+1)
-		if err != nil {
-			if ctx.Err() == nil {
-				runErr = err
-			}
-			break
-		}
-		alerts += n
-	}
+	alerts, runErr := driveTrucks(ctx, sim, decl, cfg, printer, *trucks, *forever)
 	stopAgent()
 	if err := <-done; err != nil && runErr == nil {
 		runErr = err
@@ -327,4 +295,54 @@ func formatLine(r *inspection.Result) string {
 		line += "\n      " + strings.Join(fs, "\n      ")
 	}
 	return line
+}
+
+// demoConfig is base with the demo's broker, working directory and the
+// simulated indicator on port.
+func demoConfig(base *config.Config, work, brokerURL, port string) (*config.Config, error) {
+	cfg := *base
+	cfg.MQTT.Broker = brokerURL
+	cfg.Buffer.Dir = filepath.Join(work, "buffer")
+	cfg.Buffer.SyncWrites = false
+	cfg.Scanner.Inbox = filepath.Join(work, "scans")
+	cfg.Scanner.Rescan = 2 * time.Second
+	cfg.Scanner.SettleTime = 10 * time.Millisecond
+	cfg.Declarations.Inbox = filepath.Join(work, "declarations")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Rules.Grace = 10 * time.Second
+	cfg.Lanes = []config.Lane{{ID: "L1", VehicleTareKg: 14500, Weighbridge: &config.Weighbridge{
+		Line: serialline.Config{Port: port, Protocol: "toledo", Baud: 9600, DataBits: 8, Parity: "none", StopBits: 1,
+			SilentAfter: 5 * time.Second},
+		Weighing: weighing.Config{Division: 20, StableFor: time.Second, StableBandDivisions: 1, MinTruckKg: 2000}}}}
+	if ps := cfg.Validate(); len(ps) > 0 {
+		return nil, fmt.Errorf("demo config: %v", ps)
+	}
+	return &cfg, nil
+
+}
+
+// driveTrucks drives trucks (or random ones for ever) through the gate and
+// returns how many alerts they raised.
+func driveTrucks(ctx context.Context, sim *indicatorsim.Sim, decl mqtt.Client, cfg *config.Config, printer *printer, trucks int, forever bool) (int, error) {
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	names := xraysim.ScenarioNames()
+	alerts := 0
+	var runErr error
+	for i := 0; (forever || i < trucks) && ctx.Err() == nil; i++ {
+		sc, seed := "", int64(0)
+		if i < len(demoTrucks) {
+			sc, seed = demoTrucks[i].scenario, demoTrucks[i].seed
+		} else {
+			sc, seed = names[rng.Intn(len(names))], rng.Int63n(1000)
+		}
+		n, err := driveTruck(ctx, sim, decl, cfg, printer, sc, seed, i+1)
+		if err != nil {
+			if ctx.Err() == nil {
+				runErr = err
+			}
+			break
+		}
+		alerts += n
+	}
+	return alerts, runErr
 }
