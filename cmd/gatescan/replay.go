@@ -237,53 +237,8 @@ func printReplay(w io.Writer, o replayOptions, sameConfig bool, rs []replayed) {
 	}
 	fmt.Fprintln(w, "(alert rate: inspections published on …/alerts, verdict review or alert)")
 
-	type flip struct{ scan, container, from, to, codes string }
-	var flips []flip
-	type codeChange struct{ raised, cleared []string }
-	codes := map[string]*codeChange{}
-	counts := map[string][2]int{}
-	for _, r := range done {
-		for i := 0; i < max(len(r.old), len(r.new)); i++ {
-			var o, n *inspection.Result
-			if i < len(r.old) {
-				o = &r.old[i]
-			}
-			if i < len(r.new) {
-				n = &r.new[i]
-			}
-			who := containerOf(o, n, r.sidecar, i)
-			oc, nc := codeSet(o), codeSet(n)
-			for c := range oc {
-				v := counts[c]
-				v[0]++
-				counts[c] = v
-			}
-			for c := range nc {
-				v := counts[c]
-				v[1]++
-				counts[c] = v
-			}
-			var delta []string
-			for _, c := range sortedKeys(union(oc, nc)) {
-				ch := codes[c]
-				if ch == nil {
-					ch = &codeChange{}
-					codes[c] = ch
-				}
-				switch {
-				case nc[c] && !oc[c]:
-					ch.raised = append(ch.raised, who)
-					delta = append(delta, "+"+c)
-				case oc[c] && !nc[c]:
-					ch.cleared = append(ch.cleared, who)
-					delta = append(delta, "-"+c)
-				}
-			}
-			if from, to := verdictOf(o), verdictOf(n); from != to {
-				flips = append(flips, flip{r.sidecar.ScanID, who, from, to, strings.Join(delta, " ")})
-			}
-		}
-	}
+	d := diffReplay(done)
+	flips, codes, counts := d.flips, d.codes, d.counts
 	fmt.Fprintln(w)
 	if len(flips) == 0 {
 		fmt.Fprintln(w, "no verdict flips")
@@ -418,4 +373,70 @@ func (p *progress) done() {
 	if p.on {
 		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 80))
 	}
+}
+
+// replayFlip is a container whose verdict changed, with the finding codes
+// raised (+) and cleared (-).
+type replayFlip struct{ scan, container, from, to, codes string }
+
+// codeChange lists the containers where a finding code was raised or
+// cleared.
+type codeChange struct{ raised, cleared []string }
+
+// replayDiff compares stored and new inspections: the verdicts that flip,
+// per code the containers where it changed, and per code how many
+// inspections had it before and after.
+type replayDiff struct {
+	flips  []replayFlip
+	codes  map[string]*codeChange
+	counts map[string][2]int
+}
+
+func diffReplay(done []replayed) replayDiff {
+	var flips []replayFlip
+	codes := map[string]*codeChange{}
+	counts := map[string][2]int{}
+	for _, r := range done {
+		for i := 0; i < max(len(r.old), len(r.new)); i++ {
+			var o, n *inspection.Result
+			if i < len(r.old) {
+				o = &r.old[i]
+			}
+			if i < len(r.new) {
+				n = &r.new[i]
+			}
+			who := containerOf(o, n, r.sidecar, i)
+			oc, nc := codeSet(o), codeSet(n)
+			for c := range oc {
+				v := counts[c]
+				v[0]++
+				counts[c] = v
+			}
+			for c := range nc {
+				v := counts[c]
+				v[1]++
+				counts[c] = v
+			}
+			var delta []string
+			for _, c := range sortedKeys(union(oc, nc)) {
+				ch := codes[c]
+				if ch == nil {
+					ch = &codeChange{}
+					codes[c] = ch
+				}
+				switch {
+				case nc[c] && !oc[c]:
+					ch.raised = append(ch.raised, who)
+					delta = append(delta, "+"+c)
+				case oc[c] && !nc[c]:
+					ch.cleared = append(ch.cleared, who)
+					delta = append(delta, "-"+c)
+				}
+			}
+			if from, to := verdictOf(o), verdictOf(n); from != to {
+				flips = append(flips, replayFlip{r.sidecar.ScanID, who, from, to, strings.Join(delta, " ")})
+			}
+		}
+	}
+	return replayDiff{flips: flips, codes: codes, counts: counts}
 }
