@@ -1,50 +1,50 @@
-//go:build unix
-
 package indicatorsim_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
 	"github.com/gatescan/gatescan/drivers/scale"
-	"github.com/gatescan/gatescan/drivers/serialline"
 )
 
-// A technician's test of a lane without a truck: the agent opens sim.Path()
-// as the lane's weighbridge port, in any protocol, and reads the weight the
-// simulator shows.
+// A simulated indicator writes its protocol's frames to any port: a
+// pseudo-terminal for a technician's test of a lane (NewPTY), a real
+// serial port on a test bench, or here one end of a pipe whose other end
+// a scale.Reader decodes.
 func Example() {
-	sim, err := indicatorsim.NewPTY()
-	if err != nil {
-		log.Fatal(err)
-	}
+	port, line := net.Pipe()
+	sim := indicatorsim.New(port)
+	sim.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	defer sim.Close()
 	sics, err := indicatorsim.Encoder("sics")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := sim.Start(sics, 50*time.Millisecond); err != nil {
+	sim.Noise = 0
+	sim.Set(24180, false)
+	if err := sim.Start(sics, 20*time.Millisecond); err != nil {
 		log.Fatal(err)
 	}
-	sim.Set(24180, false)
-
-	line, err := serialline.New(serialline.Config{Port: sim.Path(), Protocol: "sics"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proto, err := scale.Lookup("sics")
 	if err != nil {
 		log.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_ = line.Run(ctx, func(r scale.Reading) {
-		if r.Gross != nil && *r.Gross == 24180 && r.Stable {
-			fmt.Printf("%.0f kg stable\n", *r.Gross)
-			cancel()
+	r := scale.NewReader(line, proto)
+	for {
+		reading, err := r.Next()
+		if err != nil {
+			log.Fatal(err)
 		}
-	})
+		if reading.Gross != nil && reading.Stable {
+			fmt.Printf("%.0f kg stable\n", *reading.Gross)
+			return
+		}
+	}
 	// Output:
 	// 24180 kg stable
 }
