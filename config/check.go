@@ -46,6 +46,7 @@ func (ps Problems) Error() string {
 var (
 	typeOfConfig   = reflect.TypeOf(Config{})
 	typeOfDuration = reflect.TypeOf(time.Duration(0))
+	typeOfIssuer   = reflect.TypeOf(Issuer{})
 )
 
 // checkKeys walks a YAML node against the Go type it will decode into and
@@ -57,6 +58,8 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 	switch {
 	case n.Kind == yaml.AliasNode:
 		checkKeys(n.Alias, t, path, probs)
+	case t == typeOfIssuer && n.Kind == yaml.ScalarNode:
+		// An issuer may be given by its name alone.
 	case t.Kind() == reflect.Struct && t != typeOfDuration:
 		if n.Kind != yaml.MappingNode {
 			if n.Tag != "!!null" {
@@ -288,6 +291,11 @@ func (c *Config) validateGoods(bad func(path, format string, a ...any)) {
 	for i, g := range c.Controlled {
 		if !reHS.MatchString(strings.ReplaceAll(g.HSPrefix, ".", "")) {
 			bad(fmt.Sprintf("controlled_goods[%d].hs_prefix", i), "%q is not an HS code prefix", g.HSPrefix)
+		}
+	}
+	for i, is := range c.Accredited {
+		if strings.TrimSpace(is.Name) == "" {
+			bad(fmt.Sprintf("accredited_issuers[%d].name", i), "empty: give the agency's usual short name (its legal names go in aliases)")
 		}
 	}
 }

@@ -39,7 +39,7 @@ type Config struct {
 	Containers   []Container   `yaml:"containers"`
 	Profiles     []Profile     `yaml:"profiles"`
 	Controlled   []Controlled  `yaml:"controlled_goods"`
-	Accredited   []string      `yaml:"accredited_issuers"`
+	Accredited   []Issuer      `yaml:"accredited_issuers"`
 	Watchlist    []string      `yaml:"exporter_watchlist"`
 	Log          Log           `yaml:"log"`
 	Shutdown     time.Duration `yaml:"shutdown_timeout"`
@@ -189,6 +189,24 @@ type Controlled struct {
 	HSPrefix  string   `yaml:"hs_prefix"`
 	Name      string   `yaml:"name"`
 	Documents []string `yaml:"documents"`
+}
+
+// Issuer is an accredited testing agency whose compliance reports are
+// accepted: its usual short name and the legal names its reports carry.
+// A plain string in the YAML is an issuer known by that one name.
+type Issuer struct {
+	Name    string   `yaml:"name"`
+	Aliases []string `yaml:"aliases"`
+}
+
+// UnmarshalYAML takes an issuer as a mapping or as a plain name.
+func (is *Issuer) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*is = Issuer{Name: n.Value}
+		return nil
+	}
+	type plain Issuer
+	return n.Decode((*plain)(is))
 }
 
 // Default returns the built-in defaults.

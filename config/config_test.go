@@ -63,6 +63,7 @@ func TestBadConfigs(t *testing.T) {
 		{"wrong type", "rules:\n  alert_risk: lots\n", []string{"lots"}},
 		{"bad risk", "rules:\n  alert_risk: 0.1\n", []string{"rules.alert_risk"}},
 		{"not yaml", "site: [\n", []string{"not valid YAML"}},
+		{"issuer without name", "accredited_issuers:\n  - {aliases: [X Testing Co.]}\n  - {name: Y, alias: [Z]}\n", []string{"accredited_issuers[0].name", "accredited_issuers[1].alias (line 3): unknown key"}},
 		{"bad profile", "profiles:\n  - {hs_prefix: abc, density_kg_m3: [5, 1], material: plasma}\n", []string{"profiles[0].hs_prefix", "profiles[0].density_kg_m3", "profiles[0].material"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +81,16 @@ func TestBadConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestIssuersAsNamesOrMappings(t *testing.T) {
+	c, err := Parse([]byte("accredited_issuers:\n  - SGS\n  - {name: CTI, aliases: [Centre Testing International]}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Accredited) != 2 || c.Accredited[0].Name != "SGS" || c.Accredited[1].Aliases[0] != "Centre Testing International" {
+		t.Errorf("issuers %+v", c.Accredited)
 	}
 }
 

@@ -3,6 +3,7 @@ package assess
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,22 +152,41 @@ func (a *assessor) declared(d *declaration.Declaration, id string) {
 	a.controlled(d)
 }
 
-// controlled applies the export rules for controlled goods.
+// controlled applies the export rules for controlled goods: a required
+// document missing is critical; a compliance report whose issuer is not
+// on the accredited list is a warning naming issuer and report, for
+// review (the list may be incomplete).
 func (a *assessor) controlled(d *declaration.Declaration) {
 	for _, it := range d.Items {
 		g, ok := matchControlled(a.cfg.Controlled, it.HSCode)
 		if !ok {
 			continue
 		}
-		var missing []string
+		var missing, unlisted []string
 		for _, need := range g.Documents {
-			if !hasDocument(d.Documents, need, need == "compliance_report", a.cfg.Accredited) {
+			docs := documents(d.Documents, need)
+			switch {
+			case len(docs) == 0:
 				missing = append(missing, need)
+			case need == "compliance_report":
+				if !slices.ContainsFunc(docs, func(doc declaration.Document) bool {
+					_, ok := accreditedIssuer(doc.Issuer, a.cfg.Accredited)
+					return ok
+				}) {
+					for _, doc := range docs {
+						unlisted = append(unlisted, fmt.Sprintf("%s issued by %q", doc.Number, doc.Issuer))
+					}
+				}
 			}
 		}
 		if len(missing) > 0 {
 			a.add(inspection.ControlledUndocumented, inspection.Critical,
 				"%s (HS %s, %s) is export-controlled and lacks %s", it.Description, it.HSCode, g.Name, strings.Join(missing, " and "))
+		}
+		if len(unlisted) > 0 {
+			a.add(inspection.ControlledUndocumented, inspection.Warning,
+				"%s (HS %s, %s) is export-controlled; its compliance report %s is from an issuer not on the accredited list: check the issuer (accredited_issuers may be incomplete)",
+				it.Description, it.HSCode, g.Name, strings.Join(unlisted, ", "))
 		}
 		for _, x := range a.cfg.Watchlist {
 			if x != "" && strings.EqualFold(strings.TrimSpace(d.Exporter), strings.TrimSpace(x)) {
@@ -188,21 +208,15 @@ func matchControlled(list []config.Controlled, hs string) (config.Controlled, bo
 	return best, bestLen > 0
 }
 
-func hasDocument(docs []declaration.Document, typ string, accredited bool, issuers []string) bool {
+// documents are the declared documents of a type that carry a number.
+func documents(docs []declaration.Document, typ string) []declaration.Document {
+	var out []declaration.Document
 	for _, d := range docs {
-		if d.Type != typ || strings.TrimSpace(d.Number) == "" {
-			continue
-		}
-		if !accredited {
-			return true
-		}
-		for _, is := range issuers {
-			if strings.EqualFold(strings.TrimSpace(d.Issuer), is) {
-				return true
-			}
+		if d.Type == typ && strings.TrimSpace(d.Number) != "" {
+			out = append(out, d)
 		}
 	}
-	return false
+	return out
 }
 
 // image raises the findings that come from the X-ray alone or from the
