@@ -125,23 +125,81 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *Caption, maxWidth, maxBytes
 	gocv.ApplyCustomColorMap(g8, &img, column)
 	column.Close()
 
-	tr := func(rc image.Rectangle) image.Rectangle {
-		rc = rc.Sub(crop.Min)
-		return image.Rect(int(float64(rc.Min.X)*scale), int(float64(rc.Min.Y)*scale), int(float64(rc.Max.X)*scale), int(float64(rc.Max.Y)*scale))
+	v := view{crop: crop.Min, scale: scale, corner: c.OuterPx.Min, px: a.PixelM[0], py: a.PixelM[1]}
+	drawOverlay(&img, c, v, r)
+	banner := out.Region(image.Rect(0, 0, w, bannerH))
+	defer banner.Close()
+	drawBanner(&banner, w, c, r)
+	legend := out.Region(image.Rect(0, bannerH+h, w, bannerH+h+legendH))
+	defer legend.Close()
+	drawLegend(&legend, w, lut)
+
+	// The views into the canvas go before it may be resized below.
+	img.Close()
+	banner.Close()
+	legend.Close()
+	return encodeJPEG(&out, maxBytes)
+}
+
+// encodeJPEG encodes the canvas, at lower quality and then smaller until
+// it fits maxBytes (0: no limit).
+func encodeJPEG(out *gocv.Mat, maxBytes int) ([]byte, error) {
+	// Encoded by Go's image/jpeg, not OpenCV's imgcodecs: the daemon then
+	// never initialises imgcodecs, which on Debian registers every GDAL
+	// driver and keeps ~10 MB resident for nothing.
+	var buf bytes.Buffer
+	var rgba *image.RGBA
+	for q := 85; ; q -= 10 {
+		if rgba == nil || rgba.Rect.Dx() != out.Cols() || rgba.Rect.Dy() != out.Rows() {
+			var err error
+			if rgba, err = toRGBA(*out); err != nil {
+				return nil, fmt.Errorf("annotated image: %w", err)
+			}
+		}
+		buf.Reset()
+		if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: q}); err != nil {
+			return nil, fmt.Errorf("encode annotated image: %w", err)
+		}
+		if maxBytes <= 0 || buf.Len() <= maxBytes || out.Cols() < 200 {
+			return bytes.Clone(buf.Bytes()), nil
+		}
+		if q <= 55 {
+			gocv.Resize(*out, out, image.Pt(out.Cols()*3/4, out.Rows()*3/4), 0, 0, gocv.InterpolationArea)
+			q = 95
+		}
 	}
-	px, py := a.PixelM[0], a.PixelM[1]
-	toPx := func(m Box) image.Rectangle {
-		return image.Rect(c.OuterPx.Min.X+int(m.XM/px), c.OuterPx.Min.Y+int(m.YM/py),
-			c.OuterPx.Min.X+int((m.XM+m.WM)/px), c.OuterPx.Min.Y+int((m.YM+m.HM)/py))
-	}
+}
+
+// view maps the scan's pixels and a container's metres to the picture's
+// pixels: cropped at crop, scaled by scale.
+type view struct {
+	crop   image.Point
+	scale  float64
+	corner image.Point // the container's outer top-left corner in the scan
+	px, py float64     // pixel size in metres
+}
+
+func (v view) tr(rc image.Rectangle) image.Rectangle {
+	rc = rc.Sub(v.crop)
+	return image.Rect(int(float64(rc.Min.X)*v.scale), int(float64(rc.Min.Y)*v.scale), int(float64(rc.Max.X)*v.scale), int(float64(rc.Max.Y)*v.scale))
+}
+
+func (v view) toPx(m Box) image.Rectangle {
+	return image.Rect(v.corner.X+int(m.XM/v.px), v.corner.Y+int(m.YM/v.py),
+		v.corner.X+int((m.XM+m.WM)/v.px), v.corner.Y+int((m.YM+m.HM)/v.py))
+}
+
+// drawOverlay boxes the container, its regions and light layers, and the
+// findings with their codes.
+func drawOverlay(img *gocv.Mat, c *Container, v view, r *Caption) {
 	font := 0.45
-	gocv.Rectangle(&img, tr(c.OuterPx), colBox, 2)
+	gocv.Rectangle(img, v.tr(c.OuterPx), colBox, 2)
 	for _, g := range c.Regions {
 		if g.Packaging {
 			continue
 		}
-		b := tr(g.Px)
-		gocv.Rectangle(&img, b, colRegion, 1)
+		b := v.tr(g.Px)
+		gocv.Rectangle(img, b, colRegion, 1)
 		label := fmt.Sprintf("R%d %.0f kg/m3", g.Label, g.P50)
 		if g.LowerBound {
 			label = fmt.Sprintf("R%d >%.0f kg/m3", g.Label, g.P50)
@@ -152,21 +210,21 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *Caption, maxWidth, maxBytes
 		if g.Shape.Class == ShapeCoils {
 			label += " coils"
 		}
-		gocv.PutText(&img, label, b.Min.Add(image.Pt(3, 14)), gocv.FontHersheySimplex, font, colRegion, 1)
+		gocv.PutText(img, label, b.Min.Add(image.Pt(3, 14)), gocv.FontHersheySimplex, font, colRegion, 1)
 	}
 	for _, l := range c.Layers {
-		b := tr(toPx(l.M))
-		gocv.Rectangle(&img, b, colLayer, 2)
+		b := v.tr(v.toPx(l.M))
+		gocv.Rectangle(img, b, colLayer, 2)
 	}
 	if r != nil {
 		// Several findings about one region share its box: their codes
 		// stack up from its bottom edge.
 		var drawn []image.Rectangle
 		for _, f := range r.Marks {
-			if px == 0 {
+			if v.px == 0 {
 				continue
 			}
-			b := tr(toPx(f.Region))
+			b := v.tr(v.toPx(f.Region))
 			n := 0
 			for _, o := range drawn {
 				if o == b {
@@ -175,12 +233,15 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *Caption, maxWidth, maxBytes
 			}
 			drawn = append(drawn, b)
 			if n == 0 {
-				gocv.Rectangle(&img, b.Inset(-3), colFinding, 2)
+				gocv.Rectangle(img, b.Inset(-3), colFinding, 2)
 			}
-			gocv.PutText(&img, f.Code, image.Pt(b.Min.X+3, b.Max.Y-6-16*n), gocv.FontHersheySimplex, font+0.05, colFinding, 2)
+			gocv.PutText(img, f.Code, image.Pt(b.Min.X+3, b.Max.Y-6-16*n), gocv.FontHersheySimplex, font+0.05, colFinding, 2)
 		}
 	}
+}
 
+// drawBanner writes the verdict, risk, numbers and the findings' codes.
+func drawBanner(banner *gocv.Mat, w int, c *Container, r *Caption) {
 	// Banner: verdict, risk, numbers, the findings' codes; then a legend.
 	verdict, risk, ids, codes := "ANALYSIS", 0.0, "", ""
 	var weights string
@@ -198,56 +259,27 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *Caption, maxWidth, maxBytes
 	if c.LowerBound {
 		xray = fmt.Sprintf("X-ray > %.0f kg", c.CargoKg)
 	}
-	banner := out.Region(image.Rect(0, 0, w, bannerH))
-	defer banner.Close()
 	vc := verdictColour(strings.ToLower(verdict))
-	gocv.Rectangle(&banner, image.Rect(0, 0, min(w, 190), 56), vc, -1)
-	gocv.PutText(&banner, verdict, image.Pt(8, 26), gocv.FontHersheySimplex, 0.8, colText, 2)
-	gocv.PutText(&banner, fmt.Sprintf("risk %.2f", risk), image.Pt(8, 48), gocv.FontHersheySimplex, 0.5, colText, 1)
-	gocv.PutText(&banner, fmt.Sprintf("%s  %s ft  %s%s", ids, sizeName(c), xray, weights), image.Pt(200, 22), gocv.FontHersheySimplex, 0.5, colText, 1)
-	gocv.PutText(&banner, codes, image.Pt(200, 46), gocv.FontHersheySimplex, 0.5, colCodes, 1)
+	gocv.Rectangle(banner, image.Rect(0, 0, min(w, 190), 56), vc, -1)
+	gocv.PutText(banner, verdict, image.Pt(8, 26), gocv.FontHersheySimplex, 0.8, colText, 2)
+	gocv.PutText(banner, fmt.Sprintf("risk %.2f", risk), image.Pt(8, 48), gocv.FontHersheySimplex, 0.5, colText, 1)
+	gocv.PutText(banner, fmt.Sprintf("%s  %s ft  %s%s", ids, sizeName(c), xray, weights), image.Pt(200, 22), gocv.FontHersheySimplex, 0.5, colText, 1)
+	gocv.PutText(banner, codes, image.Pt(200, 46), gocv.FontHersheySimplex, 0.5, colCodes, 1)
+}
 
-	legend := out.Region(image.Rect(0, bannerH+h, w, bannerH+h+legendH))
-	defer legend.Close()
+// drawLegend draws the palette as it is drawn in the image, and what the
+// colours of the boxes mean.
+func drawLegend(legend *gocv.Mat, w int, lut gocv.Mat) {
 	legend.SetTo(gocv.NewScalar(float64(colBand.B), float64(colBand.G), float64(colBand.R), 0))
 	// The bar shows the palette as it is drawn in the image.
 	barW := min(256, w/3)
 	for i := range barW {
 		v := uint8(255 * i / max(1, barW-1))
 		col := color.RGBA{lut.GetUCharAt(0, 3*int(v)+2), lut.GetUCharAt(0, 3*int(v)+1), lut.GetUCharAt(0, 3*int(v)), 0}
-		gocv.Line(&legend, image.Pt(8+i, 6), image.Pt(8+i, 24), col, 1)
+		gocv.Line(legend, image.Pt(8+i, 6), image.Pt(8+i, 24), col, 1)
 	}
-	gocv.PutText(&legend, fmt.Sprintf("attenuation 0..%.0f (-ln T)", annotateMaxA), image.Pt(16+barW, 20), gocv.FontHersheySimplex, 0.45, colText, 1)
-	gocv.PutText(&legend, "cyan: regions  magenta: light layer  red: findings", image.Pt(min(w-10, 230+barW), 20), gocv.FontHersheySimplex, 0.45, colText, 1)
-
-	// The views into the canvas go before it may be resized below.
-	img.Close()
-	banner.Close()
-	legend.Close()
-	// Encoded by Go's image/jpeg, not OpenCV's imgcodecs: the daemon then
-	// never initialises imgcodecs, which on Debian registers every GDAL
-	// driver and keeps ~10 MB resident for nothing.
-	var buf bytes.Buffer
-	var rgba *image.RGBA
-	for q := 85; ; q -= 10 {
-		if rgba == nil || rgba.Rect.Dx() != out.Cols() || rgba.Rect.Dy() != out.Rows() {
-			var err error
-			if rgba, err = toRGBA(out); err != nil {
-				return nil, fmt.Errorf("annotated image: %w", err)
-			}
-		}
-		buf.Reset()
-		if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: q}); err != nil {
-			return nil, fmt.Errorf("encode annotated image: %w", err)
-		}
-		if maxBytes <= 0 || buf.Len() <= maxBytes || out.Cols() < 200 {
-			return bytes.Clone(buf.Bytes()), nil
-		}
-		if q <= 55 {
-			gocv.Resize(out, &out, image.Pt(out.Cols()*3/4, out.Rows()*3/4), 0, 0, gocv.InterpolationArea)
-			q = 95
-		}
-	}
+	gocv.PutText(legend, fmt.Sprintf("attenuation 0..%.0f (-ln T)", annotateMaxA), image.Pt(16+barW, 20), gocv.FontHersheySimplex, 0.45, colText, 1)
+	gocv.PutText(legend, "cyan: regions  magenta: light layer  red: findings", image.Pt(min(w-10, 230+barW), 20), gocv.FontHersheySimplex, 0.45, colText, 1)
 }
 
 // toRGBA converts a BGR Mat into a Go RGBA image, converting straight into
