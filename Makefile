@@ -13,7 +13,7 @@ GOFLAGS_T ?= -count=1
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/gatescan/gatescan/agent.Version=$(VERSION)
 
-.PHONY: all deps test-deps build demo test bench fuzz vet install clean
+.PHONY: all deps test-deps build demo test bench fuzz vet install deb clean
 
 all: build
 
@@ -68,12 +68,18 @@ fuzz: deps
 # existing config is kept. With DESTDIR (packaging) only files are written;
 # without, the user and the directories are made and systemd is told.
 # Then: edit /etc/gatescan/gatescan.yaml, `systemctl enable --now gatescan`.
+# PREFIX and UNITDIR are what `make deb` changes (/usr, /lib/systemd/system);
+# the unit is rewritten to run the binary from PREFIX.
+PREFIX  ?= /usr/local
+UNITDIR ?= /etc/systemd/system
 install: build
-	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/gatescan
-	install -D -m 0644 systemd/gatescan.service $(DESTDIR)/etc/systemd/system/gatescan.service
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gatescan
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/|$(PREFIX)/|g' systemd/gatescan.service > $(DESTDIR)$(UNITDIR)/gatescan.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gatescan.service
 	install -D -m 0644 systemd/gatescan.sysusers $(DESTDIR)/usr/lib/sysusers.d/gatescan.conf
 	install -D -m 0644 systemd/gatescan.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/gatescan.conf
-	install -D -m 0644 README.md $(DESTDIR)/usr/local/share/doc/gatescan/README.md
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/gatescan/README.md
 	@if [ -e $(DESTDIR)/etc/gatescan/gatescan.yaml ]; then \
 	  echo "keeping $(DESTDIR)/etc/gatescan/gatescan.yaml"; \
 	else \
@@ -91,6 +97,20 @@ install: build
 	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	  echo "installed: edit /etc/gatescan/gatescan.yaml, then systemctl enable --now gatescan"; \
 	fi
+
+# The Debian package, bin/gatescan_VERSION_ARCH.deb, made with dpkg-deb from
+# a `make install DESTDIR=` tree (deploy/debian/mkdeb.sh says how); lintian
+# checks it when installed (`apt-get install lintian`).
+DEB_VERSION ?= $(shell deploy/debian/version.sh)
+DEB_OUT     ?= bin
+# The packaged binary is hardened as Debian's are (PIE, relocations
+# read-only and bound at start); built apart from BIN.
+DEB_BIN     := bin/pie/gatescan
+deb: deps
+	$(GO) build -buildmode=pie -ldflags "$(LDFLAGS) -extldflags '-Wl,-z,relro,-z,now'" -o $(DEB_BIN) ./cmd/gatescan
+	deploy/debian/mkdeb.sh "$(DEB_BIN)" "$(DEB_VERSION)" "$(DEB_OUT)"
+	@if command -v lintian >/dev/null; then lintian --info "$(DEB_OUT)"/gatescan_$(DEB_VERSION)_*.deb; \
+	else echo "lintian is not installed: apt-get install lintian"; fi
 
 clean:
 	rm -rf bin
