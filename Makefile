@@ -6,8 +6,8 @@ BIN       := bin/gatescan
 APT_PKGS  := libopencv-dev mosquitto pkg-config
 # What only the tests need, as command:package; a package is installed only
 # when its command is missing: headless Chromium for the technicians' page,
-# systemd-analyze for the unit.
-TEST_TOOLS := chromium:chromium systemd-analyze:systemd
+# systemd-analyze for the unit; dpkg-shlibdeps and lintian for the package.
+TEST_TOOLS := chromium:chromium systemd-analyze:systemd dpkg-shlibdeps:dpkg-dev lintian:lintian
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GOFLAGS_T ?= -count=1
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)

@@ -33,7 +33,6 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/u
 
 doc=$root/usr/share/doc/gatescan
 install -m 0644 "$here/copyright" "$doc/copyright"
-gzip -9n "$doc/README.md"
 {
 	printf 'gatescan (%s) unstable; urgency=medium\n\n' "$version"
 	printf '  * Built from commit %s.\n\n' "$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)"
