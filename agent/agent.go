@@ -127,9 +127,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	<-ctx.Done()
-	a.log.Info("shutting down: finishing the scan in progress")
+	a.log.Info("shutting down: finishing the scan in progress; scans waiting stay in the inbox")
 	stopInputs()
-	inWG.Wait()
+	if !waitFor(&inWG, cfg.Shutdown) {
+		// A scan hung (its attempt is on record: see scanner.max_attempts)
+		// or an input would not stop: stop anyway, within systemd's
+		// TimeoutStopSec; nothing uncommitted has been touched.
+		a.log.Error("inputs did not stop within shutdown_timeout; stopping without them", "shutdown_timeout", cfg.Shutdown)
+	}
 	// Give the publisher a moment to flush the outbox; what it cannot send
 	// stays in the buffer for the next start.
 	deadline := time.Now().Add(min(cfg.Shutdown, 5*time.Second))
@@ -149,6 +154,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("gatescan stopped")
 	return nil
+}
+
+// waitFor waits for wg, at most d; it reports whether wg was done.
+func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // Ready is closed once the agent is serving.

@@ -6,9 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	mrand "math/rand"
 	"math/rand/v2"
 	"net/http"
@@ -42,31 +39,11 @@ import (
 // scans so that the buffer and publisher path, not the detector, is what
 // takes the time.
 
-// writeTinyScan writes a 160×48 scan of a dark block in air, image first
-// and sidecar last (renamed into place), as a scanner does.
+// writeTinyScan writes a 160×48 scan of a dark block in air on lane L1,
+// image first and sidecar last (renamed into place), as a scanner does.
 func writeTinyScan(t testing.TB, inbox, id string) {
 	t.Helper()
-	img := image.NewGray16(image.Rect(0, 0, 160, 48))
-	for y := range 48 {
-		for x := range 160 {
-			v := uint16(60000 - rand.IntN(300))
-			if x >= 40 && x < 120 && y >= 10 && y < 40 {
-				v = uint16(15000 + rand.IntN(300))
-			}
-			img.SetGray16(x, y, color.Gray16{Y: v})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	agenttest.Put(t, inbox, id+".png", b.Bytes())
-	sc, _ := json.Marshal(map[string]any{
-		"scan_id": id, "lane": "L1", "scanned_at": time.Now().UTC().Format(time.RFC3339Nano),
-		"images": map[string]string{"high": id + ".png"}, "pixel_mm": map[string]float64{"x": 100, "y": 100},
-		"air": 60000, "dark": 0,
-	})
-	agenttest.Put(t, inbox, id+".json", sc)
+	agenttest.TinyScan(t, inbox, id, id, "L1", time.Now())
 }
 
 // faultConfig is a scanner-only gate (no weighbridge to wait for) with

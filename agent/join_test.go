@@ -51,7 +51,7 @@ func TestJoinWeights(t *testing.T) {
 	}
 	// Weighed before the portal.
 	put(t0.Add(-40*time.Second), 30000)
-	j, err := a.joiner().join(scan("A", t0), true)
+	j, err := a.joiner().join(scan("A", t0), true, "A")
 	if err != nil || j.weight == nil || j.weight.GrossKg != 30000 || j.missing {
 		t.Fatalf("weight before the scan not joined: %+v %v", j, err)
 	}
@@ -59,28 +59,28 @@ func TestJoinWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The next truck's scan must not take truck A's weight...
-	j, _ = a.joiner().join(scan("B", t0.Add(2*time.Minute)), true)
+	j, _ = a.joiner().join(scan("B", t0.Add(2*time.Minute)), true, "B")
 	if j.weight != nil || !j.missing {
 		t.Fatalf("scan B took truck A's weight: %+v", j.weight)
 	}
 	// ...but takes its own, weighed after the portal.
 	put(t0.Add(2*time.Minute+30*time.Second), 25000)
-	j, _ = a.joiner().join(scan("B", t0.Add(2*time.Minute)), true)
+	j, _ = a.joiner().join(scan("B", t0.Add(2*time.Minute)), true, "B")
 	if j.weight == nil || j.weight.GrossKg != 25000 {
 		t.Fatalf("weight after the scan not joined: %+v", j.weight)
 	}
 	// Re-inspecting scan A after a crash joins the same weight again.
-	j, _ = a.joiner().join(scan("A", t0), true)
+	j, _ = a.joiner().join(scan("A", t0), true, "A")
 	if j.weight == nil || j.weight.GrossKg != 30000 {
 		t.Fatalf("re-inspected scan lost its weight: %+v", j.weight)
 	}
 	// Outside the window: nothing.
-	j, _ = a.joiner().join(scan("C", t0.Add(time.Hour)), true)
+	j, _ = a.joiner().join(scan("C", t0.Add(time.Hour)), true, "C")
 	if j.weight != nil {
 		t.Fatalf("weight joined across an hour: %+v", j.weight)
 	}
 	// A scanner-only lane does not wait for a weight.
-	if j, _ = a.joiner().join(scan("D", t0.Add(time.Hour)), false); j.missing {
+	if j, _ = a.joiner().join(scan("D", t0.Add(time.Hour)), false, "D"); j.missing {
 		t.Fatal("scanner-only lane waits for a weight")
 	}
 }
@@ -106,7 +106,7 @@ func TestJoinDeclarations(t *testing.T) {
 		}
 	}
 	sc := &scanin.Sidecar{ScanID: "S", Lane: "L1", ScannedAt: time.Now(), ContainerIDs: []string{"csqu 305438-3", "CSQU3O54383", "MSKU9070324", "TGHU0000001"}}
-	j, err := a.joiner().join(sc, false)
+	j, err := a.joiner().join(sc, false, sc.ScanID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestJoinDeclarations(t *testing.T) {
 	// A newer declaration replaces the older.
 	newer := fmt.Sprintf(declJSON, "NEW", "CSQU3054383")
 	a.storeDeclaration([]byte(newer))
-	j, _ = a.joiner().join(&scanin.Sidecar{ContainerIDs: []string{"CSQU3054383"}}, false)
+	j, _ = a.joiner().join(&scanin.Sidecar{ContainerIDs: []string{"CSQU3054383"}}, false, "")
 	if j.decls[0].DeclarationID != "D-NEW" {
 		t.Errorf("older declaration kept: %s", j.decls[0].DeclarationID)
 	}
@@ -153,7 +153,7 @@ func TestPlateTareLearned(t *testing.T) {
 	sc.Vehicle.Plate = "LU-42"
 	w := buffer.Weight{Lane: "L1", GrossKg: 13210, At: time.Now()}
 	a.afterCommit(sc, joined{weight: &w}, vision.ErrNoContainer)
-	j, _ := a.joiner().join(&scanin.Sidecar{ScanID: "next", Lane: "L1", Vehicle: sc.Vehicle}, false)
+	j, _ := a.joiner().join(&scanin.Sidecar{ScanID: "next", Lane: "L1", Vehicle: sc.Vehicle}, false, "next")
 	if j.plateTare != 13210 {
 		t.Fatalf("tare not learned from a truck without container: %v", j.plateTare)
 	}

@@ -24,6 +24,9 @@ type Metrics struct {
 	LaneSilent    *prometheus.GaugeVec
 	ScansIngested prometheus.Counter
 	Reloads       *prometheus.CounterVec
+	ScanIDReused  prometheus.Counter
+	Quarantined   prometheus.Counter
+	KeepErrors    prometheus.Counter
 	// live reads, at scrape time, what the agent knows anyway (outbox,
 	// broker, buffer size), rather than copying it into gauges.
 	live liveCollector
@@ -48,6 +51,12 @@ func NewMetrics() *Metrics {
 		ScansIngested: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_scans_ingested_total", Help: "Scans inspected and committed to the buffer."}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_config_reloads_total",
 			Help: "Config reloads (SIGHUP) by result: applied, or rejected and the old config kept."}, []string{"result"}),
+		ScanIDReused: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_scan_id_reused_total",
+			Help: "Scans whose scan id was already committed for another scan (other lane, time or images): inspected as scans of their own."}),
+		Quarantined: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_scans_quarantined_total",
+			Help: "Scans not inspected after scanner.max_attempts attempts: moved to quarantine and alerted for inspection by hand."}),
+		KeepErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_keep_processed_errors_total",
+			Help: "Failures to move an inspected scan's files to processed_dir or quarantine_dir (left in the inbox, tried again)."}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_build_info", Help: "Always 1; the agent's version as a label."}, []string{"version"})
 	buildInfo.WithLabelValues(Version).Set(1)
@@ -60,7 +69,7 @@ func NewMetrics() *Metrics {
 		m.Reloads.WithLabelValues(r)
 	}
 	m.Registry.MustRegister(m.LaneUp, m.LaneSilent, m.ScansIngested, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations,
-		m.Stage, m.Readings, m.BadFrames, m.Reloads, buildInfo, &m.live,
+		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, buildInfo, &m.live,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -30,11 +30,13 @@ import (
 )
 
 // processScans inspects queued scans one at a time with one detector: the
-// detector is the hot path and a gate box has few cores.
+// detector is the hot path and a gate box has few cores. Once ctx ends it
+// starts no other scan: the one in progress is finished by processScan,
+// the others stay in the inbox, untouched, for the next start.
 func (a *Agent) processScans(ctx context.Context) {
 	det := newDetector(a.Config())
 	defer func() { det.Close() }() // the last det: scanLoopTurn replaces it after a reload
-	for {
+	for ctx.Err() == nil {
 		det = a.scanLoopTurn(det) // proves the loop alive (watchdog); applies reloaded detector settings
 		path, first, wait := a.scans.next()
 		if path == "" {
@@ -83,13 +85,8 @@ func (a *Agent) reject(path string, sc *scanin.Sidecar, err error) {
 
 func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path string, first time.Time) {
 	cfg := a.Config()
-	fi, err := os.Stat(path)
-	if err != nil {
+	if _, err := os.Lstat(path); err != nil {
 		a.scans.done(path) // gone (processed or removed)
-		return
-	}
-	if age := time.Since(fi.ModTime()); age < cfg.Scanner.SettleTime {
-		a.scans.later(path, cfg.Scanner.SettleTime-age)
 		return
 	}
 	t0 := time.Now()
@@ -109,32 +106,72 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	defer scan.Close()
 	sc := scan.Sidecar
-	done, err := a.store.ScanDone(sc.ScanID)
+	id, err := a.identify(scan)
 	if err != nil {
-		a.log.Error("buffer unreadable; will retry", "err", err)
+		a.log.Error("buffer unreadable; will retry", "scan_id", sc.ScanID, "err", err)
 		a.scans.later(path, 5*time.Second)
 		return
 	}
-	if done {
+	if id.done {
 		// Committed before a crash or restart: only the clean-up is left.
-		a.finish(scan)
+		a.finish(scan, id.quarantined)
 		a.scans.done(path)
 		return
 	}
 
 	// Join: wait (within the grace) for a declaration or weight not yet here.
 	t1 := time.Now()
-	j, err := a.joiner().join(sc, hasWeighbridge(cfg, sc.Lane))
+	j, err := a.joiner().join(sc, hasWeighbridge(cfg, sc.Lane), id.key)
 	if err != nil {
 		a.log.Error("buffer unreadable while joining; will retry", "scan_id", sc.ScanID, "err", err)
 		a.scans.later(path, 5*time.Second)
 		return
 	}
-	if j.missing && time.Since(first) < cfg.Rules.Grace && ctx.Err() == nil {
+	if j.missing && time.Since(first) < cfg.Rules.Grace {
 		a.scans.later(path, min(2*time.Second, cfg.Rules.Grace))
 		return
 	}
+	if ctx.Err() != nil {
+		// Shutting down before this scan's inspection began: it stays in
+		// the inbox as it is, and the next start takes it up (and waits
+		// for what it lacks again), rather than committing it without
+		// the weight or declaration on their way.
+		return
+	}
 	joinMS := ms(time.Since(t1))
+
+	// The attempt is on record before anything that could crash or hang
+	// on this scan runs: a scan that takes the agent down is not tried
+	// for ever (scanner.max_attempts).
+	att, err := a.store.BeginAttempt(id.key)
+	if err != nil {
+		a.log.Error("cannot record the attempt; will retry", "scan_id", sc.ScanID, "err", err)
+		a.metrics.CommitErrors.Inc()
+		a.scans.later(path, 5*time.Second)
+		return
+	}
+	if att.Count > cfg.Scanner.MaxAttempts {
+		a.quarantine(scan, id, j, att)
+		return
+	}
+	if att.Count > 1 {
+		a.log.Warn("scan tried again after an attempt that did not end", "scan_id", sc.ScanID, "attempt", att.Count, "max_attempts", cfg.Scanner.MaxAttempts, "failure", att.Failure)
+	}
+	defer func() {
+		// A panic inside the inspection fails this attempt; the scan is
+		// tried again, and quarantined once max_attempts have failed.
+		if r := recover(); r != nil {
+			why := fmt.Sprintf("internal error: %v", r)
+			a.log.Error("scan inspection panicked; will retry", "scan_id", sc.ScanID, "attempt", att.Count, "panic", r, "stack", string(debug.Stack()))
+			if _, err := a.store.FailAttempt(id.key, why); err != nil {
+				a.log.Error("cannot record the failed attempt", "scan_id", sc.ScanID, "err", err)
+			}
+			a.scans.later(path, 2*time.Second)
+		}
+	}()
+	if inspectHook != nil {
+		inspectHook(scan)
+	}
 
 	t2 := time.Now()
 	if err := scan.Decode(); err != nil {
@@ -154,8 +191,9 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 
 	c := caseFor(cfg, sc, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	results := assess.Inspect(cfg, det, scan, &c)
+	id.name(cfg, results)
 	an := c.Analysis
-	if err := a.commit(sc, results, det, an, j.weight); err != nil {
+	if err := a.commit(sc, id, results, det, an, j.weight); err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.scans.later(path, 5*time.Second)
@@ -167,13 +205,18 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		a.log.Info("inspection", "scan_id", r.ScanID, "lane", r.Lane, "containers", r.ContainerIDs, "verdict", r.Verdict,
 			"risk", r.Risk, "findings", r.Codes(), "ms", ms(time.Since(t0)))
 	}
-	a.finish(scan)
+	a.finish(scan, false)
 	a.scans.done(path)
 }
 
+// inspectHook, when set, runs as a scan's inspection begins (its attempt
+// recorded, nothing decoded yet): the fault tests make it crash, hang or
+// panic there, as a poisonous image would.
+var inspectHook func(*scanin.Scan)
+
 // commit stores the results, queues their messages and marks the weight
 // the scan joined (if any) as its own, in one transaction.
-func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis, weight *buffer.Weight) error {
+func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection.Result, det *vision.Detector, an *vision.Analysis, weight *buffer.Weight) error {
 	topics := a.pub.Topics()
 	var recs []buffer.Record
 	var msgs []buffer.Message
@@ -211,28 +254,49 @@ func (a *Agent) commit(sc *scanin.Sidecar, results []inspection.Result, det *vis
 	if weight != nil {
 		consumed = append(consumed, *weight)
 	}
-	ok, err := a.store.CommitScan(sc.ScanID, recs, msgs, consumed...)
+	ident, err := id.of(sc)
+	if err != nil {
+		return err
+	}
+	ok, err := a.store.Commit(buffer.ScanCommit{Key: id.key, Identity: ident, Quarantined: id.quarantined,
+		Results: recs, Messages: msgs, Consumed: consumed})
 	if err != nil {
 		return err
 	}
 	a.inspected(results, msgs)
 	if !ok {
-		a.log.Info("scan already committed; not queued again", "scan_id", sc.ScanID)
+		a.log.Info("scan already committed; not queued again", "scan_id", sc.ScanID, "scan_key", id.key)
+	} else if id.reused != nil {
+		a.metrics.ScanIDReused.Inc()
+		a.log.Warn("scan id reused: another scan was committed under it; this one was inspected as a scan of its own",
+			"scan_id", sc.ScanID, "lane", sc.Lane, "scanned_at", sc.ScannedAt, "scan_key", id.key,
+			"inspection_id", results[0].InspectionID, "earlier_lane", id.reused.Lane, "earlier_scanned_at", id.reused.ScannedAt)
 	}
 	return nil
 }
 
-// finish removes (or keeps aside) a scan's files once its result is stored.
-func (a *Agent) finish(scan *scanin.Scan) {
+// finish removes (or keeps aside) a scan's files once its result is
+// stored; a quarantined scan's go to the quarantine directory.
+func (a *Agent) finish(scan *scanin.Scan, quarantined bool) {
 	cfg := a.Config()
-	if cfg.Scanner.KeepProcessed {
-		dir := ProcessedDir(cfg)
-		if err := os.MkdirAll(dir, 0o750); err == nil {
-			for _, f := range scan.Files {
-				_ = os.Rename(f, filepath.Join(dir, filepath.Base(f)))
-			}
-			return
+	dir := ""
+	switch {
+	case quarantined:
+		dir = QuarantineDir(cfg)
+	case cfg.Scanner.KeepProcessed:
+		dir = ProcessedDir(cfg)
+	}
+	if dir != "" {
+		dst, err := moveScan(scan.Files, dir)
+		if err != nil {
+			// Committed already: the files stay in the inbox (or part of
+			// them kept), and the next pass moves what is left.
+			a.metrics.KeepErrors.Inc()
+			a.log.Error("cannot move the inspected scan's files; left in the inbox for the next rescan", "scan_id", scan.Sidecar.ScanID, "dir", dir, "err", err)
+		} else if dst != dir {
+			a.log.Info("scan kept in a directory of its own: its names were taken", "scan_id", scan.Sidecar.ScanID, "dir", dst)
 		}
+		return
 	}
 	// Sidecar last: its absence means the scan is finished.
 	for _, f := range scan.Files {
@@ -272,8 +336,9 @@ type joined struct {
 // join finds the scan's declarations (one per container number, correcting
 // one misread character when exactly one stored declaration fits), the
 // lane's stable truck weight nearest the scan that no other scan took, and
-// the vehicle's learned tare.
-func (a joiner) join(sc *scanin.Sidecar, hasBridge bool) (joined, error) {
+// the vehicle's learned tare. key is the scan's key in the buffer (see
+// scanIdentity): a weight it joined before a crash is its own still.
+func (a joiner) join(sc *scanin.Sidecar, hasBridge bool, key string) (joined, error) {
 	cfg := a.cfg
 	j := joined{decls: make([]*declaration.Declaration, len(sc.ContainerIDs)), corrected: make([]string, len(sc.ContainerIDs))}
 	var known []string // stored container numbers, read once if needed
@@ -301,7 +366,7 @@ func (a joiner) join(sc *scanin.Sidecar, hasBridge bool) (joined, error) {
 		j.missing = j.missing || d == nil
 	}
 	if hasBridge {
-		w, ok, err := a.store.NearestFreeWeight(sc.Lane, sc.ScannedAt, cfg.Rules.JoinWindow, sc.ScanID)
+		w, ok, err := a.store.NearestFreeWeight(sc.Lane, sc.ScannedAt, cfg.Rules.JoinWindow, key)
 		if err != nil {
 			return j, err
 		}

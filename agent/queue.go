@@ -73,7 +73,7 @@ func (q *scanQueue) next() (string, time.Time, time.Duration) {
 
 func (a *Agent) watchScans(ctx context.Context) {
 	cfg := a.Config()
-	w := &inbox.Watcher{Dir: cfg.Scanner.Inbox, Suffix: ".json", Rescan: cfg.Scanner.Rescan, Log: a.log}
+	w := &inbox.Watcher{Dir: cfg.Scanner.Inbox, Suffix: ".json", Rescan: cfg.Scanner.Rescan, Settle: cfg.Scanner.SettleTime, Log: a.log}
 	if err := w.Watch(ctx, a.scans.add); err != nil {
 		a.log.Error("scan inbox stopped", "err", err)
 	}

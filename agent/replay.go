@@ -20,7 +20,7 @@ import (
 // declarations replaced since, differ. store is only read.
 func Reinspect(cfg *config.Config, store *buffer.Store, det *vision.Detector, scan *scanin.Scan, storedGrossKg *float64) ([]inspection.Result, error) {
 	sc := scan.Sidecar
-	j, err := joiner{cfg: cfg, store: store, log: slog.New(slog.DiscardHandler)}.join(sc, hasWeighbridge(cfg, sc.Lane))
+	j, err := joiner{cfg: cfg, store: store, log: slog.New(slog.DiscardHandler)}.join(sc, hasWeighbridge(cfg, sc.Lane), sc.ScanID)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: join with the buffer: %w", sc.ScanID, err)
 	}

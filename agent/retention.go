@@ -49,9 +49,11 @@ func (a *Agent) pruneProcessed(ctx context.Context) {
 	}
 }
 
-// pruneOlder removes the regular files in dir last modified before cutoff
-// (the scanner's write time: moving a scan keeps it). Sidecars go first, so
-// that an interrupted pass leaves no sidecar without its images.
+// pruneOlder removes the regular files in dir, and in its subdirectories
+// (scans kept under names already taken), last modified before cutoff
+// (the scanner's write time: moving a scan keeps it), and the
+// subdirectories left empty. Sidecars go first, so that an interrupted
+// pass leaves no sidecar without its images.
 func pruneOlder(dir string, cutoff time.Time) (int, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -63,6 +65,41 @@ func pruneOlder(dir string, cutoff time.Time) (int, error) {
 	sort.SliceStable(ents, func(i, j int) bool {
 		return strings.HasSuffix(ents[i].Name(), ".json") && !strings.HasSuffix(ents[j].Name(), ".json")
 	})
+	n := 0
+	var errs []error
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			if sub, err := pruneSubdir(p, cutoff); err != nil {
+				errs = append(errs, err)
+			} else {
+				n += sub
+			}
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// pruneSubdir prunes a kept scan's own directory, and removes it once
+// pruning has emptied it.
+func pruneSubdir(dir string, cutoff time.Time) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	var errs []error
 	for _, e := range ents {
@@ -78,6 +115,9 @@ func pruneOlder(dir string, cutoff time.Time) (int, error) {
 			continue
 		}
 		n++
+	}
+	if left, _ := os.ReadDir(dir); n > 0 && len(left) == 0 {
+		os.Remove(dir)
 	}
 	return n, errors.Join(errs...)
 }

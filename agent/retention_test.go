@@ -26,9 +26,16 @@ func TestPruneKeptScans(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A scan kept under names already taken, in a directory of its own.
+	os.Mkdir(filepath.Join(dir, "a.2"), 0o755)
+	for _, n := range []string{"a.json", "a.png"} {
+		p := filepath.Join(dir, "a.2", n)
+		os.WriteFile(p, []byte("x"), 0o644)
+		os.Chtimes(p, old, old)
+	}
 	n, err := pruneOlder(dir, time.Now().Add(-24*time.Hour))
-	if err != nil || n != 3 {
-		t.Fatalf("pruned %d files (%v), want the 3 of scan a", n, err)
+	if err != nil || n != 5 {
+		t.Fatalf("pruned %d files (%v), want the 3 of scan a and the 2 of the other a", n, err)
 	}
 	ents, _ := os.ReadDir(dir)
 	var left []string

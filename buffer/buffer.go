@@ -307,19 +307,43 @@ type Record struct {
 }
 
 // scanRecord is the value of a scan's key: its inspections and when it was
-// committed (for retention).
+// committed (for retention), and which scan it was (see ScanIdentity;
+// absent from records of older versions).
 type scanRecord struct {
-	IDs []string  `json:"ids"`
-	At  time.Time `json:"at"`
+	IDs         []string      `json:"ids"`
+	At          time.Time     `json:"at"`
+	Identity    *ScanIdentity `json:"identity,omitempty"`
+	Quarantined bool          `json:"quarantined,omitempty"`
+}
+
+// ScanCommit is one scan's commit: its key (the scan id, or the scan id
+// and its identity when the id was reused), which scan it is, its results
+// and their messages, and the weighings it joined.
+type ScanCommit struct {
+	Key      string
+	Identity *ScanIdentity
+	// Quarantined marks a scan that could not be inspected: its files go
+	// to quarantine, not processed/.
+	Quarantined bool
+	Results     []Record
+	Messages    []Message
+	Consumed    []Weight
 }
 
 // CommitScan durably records a scan's inspection results and queues their
-// messages, in one transaction. It is idempotent per scan id: a scan
+// messages, in one transaction. It is idempotent per scan key: a scan
 // committed before (a crash between commit and clean-up) is not queued
 // again, and ok is false. consumed are the weighings the scan joined,
 // marked as its own in the same transaction: whatever the moment of a
 // crash, a weight never joins two trucks' scans.
 func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message, consumed ...Weight) (ok bool, err error) {
+	return s.Commit(ScanCommit{Key: scanKey, Results: results, Messages: msgs, Consumed: consumed})
+}
+
+// Commit is CommitScan with the scan's identity; the record of the scan's
+// attempts (BeginAttempt) goes in the same transaction.
+func (s *Store) Commit(c ScanCommit) (ok bool, err error) {
+	scanKey, results, msgs, consumed := c.Key, c.Results, c.Messages, c.Consumed
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	s.mu.Lock()
@@ -332,7 +356,7 @@ func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message, con
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		rec := scanRecord{IDs: make([]string, len(results)), At: now.UTC()}
+		rec := scanRecord{IDs: make([]string, len(results)), At: now.UTC(), Identity: c.Identity, Quarantined: c.Quarantined}
 		for i, r := range results {
 			rec.IDs[i] = r.ID
 			if err := txn.Set(join(pResult, r.ID), r.Data); err != nil {
@@ -341,6 +365,9 @@ func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message, con
 		}
 		b, _ := json.Marshal(rec)
 		if err := txn.Set(scanKeyOf(scanKey), b); err != nil {
+			return err
+		}
+		if err := txn.Delete(join(pAttempt, scanKey)); err != nil {
 			return err
 		}
 		for _, w := range consumed {

@@ -209,6 +209,15 @@ func (c *Config) validateConnections(bad func(path, format string, a ...any)) {
 	if c.Scanner.Rescan <= 0 {
 		bad("scanner.rescan_interval", "must be positive, e.g. 30s")
 	}
+	if c.Scanner.MaxAttempts < 1 {
+		bad("scanner.max_attempts", "%d: a scan needs at least 1 attempt before quarantine, e.g. 3", c.Scanner.MaxAttempts)
+	}
+	if c.Scanner.SettleTime < 0 || c.Declarations.SettleTime < 0 {
+		bad("scanner.settle_time", "settle times must not be negative")
+	}
+	if c.Shutdown <= 0 {
+		bad("shutdown_timeout", "must be positive and below the unit's TimeoutStopSec less 10s, e.g. 20s")
+	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			bad("http.listen", "%q is not host:port: %v", c.HTTP.Listen, err)

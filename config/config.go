@@ -89,12 +89,21 @@ type Scanner struct {
 	SettleTime    time.Duration `yaml:"settle_time"`
 	KeepProcessed bool          `yaml:"keep_processed"`
 	ProcessedDir  string        `yaml:"processed_dir"`
+	// MaxAttempts is how many times a scan may be started without its
+	// inspection ending (the agent crashed, was killed or hung on it)
+	// before it is quarantined: moved to QuarantineDir (default
+	// inbox/quarantine) and alerted for inspection by hand.
+	MaxAttempts   int    `yaml:"max_attempts"`
+	QuarantineDir string `yaml:"quarantine_dir"`
 }
 
 // Declarations is the customs declaration inputs.
 type Declarations struct {
 	Inbox  string        `yaml:"inbox"`
 	Expiry time.Duration `yaml:"expiry"`
+	// SettleTime is how long a declaration file must stay unchanged
+	// before it is read.
+	SettleTime time.Duration `yaml:"settle_time"`
 }
 
 // Lane is one scanning lane; Weighbridge is nil for a scanner-only lane.

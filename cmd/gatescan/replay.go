@@ -116,6 +116,9 @@ func keptScans(dir string, from time.Time) ([]keptScan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A scan whose names were taken is kept in a directory of its own.
+	more, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+	paths = append(paths, more...)
 	if _, err := os.Stat(dir); err != nil {
 		return nil, badInput("replay: kept scans: %v (scanner.processed_dir, or processed/ in the inbox)", err)
 	}
@@ -140,7 +143,19 @@ func keptScans(dir string, from time.Time) ([]keptScan, error) {
 
 func replayOne(cfg *config.Config, store *buffer.Store, det *vision.Detector, k keptScan, lim scanin.Limits) replayed {
 	r := replayed{sidecar: k.sidecar}
-	raw, _, err := store.ScanResults(k.sidecar.ScanID)
+	scan, err := scanin.Open(k.path, lim)
+	if err != nil {
+		r.skipped = fmt.Sprintf("scan unreadable: %v", err)
+		return r
+	}
+	defer scan.Close()
+	// A scan id used for two scans: the results of this one.
+	key, err := agent.ScanKey(store, scan)
+	if err != nil {
+		r.skipped = err.Error()
+		return r
+	}
+	raw, _, err := store.ScanResults(key)
 	if err != nil {
 		r.skipped = err.Error()
 		return r
@@ -157,12 +172,10 @@ func replayOne(cfg *config.Config, store *buffer.Store, det *vision.Detector, k 
 		}
 		r.old = append(r.old, res)
 	}
-	scan, err := scanin.Load(k.path, lim)
-	if err != nil {
+	if err := scan.Decode(); err != nil {
 		r.skipped = fmt.Sprintf("scan unreadable: %v", err)
 		return r
 	}
-	defer scan.Close()
 	r.new, err = agent.Reinspect(cfg, store, det, scan, r.old[0].Weights.GrossKg)
 	if err != nil {
 		r.skipped = err.Error()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,5 +76,100 @@ func TestReject(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "rejected", "S1.error"))
 	if err != nil || !strings.Contains(string(b), "not a JSON object") {
 		t.Fatalf(".error beside the sidecar: %q, %v", b, err)
+	}
+}
+
+// watchInto runs w until the test ends and returns how often each name
+// was reported.
+func watchInto(t *testing.T, w *Watcher) func(name string) int {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Watch(ctx, func(p string) {
+			mu.Lock()
+			seen[filepath.Base(p)]++
+			mu.Unlock()
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return func(n string) int { mu.Lock(); defer mu.Unlock(); return seen[n] }
+}
+
+// TestWatchWaitsUntilSettled: a file written in place, a little at a
+// time, is reported only once it has stayed unchanged for Settle, however
+// its writer's clock stamps it.
+func TestWatchWaitsUntilSettled(t *testing.T) {
+	dir := t.TempDir()
+	w := &Watcher{Dir: dir, Suffix: ".json", Rescan: 50 * time.Millisecond, Settle: 300 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	seen := watchInto(t, w)
+	p := filepath.Join(dir, "slow.json")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 8 {
+		f.WriteString(`{"part":` + strings.Repeat(" ", i) + `}`)
+		// A clock far behind: modification times long past.
+		os.Chtimes(p, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour-time.Duration(i)*time.Second))
+		time.Sleep(100 * time.Millisecond)
+		if seen("slow.json") > 0 {
+			t.Fatalf("reported after %v while still being written", time.Since(start))
+		}
+	}
+	f.Close()
+	stopped := time.Now()
+	for seen("slow.json") == 0 {
+		if time.Since(stopped) > 5*time.Second {
+			t.Fatal("never reported once settled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := time.Since(stopped); d < 200*time.Millisecond {
+		t.Errorf("reported %v after the last write, before settling", d)
+	}
+}
+
+// TestSpecialFilesNeverBlock: a FIFO (no writer) or a symbolic link in an
+// inbox is reported like any file, and OpenRegular refuses it at once,
+// saying what it is, without blocking.
+func TestSpecialFilesNeverBlock(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Skip(err)
+	}
+	os.WriteFile(filepath.Join(dir, "target"), []byte("{}"), 0o644)
+	os.Symlink(filepath.Join(dir, "target"), filepath.Join(dir, "link.json"))
+	os.WriteFile(filepath.Join(dir, "ok.json"), []byte("{}"), 0o644)
+	w := &Watcher{Dir: dir, Suffix: ".json", Rescan: 50 * time.Millisecond, Settle: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	seen := watchInto(t, w)
+	deadline := time.Now().Add(5 * time.Second)
+	for seen("fifo.json") == 0 || seen("link.json") == 0 || seen("ok.json") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not all reported: fifo %d, link %d, ok %d", seen("fifo.json"), seen("link.json"), seen("ok.json"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for n, want := range map[string]string{"fifo.json": "is a FIFO", "link.json": "is a symbolic link"} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadRegular(filepath.Join(dir, n), 1<<20); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want ErrNotRegular saying %q", n, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: reading blocked", n)
+		}
+	}
+	if b, err := ReadRegular(filepath.Join(dir, "ok.json"), 1<<20); err != nil || string(b) != "{}" {
+		t.Errorf("regular file: %q, %v", b, err)
+	}
+	if _, err := ReadRegular(filepath.Join(dir, "ok.json"), 1); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit: %v", err)
 	}
 }

@@ -650,7 +650,7 @@ func TestDecode(t *testing.T) {
 			if tc.streamed && err != nil || !tc.streamed && !errors.Is(err, errNotStreamable) {
 				t.Fatalf("streaming decoder: %v; want streamed = %v", err, tc.streamed)
 			}
-			m, err := decode(tc.path)
+			m, err := decodeChecked(tc.path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -663,15 +663,15 @@ func TestDecode(t *testing.T) {
 		c := findChunk(t, b, "IDAT")
 		b[c.start+20] ^= 0xff
 		fixCRC(b, c)
-		_, err := decode(write("bad.png", b))
+		_, err := decodeChecked(write("bad.png", b))
 		if err == nil || !strings.Contains(err.Error(), "bad.png could not be decoded (corrupt or truncated): PNG image data corrupt") {
 			t.Fatalf("error %v", err)
 		}
-		_, err = decode(write("bad.tif", handTIFF(tiffSpec{bo: binary.LittleEndian, w: w, h: h, pix: pix, photometric: 1, set: map[uint16]uint32{tagStripOffsets: 1 << 30}})))
+		_, err = decodeChecked(write("bad.tif", handTIFF(tiffSpec{bo: binary.LittleEndian, w: w, h: h, pix: pix, photometric: 1, set: map[uint16]uint32{tagStripOffsets: 1 << 30}})))
 		if err == nil || !strings.Contains(err.Error(), "bad.tif could not be decoded (corrupt or truncated): TIFF strip 0") {
 			t.Fatalf("error %v", err)
 		}
-		if _, err := decode(write("grey8.png", func() []byte {
+		if _, err := decodeChecked(write("grey8.png", func() []byte {
 			var b bytes.Buffer
 			png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h)))
 			return b.Bytes()
@@ -797,7 +797,7 @@ func BenchmarkDecodePNG16(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		dec  func(string) (gocv.Mat, error)
-	}{{"go-file-mat", decode}, {"opencv-file-mat", decodeOpenCV}} {
+	}{{"go-file-mat", decodeChecked}, {"opencv-file-mat", decodeOpenCVChecked}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(2 * benchW * benchH)
 			b.ReportAllocs()

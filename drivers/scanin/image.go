@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"image/png"
 	"io"
 	"math"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"gocv.io/x/gocv"
+
+	"github.com/gatescan/gatescan/drivers/inbox"
 )
 
 // Limits bounds what is decoded, so that a corrupt or hostile file cannot
@@ -30,18 +33,27 @@ type Header struct {
 }
 
 // ReadHeader reads the dimensions and bit depth of a PNG or TIFF from its
-// header only.
+// header only. It opens only a regular file (inbox.OpenRegular).
 func ReadHeader(path string) (Header, error) {
-	f, err := os.Open(path)
+	f, _, err := inbox.OpenRegular(path)
 	if err != nil {
 		return Header{}, err
 	}
 	defer f.Close()
-	switch strings.ToLower(filepath.Ext(path)) {
+	return readHeader(f, filepath.Base(path))
+}
+
+// readHeader reads the header of the image file f, named name, from its
+// start; it leaves f's offset anywhere.
+func readHeader(f io.ReadSeeker, name string) (Header, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Header{}, err
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
 	case ".png":
 		cfg, err := png.DecodeConfig(bufio.NewReader(f))
 		if err != nil {
-			return Header{}, fmt.Errorf("%s is not a readable PNG: %w", filepath.Base(path), err)
+			return Header{}, fmt.Errorf("%s is not a readable PNG: %w", name, err)
 		}
 		h := Header{Width: cfg.Width, Height: cfg.Height, Channels: 1, BitDepth: 8}
 		// image/png reports a colour model, not the bit depth: read IHDR.
@@ -50,7 +62,7 @@ func ReadHeader(path string) (Header, error) {
 		}
 		var ihdr [26]byte
 		if _, err := io.ReadFull(f, ihdr[:]); err != nil {
-			return Header{}, fmt.Errorf("%s: short PNG header: %w", filepath.Base(path), err)
+			return Header{}, fmt.Errorf("%s: short PNG header: %w", name, err)
 		}
 		h.BitDepth = int(ihdr[24])
 		switch ihdr[25] {
@@ -67,9 +79,9 @@ func ReadHeader(path string) (Header, error) {
 		}
 		return h, nil
 	case ".tif", ".tiff":
-		return readTIFFHeader(f, filepath.Base(path))
+		return readTIFFHeader(f, name)
 	}
-	return Header{}, fmt.Errorf("%s: not a .png or .tif image", filepath.Base(path))
+	return Header{}, fmt.Errorf("%s: not a .png or .tif image", name)
 }
 
 // readTIFFHeader reads the first IFD's width, height, bits per sample and
@@ -154,60 +166,62 @@ func (l Limits) Check(name string, h Header, size int64) error {
 	return nil
 }
 
-// resolve returns the path of an image named in a sidecar, refusing one that
-// is not a regular file in dir itself (a symlink leading elsewhere).
-func resolve(dir, name string) (string, os.FileInfo, error) {
+// resolve returns the path of an image named in a sidecar, refusing one
+// that leads out of dir (a symlink to elsewhere). Whether it is a regular
+// file is decided on the descriptor it is opened with.
+func resolve(dir, name string) (string, error) {
 	if err := checkName(name); err != nil {
-		return "", nil, err
+		return "", err
 	}
 	p := filepath.Join(dir, name)
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
-		return "", nil, fmt.Errorf("image %q: %w", name, err)
+		return "", fmt.Errorf("image %q: %w", name, err)
 	}
 	realDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	if filepath.Dir(real) != realDir {
-		return "", nil, fmt.Errorf("image %q leads out of the inbox to %s; refused", name, real)
+		return "", fmt.Errorf("image %q leads out of the inbox to %s; refused", name, real)
 	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		return "", nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("image %q is not a regular file", name)
-	}
-	return real, fi, nil
+	return real, nil
 }
 
-// decode reads a checked image into a CV_16UC1 Mat. The caller closes it.
-// The header is read again, not taken from Open: the Mat is sized for the
-// file as it is now, and Decode then checks it against what Open accepted.
-// The common layouts (16-bit grey PNG, uncompressed 16-bit grey TIFF) are
-// decoded in Go straight into the Mat's pixels, without a second copy of
-// the image and without waking OpenCV's imgcodecs; anything else goes to
-// decodeOpenCV.
-func decode(path string) (gocv.Mat, error) {
+// decode reads a checked image into a CV_16UC1 Mat, from one descriptor
+// opened without following a link (inbox.OpenRegular): the bytes hashed
+// into digest, the header read and the pixels decoded are those of one
+// file, whatever happens to the name meanwhile. The header is read again,
+// not taken from Open, and must still say what Open accepted (want): the
+// Mat is sized for the file as it is now. The common layouts (16-bit grey
+// PNG, uncompressed 16-bit grey TIFF) are decoded in Go straight into the
+// Mat's pixels, without a second copy of the image and without waking
+// OpenCV's imgcodecs; anything else goes to decodeOpenCV. The caller
+// closes the Mat.
+func decode(path string, want Header, digest hash.Hash) (gocv.Mat, error) {
 	name := filepath.Base(path)
-	h, err := ReadHeader(path)
-	if err != nil {
-		return gocv.Mat{}, err
-	}
-	if h.BitDepth != 16 || h.Channels != 1 {
-		return decodeOpenCV(path)
-	}
-	if h.Width <= 0 || h.Height <= 0 || h.Width > math.MaxInt32/2/h.Height {
-		return gocv.Mat{}, fmt.Errorf("%s is %dx%d pixels; too large to decode", name, h.Width, h.Height)
-	}
-	f, err := os.Open(path)
+	f, fi, err := inbox.OpenRegular(path)
 	if err != nil {
 		return gocv.Mat{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	if _, err := io.Copy(digest, f); err != nil {
+		return gocv.Mat{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	h, err := readHeader(f, name)
 	if err != nil {
+		return gocv.Mat{}, err
+	}
+	if h.Width != want.Width || h.Height != want.Height {
+		return gocv.Mat{}, fmt.Errorf("%s is now %dx%d pixels; it was %dx%d when checked (the file changed)", name, h.Width, h.Height, want.Width, want.Height)
+	}
+	if h.BitDepth != 16 || h.Channels != 1 {
+		return decodeOpenCV(f, name, want)
+	}
+	if h.Width <= 0 || h.Height <= 0 || h.Width > math.MaxInt32/2/h.Height {
+		return gocv.Mat{}, fmt.Errorf("%s is %dx%d pixels; too large to decode", name, h.Width, h.Height)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return gocv.Mat{}, err
 	}
 	m := gocv.NewMatWithSize(h.Height, h.Width, gocv.MatTypeCV16UC1)
@@ -225,7 +239,7 @@ func decode(path string) (gocv.Mat, error) {
 	if err != nil {
 		m.Close()
 		if errors.Is(err, errNotStreamable) {
-			return decodeOpenCV(path)
+			return decodeOpenCV(f, name, want)
 		}
 		return gocv.Mat{}, fmt.Errorf("%s could not be decoded (corrupt or truncated): %w", name, err)
 	}
@@ -233,17 +247,47 @@ func decode(path string) (gocv.Mat, error) {
 }
 
 // decodeOpenCV reads an image with OpenCV, for the layouts the streaming
-// decoders leave alone (interlaced PNG, compressed or tiled TIFF, ...).
-func decodeOpenCV(path string) (gocv.Mat, error) {
-	m := gocv.IMRead(path, gocv.IMReadUnchanged)
+// decoders leave alone (interlaced PNG, compressed or tiled TIFF, ...),
+// from the descriptor decode opened: through its /proc/self/fd link, which
+// opens that very file, or, without /proc, from its bytes (no bigger than
+// scanner.max_file_mb allowed). OpenCV reads the dimensions itself: they
+// are checked again against what the header said (want), so that an image
+// whose compressed data or second directory disagrees with the header
+// checked is refused.
+func decodeOpenCV(f *os.File, name string, want Header) (gocv.Mat, error) {
+	var m gocv.Mat
+	if link := fmt.Sprintf("/proc/self/fd/%d", f.Fd()); fileExists(link) {
+		m = gocv.IMRead(link, gocv.IMReadUnchanged)
+	} else {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return gocv.Mat{}, err
+		}
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return gocv.Mat{}, fmt.Errorf("read %s: %w", name, err)
+		}
+		if m, err = gocv.IMDecode(b, gocv.IMReadUnchanged); err != nil {
+			return gocv.Mat{}, fmt.Errorf("%s could not be decoded: %w", name, err)
+		}
+	}
 	if m.Empty() {
 		m.Close()
-		return gocv.Mat{}, fmt.Errorf("%s could not be decoded (corrupt or truncated)", filepath.Base(path))
+		return gocv.Mat{}, fmt.Errorf("%s could not be decoded (corrupt or truncated)", name)
+	}
+	if m.Cols() != want.Width || m.Rows() != want.Height {
+		w, h := m.Cols(), m.Rows()
+		m.Close()
+		return gocv.Mat{}, fmt.Errorf("%s decoded as %dx%d pixels, its header said %dx%d; refused", name, w, h, want.Width, want.Height)
 	}
 	if m.Type() != gocv.MatTypeCV16UC1 {
 		t := m.Type()
 		m.Close()
-		return gocv.Mat{}, fmt.Errorf("%s decoded as %v; need one channel of 16 bit", filepath.Base(path), t)
+		return gocv.Mat{}, fmt.Errorf("%s decoded as %v; need one channel of 16 bit", name, t)
 	}
 	return m, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

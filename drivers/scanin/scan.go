@@ -1,12 +1,16 @@
 package scanin
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"gocv.io/x/gocv"
+
+	"github.com/gatescan/gatescan/drivers/inbox"
 )
 
 // Scan is a complete scan: its sidecar and decoded images. Close releases
@@ -21,6 +25,7 @@ type Scan struct {
 	header          Header // the high-energy image's, checked by Open
 	hasHigh, hasLow bool   // decoded and not yet released
 	dual            bool
+	digest          string // of the images decoded, set by Decode
 }
 
 // Close releases the decoded images.
@@ -65,7 +70,10 @@ func Load(path string, lim Limits) (*Scan, error) {
 // sidecar parses but an image does not pass, the returned Scan still
 // carries the Sidecar (so the caller can reject its files) beside the error.
 func Open(path string, lim Limits) (*Scan, error) {
-	data, err := readLimited(path, MaxSidecarBytes)
+	data, err := inbox.ReadRegular(path, MaxSidecarBytes)
+	if errors.Is(err, inbox.ErrTooLarge) {
+		return nil, fmt.Errorf("%s is larger than %d bytes; not a sidecar", filepath.Base(path), MaxSidecarBytes)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -97,33 +105,62 @@ func Open(path string, lim Limits) (*Scan, error) {
 }
 
 // Decode decodes the images of an opened scan; on error nothing stays
-// decoded.
+// decoded. Each image is decoded from one descriptor, the one its digest
+// is read from (see Digest), and must still have the size Open checked.
 func (s *Scan) Decode() error {
+	h := sha256.New()
 	var err error
-	if s.High, err = decode(s.Files[0]); err != nil {
+	if s.High, err = decode(s.Files[0], s.header, h); err != nil {
 		return err
 	}
 	s.hasHigh = true
 	if s.Sidecar.Images.Low != "" {
-		if s.Low, err = decode(s.Files[1]); err != nil {
+		// Open checked that both images have the same size.
+		if s.Low, err = decode(s.Files[1], s.header, h); err != nil {
 			s.Close()
 			return err
 		}
 		s.hasLow, s.dual = true, true
 	}
-	if s.High.Cols() != s.header.Width || s.High.Rows() != s.header.Height {
-		s.Close()
-		return fmt.Errorf("%s decoded as %dx%d, its header said %dx%d", s.Sidecar.Images.High, s.High.Cols(), s.High.Rows(), s.header.Width, s.header.Height)
-	}
+	s.digest = hex.EncodeToString(h.Sum(nil))
 	return nil
 }
 
+// Digest returns the SHA-256, in hex, of the scan's image files, the high
+// energy's bytes then the low energy's: with the sidecar's lane, scan id
+// and time, it tells a scan delivered again from another scan under a
+// reused id. After Decode it is the digest of the bytes decoded; before,
+// the files are read for it.
+func (s *Scan) Digest() (string, error) {
+	if s.digest != "" {
+		return s.digest, nil
+	}
+	h := sha256.New()
+	for _, p := range s.Files[:len(s.Files)-1] { // the sidecar is last
+		f, _, err := inbox.OpenRegular(p)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", filepath.Base(p), err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 func checkImage(dir, name string, lim Limits) (string, Header, error) {
-	p, fi, err := resolve(dir, name)
+	p, err := resolve(dir, name)
 	if err != nil {
 		return "", Header{}, err
 	}
-	h, err := ReadHeader(p)
+	f, fi, err := inbox.OpenRegular(p)
+	if err != nil {
+		return "", Header{}, fmt.Errorf("image %q: %w", name, err)
+	}
+	defer f.Close()
+	h, err := readHeader(f, filepath.Base(p))
 	if err != nil {
 		return "", Header{}, err
 	}
@@ -131,20 +168,4 @@ func checkImage(dir, name string, lim Limits) (string, Header, error) {
 		return "", Header{}, err
 	}
 	return p, h, nil
-}
-
-func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes; not a sidecar", filepath.Base(path), max)
-	}
-	return b, nil
 }

@@ -6,12 +6,18 @@
 package agenttest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,11 +79,15 @@ var (
 type LogBuffer = testkit.LogBuffer
 
 // BuildBinary builds the gatescan command into a temporary directory and
-// returns its path.
-func BuildBinary(t testing.TB) string {
+// returns its path; tags are build tags (e.g. "faulthooks").
+func BuildBinary(t testing.TB, tags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gatescan")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/gatescan/gatescan/cmd/gatescan").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	out, err := exec.Command("go", append(args, "github.com/gatescan/gatescan/cmd/gatescan")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -133,6 +143,36 @@ func Put(t testing.TB, dir, name string, data []byte) {
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TinyScan writes a 160×48 scan of a dark block in air into dir, image
+// NAME.png first and sidecar NAME.json last (renamed into place), as a
+// scanner does, for scan id on lane scanned at at, of the containers
+// numbered containerIDs. The noise is random: no two calls write the same
+// image.
+func TinyScan(t testing.TB, dir, name, id, lane string, at time.Time, containerIDs ...string) {
+	t.Helper()
+	img := image.NewGray16(image.Rect(0, 0, 160, 48))
+	for y := range 48 {
+		for x := range 160 {
+			v := uint16(60000 - rand.Intn(300))
+			if x >= 40 && x < 120 && y >= 10 && y < 40 {
+				v = uint16(15000 + rand.Intn(300))
+			}
+			img.SetGray16(x, y, color.Gray16{Y: v})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	Put(t, dir, name+".png", b.Bytes())
+	sc, _ := json.Marshal(map[string]any{
+		"scan_id": id, "lane": lane, "scanned_at": at.UTC().Format(time.RFC3339Nano),
+		"images": map[string]string{"high": name + ".png"}, "pixel_mm": map[string]float64{"x": 100, "y": 100},
+		"air": 60000, "dark": 0, "container_ids": containerIDs,
+	})
+	Put(t, dir, name+".json", sc)
 }
 
 // PutDeclarations puts decls into the inbox as dI.json, with the

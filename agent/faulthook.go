@@ -1,0 +1,37 @@
+//go:build faulthooks
+
+package agent
+
+import (
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/gatescan/gatescan/drivers/scanin"
+)
+
+// Built with -tags faulthooks (the fault tests only), the agent makes a
+// scan whose id contains $GATESCAN_FAULT_SCAN poisonous as its inspection
+// begins, the way $GATESCAN_FAULT says: "kill" (the kernel's OOM killer,
+// or a crash inside OpenCV), "hang" (a decoder that never returns) or
+// "panic".
+func init() {
+	scan, how := os.Getenv("GATESCAN_FAULT_SCAN"), os.Getenv("GATESCAN_FAULT")
+	if scan == "" {
+		return
+	}
+	inspectHook = func(s *scanin.Scan) {
+		if !strings.Contains(s.Sidecar.ScanID, scan) {
+			return
+		}
+		switch how {
+		case "kill":
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		case "hang":
+			select {}
+		default:
+			panic("poisonous scan " + s.Sidecar.ScanID)
+		}
+	}
+}
