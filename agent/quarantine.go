@@ -2,7 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/gatescan/gatescan/agent/inspection"
@@ -14,10 +13,7 @@ import (
 // QuarantineDir returns the directory the files of scans that could not be
 // inspected go to: scanner.quarantine_dir, or "quarantine" in the inbox.
 func QuarantineDir(cfg *config.Config) string {
-	if cfg.Scanner.QuarantineDir != "" {
-		return cfg.Scanner.QuarantineDir
-	}
-	return filepath.Join(cfg.Scanner.Inbox, "quarantine")
+	return inboxDir(cfg, cfg.Scanner.QuarantineDir, "quarantine")
 }
 
 // quarantine ends a scan tried scanner.max_attempts times without its

@@ -16,10 +16,15 @@ import (
 // scanner.keep_processed is on: scanner.processed_dir, or "processed" in
 // the inbox. `gatescan replay` reads the scans it re-inspects from there.
 func ProcessedDir(cfg *config.Config) string {
-	if cfg.Scanner.ProcessedDir != "" {
-		return cfg.Scanner.ProcessedDir
+	return inboxDir(cfg, cfg.Scanner.ProcessedDir, "processed")
+}
+
+// inboxDir is dir when set, else the directory name in the scan inbox.
+func inboxDir(cfg *config.Config, dir, name string) string {
+	if dir != "" {
+		return dir
 	}
-	return filepath.Join(cfg.Scanner.Inbox, "processed")
+	return filepath.Join(cfg.Scanner.Inbox, name)
 }
 
 // pruneEvery is how often kept scans are pruned.
