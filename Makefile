@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := bin/gatescan
-APT_PKGS  := libopencv-dev mosquitto pkg-config
+APT_PKGS  := libopencv-dev mosquitto pkg-config libdeflate-dev
 # What only the tests need, as command:package; a package is installed only
 # when its command is missing: headless Chromium for the technicians' page,
 # systemd-analyze for the unit; dpkg-shlibdeps and lintian for the package.
@@ -18,7 +18,7 @@ LDFLAGS   := -X github.com/gatescan/gatescan/agent.Version=$(VERSION)
 all: build
 
 # Debian 12 packages the build and the tests need: OpenCV 4.6 for gocv
-# v0.31.0, mosquitto for the MQTT tests.
+# v0.31.0, mosquitto for the MQTT tests, libdeflate for decoding PNG scans.
 deps:
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -51,8 +51,12 @@ test: deps test-deps
 	$(GO) test $(GOFLAGS_T) -timeout 15m ./...
 	$(GO) test $(GOFLAGS_T) -tags matprofile -run 'MatProfile|Detector' -timeout 10m ./vision/
 
+# One package at a time (-p 1), so that benchmarks do not share the CPU;
+# the 40 ft benchmarks report medians and x-floor, their time over the
+# floor measured in the same iterations (see drivers/scanin/bench40_test.go,
+# vision/bench_test.go; BenchmarkInspect40ft is batch inspect's per-scan time).
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./drivers/scanin/ ./buffer/
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./drivers/scanin/ ./buffer/ ./cmd/gatescan/
 
 # Short fuzzing of every parser; run longer by hand with FUZZTIME=10m.
 FUZZTIME ?= 30s

@@ -170,20 +170,11 @@ func (ins *inspector) batch(paths []string, declPaths []string, gross string, st
 	out := json.NewEncoder(stdout)
 	failed := 0
 	for i, p := range sidecars {
-		results, _, err := ins.run(p, func(sc *scanin.Sidecar) (*float64, []*declaration.Declaration, error) {
-			dir := filepath.Dir(p)
-			g := first
-			if i > 0 || g == nil {
-				if g, err = readWeighbridge(dir); err != nil {
-					return nil, nil, err
-				}
-			}
-			beside, err := readBesideDeclarations(dir)
-			if err != nil {
-				return nil, nil, err
-			}
-			return g, batchDeclarations(sc.ContainerIDs, pool, beside), nil
-		})
+		g := first
+		if i > 0 {
+			g = nil
+		}
+		results, _, err := ins.run(p, besideJoin(filepath.Dir(p), g, pool))
 		// The attenuation plane is the scan's own image: let it go with
 		// the scan rather than hold it through the next one's decode.
 		ins.det.Free()
@@ -211,6 +202,25 @@ func (ins *inspector) batch(paths []string, declPaths []string, gross string, st
 		return badInput("inspect: %d of %d scans could not be inspected (their lines say why)", failed, len(sidecars))
 	}
 	return nil
+}
+
+// besideJoin joins a batch scan whose sidecar lies in dir: gross, or else
+// the weighbridge.json there; declarations as batchDeclarations picks them
+// from pool and the files there.
+func besideJoin(dir string, gross *float64, pool []*declaration.Declaration) joinFunc {
+	return func(sc *scanin.Sidecar) (*float64, []*declaration.Declaration, error) {
+		g, err := gross, error(nil)
+		if g == nil {
+			if g, err = readWeighbridge(dir); err != nil {
+				return nil, nil, err
+			}
+		}
+		beside, err := readBesideDeclarations(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return g, batchDeclarations(sc.ContainerIDs, pool, beside), nil
+	}
 }
 
 // findSidecars expands paths into sidecars in the order given: a file is

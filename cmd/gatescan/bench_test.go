@@ -1,0 +1,45 @@
+package main
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/internal/benchscan"
+)
+
+// BenchmarkInspect40ft inspects every 40 ft scan of the benchmark set as
+// a batch inspect does (one process, one detector, declarations and
+// weighbridge beside each sidecar) and reports the median of each scan's
+// timings_ms: total (sidecar read to result), decode and detector.
+func BenchmarkInspect40ft(b *testing.B) {
+	scans := benchscan.Scans40ft(b)
+	ins := newInspector(config.Default())
+	defer ins.det.Close()
+	var total, decode, detector []float64
+	for b.Loop() {
+		for _, s := range scans {
+			results, _, err := ins.run(s.Sidecar, besideJoin(filepath.Dir(s.Sidecar), nil, nil))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ins.det.Free()
+			t := results[0].TimingsMS
+			total, decode, detector = append(total, t["total"]), append(decode, t["decode"]), append(detector, t["detector"])
+		}
+	}
+	b.ReportMetric(median(total), "total-ms")
+	b.ReportMetric(median(decode), "decode-ms")
+	b.ReportMetric(median(detector), "detector-ms")
+	b.ReportMetric(float64(len(scans)), "scans")
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
