@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := bin/gatescan
-APT_PKGS  := libopencv-dev mosquitto pkg-config libdeflate-dev
+APT_PKGS  := libopencv-dev mosquitto pkg-config libisal-dev
 # What only the tests need, as command:package; a package is installed only
 # when its command is missing: headless Chromium for the technicians' page,
 # systemd-analyze for the unit; dpkg-shlibdeps and lintian for the package.
@@ -18,7 +18,7 @@ LDFLAGS   := -X github.com/gatescan/gatescan/agent.Version=$(VERSION)
 all: build
 
 # Debian 12 packages the build and the tests need: OpenCV 4.6 for gocv
-# v0.31.0, mosquitto for the MQTT tests, libdeflate for decoding PNG scans.
+# v0.31.0, mosquitto for the MQTT tests, ISA-L (libisal) for decoding PNG scans.
 deps:
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -3,10 +3,8 @@ package vision_test
 import (
 	"encoding/binary"
 	"image"
-	"slices"
 	"sort"
 	"testing"
-	"time"
 
 	"gocv.io/x/gocv"
 
@@ -57,8 +55,8 @@ func BenchmarkDetector40ftDual(b *testing.B) { benchDetector(b, true) }
 // benchDetector times whole analyses of a decoded 40 ft scan and, in the
 // same iterations, the detector's floor: one plain pass over every pixel
 // it is given (both images for dual energy), reading each as a number and
-// summing. It reports the medians, each stage's mean time, and x-floor,
-// the analysis over the floor.
+// summing. It reports the medians (wall -ms, CPU -cpu-ms), each stage's
+// mean wall time, and x-floor, the analysis over the floor in CPU time.
 func benchDetector(b *testing.B, dual bool) {
 	in, s := scan40(b, dual)
 	det := defaultDetector()
@@ -71,21 +69,21 @@ func benchDetector(b *testing.B, dual bool) {
 		planes = append(planes, in.Low)
 	}
 	stages := map[string]float64{}
-	var floor, total []time.Duration
+	var floor, total benchscan.Laps
 	var sink uint64
 	b.ReportAllocs()
 	for b.Loop() {
-		t0 := time.Now()
+		sw := benchscan.Start()
 		for _, m := range planes {
 			sink += plainPass(m)
 		}
-		t1 := time.Now()
+		floor = append(floor, sw.Stop())
+		sw = benchscan.Start()
 		a, err := det.Analyze(in)
 		if err != nil {
 			b.Fatal(err)
 		}
-		t2 := time.Now()
-		floor, total = append(floor, t1.Sub(t0)), append(total, t2.Sub(t1))
+		total = append(total, sw.Stop())
 		for k, v := range a.TimingsMS {
 			stages[k] += v
 		}
@@ -98,9 +96,8 @@ func benchDetector(b *testing.B, dual bool) {
 	for _, k := range names {
 		b.ReportMetric(stages[k]/float64(len(total)), k+"-ms")
 	}
-	f, d := medianMS(floor), medianMS(total)
-	b.ReportMetric(f, "floor-ms")
-	b.ReportMetric(d, "detector-ms")
+	f := floor.Report(b, "floor")
+	d := total.Report(b, "detector")
 	b.ReportMetric(d/f, "x-floor")
 	b.ReportMetric(float64(in.High.Cols()*in.High.Rows())/1e6, "Mpx")
 	b.Logf("%s scan %s, sum %d", s.Source, s.Sidecar, sink)
@@ -123,11 +120,3 @@ func plainPass(m gocv.Mat) uint64 {
 	return s0 + s1 + s2 + s3
 }
 
-func medianMS(d []time.Duration) float64 {
-	d = slices.Clone(d)
-	slices.Sort(d)
-	if len(d) == 0 {
-		return 0
-	}
-	return float64(d[len(d)/2].Microseconds()) / 1000
-}

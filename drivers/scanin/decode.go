@@ -8,9 +8,13 @@ import (
 	"github.com/klauspost/compress/zlib"
 	"hash"
 	"hash/crc32"
+	"image"
 	"io"
 	"math/bits"
+	"os"
 	"unsafe"
+
+	"gocv.io/x/gocv"
 )
 
 // Streaming decoders for the image layouts scanners actually write: 16-bit
@@ -174,12 +178,42 @@ func (d *idatReader) blame(err error) error {
 	return err
 }
 
-// decodePNG16 decodes a 16-bit grey, non-interlaced PNG of w×h pixels from
+// decodePNG decodes the 16-bit grey PNG file f (w×h pixels) into a
+// CV_16UC1 Mat: by fastPNG16, straight into the Mat's memory, for the
+// layout scanners write; else, from the start again, by streamPNG16, which
+// decodes the rest and says what is wrong with a bad file. The inflated
+// rows are a byte longer each than the image's, so the Mat is allocated a
+// few rows longer and the image is a view of its first h rows. A valid PNG
+// of another layout gives an error wrapping errNotStreamable.
+func decodePNG(f *os.File, w, h int) (gocv.Mat, error) {
+	extra := (h + 2*w - 1) / (2 * w) // rows that hold (2w+1)*h bytes
+	m := gocv.NewMatWithSize(h+extra, w, gocv.MatTypeCV16UC1)
+	defer m.Close()
+	raw, err := m.DataPtrUint8()
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	if !fastPNG16(f, w, h, raw) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return gocv.Mat{}, err
+		}
+		px, err := m.DataPtrUint16()
+		if err == nil {
+			err = streamPNG16(f, w, h, px[:w*h])
+		}
+		if err != nil {
+			return gocv.Mat{}, err
+		}
+	}
+	return m.Region(image.Rect(0, 0, w, h)), nil
+}
+
+// streamPNG16 decodes a 16-bit grey, non-interlaced PNG of w×h pixels from
 // r into dst (len w*h, row after row), one row at a time: it holds the
 // inflate window and two rows, never the whole image or its compressed
 // data. A valid PNG of another layout gives an error wrapping
 // errNotStreamable; corrupt or truncated data a plain error.
-func decodePNG16(r io.Reader, w, h int, dst []uint16) error {
+func streamPNG16(r io.Reader, w, h int, dst []uint16) error {
 	if w <= 0 || h <= 0 || len(dst)/w != h || len(dst)%w != 0 {
 		return fmt.Errorf("PNG destination of %d pixels does not fit %dx%d", len(dst), w, h)
 	}
@@ -452,6 +486,21 @@ func (t *tiffFile) scalar(e *tiffEntry, def uint32) (uint32, error) {
 		return 0, err
 	}
 	return t.value(b, sz, 0), nil
+}
+
+// decodeTIFF decodes the TIFF file f (size bytes, w×h pixels) into a
+// CV_16UC1 Mat with decodeTIFF16.
+func decodeTIFF(f *os.File, size int64, w, h int) (gocv.Mat, error) {
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV16UC1)
+	px, err := m.DataPtrUint16()
+	if err == nil {
+		err = decodeTIFF16(f, size, w, h, px)
+	}
+	if err != nil {
+		m.Close()
+		return gocv.Mat{}, err
+	}
+	return m, nil
 }
 
 // decodeTIFF16 decodes an uncompressed, stripped, 16-bit grey classic TIFF

@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -200,6 +201,48 @@ func fixCRC(b []byte, c chunkPos) {
 	binary.BigEndian.PutUint32(b[c.end-4:], crc32.ChecksumIEEE(b[c.start+4:c.end-4]))
 }
 
+// decodePNG16 decodes a PNG from r into dst (w×h) the way decodePNG does
+// a file: fastPNG16 on the whole file, else streamPNG16 from the start.
+func decodePNG16(r io.Reader, w, h int, dst []uint16) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if w > 0 && h > 0 && len(dst) == w*h {
+		buf := make([]byte, (2*w+1)*h)
+		if fastPNG16(bytes.NewReader(data), w, h, buf) {
+			for i := range dst {
+				dst[i] = binary.NativeEndian.Uint16(buf[2*i:])
+			}
+			return nil
+		}
+	}
+	return streamPNG16(bytes.NewReader(data), w, h, dst)
+}
+
+// fastAgrees checks that the fast decoder accepts data only when the
+// streaming one does, with the same pixels, and reports whether it did.
+func fastAgrees(t *testing.T, data []byte, w, h int) bool {
+	t.Helper()
+	if w <= 0 || h <= 0 {
+		return false
+	}
+	buf := make([]byte, (2*w+1)*h)
+	if !fastPNG16(bytes.NewReader(data), w, h, buf) {
+		return false
+	}
+	want := make([]uint16, w*h)
+	if err := streamPNG16(bytes.NewReader(data), w, h, want); err != nil {
+		t.Fatalf("the fast decoder accepts what the streaming one refuses: %v", err)
+	}
+	for i, v := range want {
+		if got := binary.NativeEndian.Uint16(buf[2*i:]); got != v {
+			t.Fatalf("pixel (%d,%d): fast decoder %d, streaming %d", i%w, i/w, got, v)
+		}
+	}
+	return true
+}
+
 func TestDecodePNG16RoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := [][2]int{{1, 1}, {2, 1}, {1, 7}, {3, 3}, {5, 2}, {16, 16}, {17, 301}, {301, 17}, {64, 33}}
@@ -235,6 +278,9 @@ func TestDecodePNG16RoundTrip(t *testing.T) {
 			for _, e := range encs {
 				t.Run(fmt.Sprintf("%dx%d/smooth=%v/%s", w, h, smooth, e.name), func(t *testing.T) {
 					data := e.fn(w, h, pix)
+					if !fastAgrees(t, data, w, h) {
+						t.Error("the fast decoder refuses a valid PNG of the common layout")
+					}
 					got := make([]uint16, w*h)
 					if err := decodePNG16(bytes.NewReader(data), w, h, got); err != nil {
 						t.Fatal(err)
@@ -742,6 +788,8 @@ func FuzzDecodePNG16(f *testing.F) {
 			}
 		}
 		checkFuzz(t, w, h, func(dst []uint16) error { return decodePNG16(bytes.NewReader(fixed), w, h, dst) })
+		fastAgrees(t, data, w, h)
+		fastAgrees(t, fixed, w, h)
 	})
 }
 

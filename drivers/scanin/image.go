@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"image/png"
 	"io"
 	"math"
@@ -189,8 +188,8 @@ func resolve(dir, name string) (string, error) {
 }
 
 // decode reads a checked image into a CV_16UC1 Mat, from one descriptor
-// opened without following a link (inbox.OpenRegular): the bytes hashed
-// into digest, the header read and the pixels decoded are those of one
+// opened without following a link (inbox.OpenRegular): the bytes written
+// to digest (then hashed is called, when set), the header read and the pixels decoded are those of one
 // file, whatever happens to the name meanwhile. The header is read again,
 // not taken from Open, and must still say what Open accepted (want): the
 // Mat is sized for the file as it is now. The common layouts (16-bit grey
@@ -198,7 +197,7 @@ func resolve(dir, name string) (string, error) {
 // Mat's pixels, without a second copy of the image and without waking
 // OpenCV's imgcodecs; anything else goes to decodeOpenCV. The caller
 // closes the Mat.
-func decode(path string, want Header, digest hash.Hash) (gocv.Mat, error) {
+func decode(path string, want Header, digest io.Writer, hashed func()) (gocv.Mat, error) {
 	name := filepath.Base(path)
 	f, fi, err := inbox.OpenRegular(path)
 	if err != nil {
@@ -207,6 +206,9 @@ func decode(path string, want Header, digest hash.Hash) (gocv.Mat, error) {
 	defer f.Close()
 	if _, err := io.Copy(digest, f); err != nil {
 		return gocv.Mat{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	if hashed != nil {
+		hashed()
 	}
 	h, err := readHeader(f, name)
 	if err != nil {
@@ -224,20 +226,16 @@ func decode(path string, want Header, digest hash.Hash) (gocv.Mat, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return gocv.Mat{}, err
 	}
-	m := gocv.NewMatWithSize(h.Height, h.Width, gocv.MatTypeCV16UC1)
-	px, err := m.DataPtrUint16()
-	if err == nil {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".png":
-			err = decodePNG16(f, h.Width, h.Height, px)
-		case ".tif", ".tiff":
-			err = decodeTIFF16(f, fi.Size(), h.Width, h.Height, px)
-		default:
-			err = fmt.Errorf("not a .png or .tif image: %w", errNotStreamable)
-		}
+	var m gocv.Mat
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".png":
+		m, err = decodePNG(f, h.Width, h.Height)
+	case ".tif", ".tiff":
+		m, err = decodeTIFF(f, fi.Size(), h.Width, h.Height)
+	default:
+		err = fmt.Errorf("not a .png or .tif image: %w", errNotStreamable)
 	}
 	if err != nil {
-		m.Close()
 		if errors.Is(err, errNotStreamable) {
 			return decodeOpenCV(f, name, want)
 		}

@@ -24,7 +24,7 @@ func decodeChecked(path string) (gocv.Mat, error) {
 	if err != nil {
 		return gocv.Mat{}, err
 	}
-	return decode(path, h, sha256.New())
+	return decode(path, h, sha256.New(), nil)
 }
 
 // decodeOpenCVChecked decodes an image with OpenCV from a descriptor, as

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	"gocv.io/x/gocv"
 
@@ -107,23 +109,62 @@ func Open(path string, lim Limits) (*Scan, error) {
 // Decode decodes the images of an opened scan; on error nothing stays
 // decoded. Each image is decoded from one descriptor, the one its digest
 // is read from (see Digest), and must still have the size Open checked.
+// With more than one CPU for Go the two energies of a dual-energy scan are
+// decoded side by side; the low energy's bytes go into the digest after
+// the high energy's, as Digest reads them.
 func (s *Scan) Decode() error {
 	h := sha256.New()
-	var err error
-	if s.High, err = decode(s.Files[0], s.header, h); err != nil {
-		return err
+	var low gocv.Mat
+	var errLow error
+	hasLow := s.Sidecar.Images.Low != ""
+	var done chan struct{}
+	highHashed := make(chan struct{})
+	var once sync.Once
+	hashed := func() { once.Do(func() { close(highHashed) }) }
+	if hasLow && runtime.GOMAXPROCS(0) > 1 {
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			// Open checked that both images have the same size.
+			low, errLow = decode(s.Files[1], s.header, afterWriter{highHashed, h}, nil)
+		}()
 	}
-	s.hasHigh = true
-	if s.Sidecar.Images.Low != "" {
-		// Open checked that both images have the same size.
-		if s.Low, err = decode(s.Files[1], s.header, h); err != nil {
-			s.Close()
-			return err
-		}
-		s.hasLow, s.dual = true, true
+	high, err := decode(s.Files[0], s.header, h, hashed)
+	hashed()
+	switch {
+	case done != nil:
+		<-done
+	case hasLow && err == nil:
+		low, errLow = decode(s.Files[1], s.header, h, nil)
+	case hasLow:
+		errLow = err
+	}
+	if err == nil {
+		s.High, s.hasHigh = high, true
+	}
+	if errLow == nil && hasLow {
+		s.Low, s.hasLow, s.dual = low, true, true
+	}
+	if err == nil {
+		err = errLow
+	}
+	if err != nil {
+		s.Close()
+		return err
 	}
 	s.digest = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// afterWriter writes to w once ready is closed.
+type afterWriter struct {
+	ready <-chan struct{}
+	w     io.Writer
+}
+
+func (a afterWriter) Write(b []byte) (int, error) {
+	<-a.ready
+	return a.w.Write(b)
 }
 
 // Digest returns the SHA-256, in hex, of the scan's image files, the high
