@@ -126,43 +126,90 @@ type beam struct {
 
 var (
 	beamMu    sync.Mutex
-	beamCache = map[float64]*beam{}
+	beamCache = map[beamKey]*beam{}
 )
 
 // Spectrum model (a model, not a measurement). Photon number spectrum of a
 // thick-target bremsstrahlung source, Kramers form Φ(E) ∝ (E0−E)/E, hardened
-// by the target, backing and collimator (taken as 3 g/cm² of lead-equivalent
+// by the target, backing and collimator (a Scanner's lead-equivalent
 // filtration), seen by an energy-integrating detector whose signal per photon
-// is E·(1−exp(−μ_Pb(E)·20 g/cm²)) (a 25–30 mm CdWO4 crystal approximated as
-// 20 g/cm² lead-equivalent). Photons below 0.5 MeV are ignored: the filter and
-// the cargo remove them and their share of the signal is a few per cent.
-const (
-	filterGCm2   = 3.0
-	detectorGCm2 = 20.0
-	spectrumMinE = 0.5
+// is E·(1−exp(−μ_Pb(E)·d)) (d the Scanner's lead-equivalent crystal).
+// Photons below 0.5 MeV are ignored: the filter and the cargo remove them
+// and their share of the signal is a few per cent.
+const spectrumMinE = 0.5
+
+// A Scanner is a model of a portal's source and detector: what shapes the
+// spectrum the detector integrates, and so how much a g/cm² attenuates.
+// Real portals differ in it from site to site, which is what a step-wedge
+// calibration measures.
+type Scanner struct {
+	Name string
+	// FilterGCm2 is the lead-equivalent filtration of target, backing and
+	// collimator; DetectorGCm2 the lead-equivalent thickness of the
+	// detector crystals (a thin crystal favours soft photons).
+	FilterGCm2, DetectorGCm2 float64
+	// EndpointScale is the electrons' true end-point energy over the
+	// nominal one the scanner states in its sidecar (0 means 1): a linac
+	// tuned low gives a softer beam than its name says.
+	EndpointScale float64
+}
+
+// The scanner models. Standard is a typical cargo linac (3 g/cm² of
+// filtration, 25–30 mm CdWO4 crystals: the spectrum gatescan's default
+// calibration was computed for). SoftLinac is tuned to 80 % of its stated
+// end-point energy, lightly filtered and seen by thinner crystals: its beam
+// is softer, 11-12 % more attenuation per g/cm² of organic goods than
+// Standard's at 4, 6 and 9 MeV, from 30 to 200 g/cm².
+var (
+	Standard  = Scanner{Name: "standard", FilterGCm2: 3, DetectorGCm2: 20}
+	SoftLinac = Scanner{Name: "soft-linac", FilterGCm2: 2, DetectorGCm2: 10, EndpointScale: 0.8}
 )
 
-func signalWeight(e, e0 float64) float64 {
+// ScannerNames lists the scanner models Scene.Scanner may name.
+func ScannerNames() []string { return []string{Standard.Name, SoftLinac.Name} }
+
+// ScannerByName returns a scanner model; "" is Standard.
+func ScannerByName(name string) (Scanner, error) {
+	switch name {
+	case "", Standard.Name:
+		return Standard, nil
+	case SoftLinac.Name:
+		return SoftLinac, nil
+	}
+	return Scanner{}, fmt.Errorf("xraysim: unknown scanner model %q; know %v", name, ScannerNames())
+}
+
+func (sc Scanner) signalWeight(e, e0 float64) float64 {
 	if e >= e0 || e < spectrumMinE {
 		return 0
 	}
 	phi := (e0 - e) / e
-	filt := math.Exp(-elemMu("Pb", e) * filterGCm2)
-	eff := 1 - math.Exp(-elemMu("Pb", e)*detectorGCm2)
+	filt := math.Exp(-elemMu("Pb", e) * sc.FilterGCm2)
+	eff := 1 - math.Exp(-elemMu("Pb", e)*sc.DetectorGCm2)
 	return phi * filt * e * eff
 }
 
-// getBeam returns the binned beam for an end-point energy (MeV).
-func getBeam(e0 float64) *beam {
+type beamKey struct {
+	sc Scanner
+	e0 float64
+}
+
+// getBeam returns the standard scanner's binned beam for an end-point
+// energy (MeV).
+func getBeam(e0 float64) *beam { return Standard.beam(e0) }
+
+// beam returns the binned beam of the scanner for an end-point energy (MeV).
+func (sc Scanner) beam(e0 float64) *beam {
 	if !(e0 > 1) || math.IsInf(e0, 0) {
 		e0 = 6
 	}
-	if e0 > 10 {
-		e0 = 10
+	if sc.EndpointScale > 0 {
+		e0 *= sc.EndpointScale
 	}
+	e0 = min(e0, 10)
 	beamMu.Lock()
 	defer beamMu.Unlock()
-	if b, ok := beamCache[e0]; ok {
+	if b, ok := beamCache[beamKey{sc, e0}]; ok {
 		return b
 	}
 	// Fine grid, then equal-signal quantile bins.
@@ -170,7 +217,7 @@ func getBeam(e0 float64) *beam {
 	var es, ws []float64
 	total := 0.0
 	for e := spectrumMinE + de/2; e < e0; e += de {
-		w := signalWeight(e, e0)
+		w := sc.signalWeight(e, e0)
 		es = append(es, e)
 		ws = append(ws, w)
 		total += w
@@ -216,7 +263,7 @@ func getBeam(e0 float64) *beam {
 	for i := 0; i < nBins; i++ {
 		b.meanE += b.w[i] * b.e[i]
 	}
-	beamCache[e0] = b
+	beamCache[beamKey{sc, e0}] = b
 	return b
 }
 
@@ -252,7 +299,7 @@ func fineTransmission(e0 float64, t map[Material]float64) float64 {
 	const de = 0.005
 	var s, tot float64
 	for e := spectrumMinE + de/2; e < e0; e += de {
-		w := signalWeight(e, e0)
+		w := Standard.signalWeight(e, e0)
 		a := 0.0
 		for m, v := range t {
 			a += MassAttenuation(m, e) * v
@@ -267,6 +314,11 @@ func fineTransmission(e0 float64, t map[Material]float64) float64 {
 // with end-point energy energyMeV through the given mass thicknesses (g/cm²)
 // of each material, exactly as the renderer computes it.
 func Transmission(energyMeV float64, gcm2 map[Material]float64) (float64, error) {
+	return Standard.Transmission(energyMeV, gcm2)
+}
+
+// Transmission is the package's Transmission for this scanner model.
+func (sc Scanner) Transmission(energyMeV float64, gcm2 map[Material]float64) (float64, error) {
 	var t [nMat]float64
 	for m, v := range gcm2 {
 		i, ok := matIndex(m)
@@ -278,7 +330,7 @@ func Transmission(energyMeV float64, gcm2 map[Material]float64) (float64, error)
 		}
 		t[i] += v
 	}
-	return getBeam(energyMeV).transmission(&t), nil
+	return sc.beam(energyMeV).transmission(&t), nil
 }
 
 // EffectiveMu returns the effective mass attenuation coefficient (cm²/g) of
@@ -286,11 +338,14 @@ func Transmission(energyMeV float64, gcm2 map[Material]float64) (float64, error)
 // organic matter: −ln(T)/30. It is what Write puts in the sidecar's
 // mu_cm2_g. Because the beam hardens, thicker or denser cargo attenuates
 // less per g/cm² than this; StepWedge gives the full curve.
-func EffectiveMu(energyMeV float64) float64 {
+func EffectiveMu(energyMeV float64) float64 { return Standard.EffectiveMu(energyMeV) }
+
+// EffectiveMu is the package's EffectiveMu for this scanner model.
+func (sc Scanner) EffectiveMu(energyMeV float64) float64 {
 	const ref = 30.0
 	var t [nMat]float64
 	t[0] = ref
-	return -math.Log(getBeam(energyMeV).transmission(&t)) / ref
+	return -math.Log(sc.beam(energyMeV).transmission(&t)) / ref
 }
 
 // WedgeStep is one step of a step-wedge calibration: A = −ln T measured
@@ -308,11 +363,16 @@ type WedgeStep struct {
 // ordered by increasing GCm2. Typical wedges: steel 0..240 g/cm² (0..300 mm),
 // organic 0..150 g/cm². Returns nil for an unknown material or steps < 1.
 func StepWedge(energyMeV float64, m Material, maxGCm2 float64, steps int) []WedgeStep {
+	return Standard.StepWedge(energyMeV, m, maxGCm2, steps)
+}
+
+// StepWedge is the package's StepWedge for this scanner model.
+func (sc Scanner) StepWedge(energyMeV float64, m Material, maxGCm2 float64, steps int) []WedgeStep {
 	i, ok := matIndex(m)
 	if !ok || steps < 1 || !(maxGCm2 > 0) {
 		return nil
 	}
-	b := getBeam(energyMeV)
+	b := sc.beam(energyMeV)
 	out := make([]WedgeStep, 0, steps+1)
 	for k := 0; k <= steps; k++ {
 		g := maxGCm2 * float64(k) / float64(steps)

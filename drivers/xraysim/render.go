@@ -89,7 +89,8 @@ func Render(s Scene) (high, low *image.Gray16, truth Truth, err error) {
 	}
 	truth.Width, truth.Height = w, h
 	eh, el := s.energies()
-	r := &renderer{b: b, w: w, h: h, px: px, py: py, htop: htop, hi: getBeam(eh), lo: getBeam(el),
+	sc, _ := ScannerByName(s.Scanner)
+	r := &renderer{b: b, w: w, h: h, px: px, py: py, htop: htop, hi: sc.beam(eh), lo: sc.beam(el),
 		dual: s.DualEnergy, fan: b.fan, ys: b.ys, sd: b.sd}
 	tHi := getFloats(w * h)
 	defer putFloats(tHi)

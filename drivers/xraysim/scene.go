@@ -121,6 +121,9 @@ type Scene struct {
 	DualEnergy     bool    // also render the low-energy image
 	EnergyHighMeV  float64 // end-point energy of the high beam [6]
 	EnergyLowMeV   float64 // end-point energy of the low beam [4]
+	// Scanner names the scanner model (ScannerNames) whose spectrum the
+	// scan is rendered with; "" is Standard.
+	Scanner string
 	// Fan enables the fan-beam geometry: a point source SourceDistM [12]
 	// from the vehicle's centre plane at SourceHeightM [2.2] above the ground,
 	// so that what is nearer the source is magnified. Off: parallel beam.
@@ -319,6 +322,9 @@ func (s *Scene) validateBasics() error {
 	}
 	if s.DeadRows < 0 {
 		errs = append(errs, errors.New("negative DeadRows"))
+	}
+	if _, err := ScannerByName(s.Scanner); err != nil {
+		errs = append(errs, err)
 	}
 	hi, lo := s.energies()
 	if !finite(hi, lo) || hi < 1 || hi > 10 || lo < 1 || lo > 10 {

@@ -70,7 +70,8 @@ func Write(dir, name string, s Scene, meta SidecarMeta) (truth Truth, err error)
 	}
 	sc.PixelMM.X, sc.PixelMM.Y = s.PixelMM.X, s.PixelMM.Y
 	sc.Air, sc.Dark = s.Air, s.Dark
-	sc.MuCm2G = math.Round(EffectiveMu(hiE)*1e5) / 1e5
+	model, _ := ScannerByName(s.Scanner)
+	sc.MuCm2G = math.Round(model.EffectiveMu(hiE)*1e5) / 1e5
 	if meta.Plate != "" || meta.VehicleTareKg > 0 {
 		sc.Vehicle.Plate, sc.Vehicle.TareKg = meta.Plate, meta.VehicleTareKg
 	}

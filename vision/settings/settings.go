@@ -1,6 +1,9 @@
 package settings
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Detector holds the X-ray detector's physics and thresholds.
 type Detector struct {
@@ -38,16 +41,39 @@ type Detector struct {
 type StepWedge struct {
 	EnergyMeV float64      `yaml:"energy_mev"`
 	Steps     [][2]float64 `yaml:"steps"`
+	Calibrated `yaml:",inline"`
+}
+
+// Calibrated says where a calibration table comes from. A table without
+// CalibratedAt is a default, not a measurement of this site's scanner.
+type Calibrated struct {
+	// CalibratedAt is when the wedge was scanned (RFC 3339), Source which
+	// scan it was (as `gatescan calibrate` writes them).
+	CalibratedAt string `yaml:"calibrated_at,omitempty"`
+	Source       string `yaml:"source,omitempty"`
+}
+
+// Site reports whether the table was measured on the site's scanner.
+func (c Calibrated) Site() bool { return c.CalibratedAt != "" }
+
+func (c Calibrated) check(key string, bad func(key, format string, a ...any)) {
+	if c.CalibratedAt == "" {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, c.CalibratedAt); err != nil {
+		bad(key+".calibrated_at", "%q: give the time the wedge was scanned, RFC 3339 (e.g. 2026-12-06T07:00:00Z)", c.CalibratedAt)
+	}
 }
 
 // DualEnergy is the material calibration of a dual-energy scanner for one
 // pair of end-point energies: for each reference material, [A_high, A_low]
 // attenuation pairs measured behind wedge steps of it, A_high increasing.
 type DualEnergy struct {
-	EnergyMeV [2]float64   `yaml:"energy_mev"`
-	Organic   [][2]float64 `yaml:"organic"`
-	Aluminium [][2]float64 `yaml:"aluminium"`
-	Steel     [][2]float64 `yaml:"steel"`
+	EnergyMeV  [2]float64   `yaml:"energy_mev"`
+	Organic    [][2]float64 `yaml:"organic"`
+	Aluminium  [][2]float64 `yaml:"aluminium"`
+	Steel      [][2]float64 `yaml:"steel"`
+	Calibrated `yaml:",inline"`
 }
 
 // Container is the geometry of one ISO 6346 size code.
@@ -92,6 +118,7 @@ func (d *Detector) Check() []Problem {
 		if w.EnergyMeV <= 0 || w.EnergyMeV > 20 {
 			bad(p+".energy_mev", "%v MeV: give the beam's end-point energy, e.g. 6", w.EnergyMeV)
 		}
+		w.check(p, bad)
 		if len(w.Steps) < 2 {
 			bad(p+".steps", "a wedge needs at least 2 [attenuation, g/cm²] steps")
 		}
@@ -106,6 +133,7 @@ func (d *Detector) Check() []Problem {
 		if de.EnergyMeV[0] <= de.EnergyMeV[1] || de.EnergyMeV[1] <= 0 {
 			bad(p+".energy_mev", "%v: give [high, low] end-point energies, high > low > 0", de.EnergyMeV)
 		}
+		de.check(p, bad)
 		for _, m := range []struct {
 			name string
 			tab  [][2]float64
