@@ -61,7 +61,7 @@ bench: deps
 # Short fuzzing of every parser; run longer by hand with FUZZTIME=10m.
 FUZZTIME ?= 30s
 fuzz: deps
-	@for pkg in ./drivers/scale ./drivers/scanin ./drivers/declaration ./config; do \
+	@for pkg in ./drivers/scale ./drivers/scanin ./drivers/declaration ./config ./vision/calib; do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep ^Fuzz); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -89,6 +89,7 @@ type pageData struct {
 	// laid out from the config's own keys, so that a new key shows without
 	// touching the page.
 	Rules, Detector      []keyValue
+	Calibration          []keyValue // which calibration is in force, per energy
 	Profiles, Controlled table
 }
 
@@ -117,6 +118,7 @@ func (a *Agent) pageData() pageData {
 	d.Parts = map[string]string{"lanes": gen, "inspections": newest, "thresholds": gen}
 	flatten("rules", reflect.ValueOf(cfg.Rules), &d.Rules)
 	flatten("detector", reflect.ValueOf(cfg.Detector), &d.Detector)
+	d.Calibration = calibrationRows(cfg.Detector)
 	d.Profiles = tableOf(cfg.Profiles)
 	d.Controlled = tableOf(cfg.Controlled)
 

@@ -297,7 +297,8 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	if d.mu <= 0 {
 		d.mu = d.p.MuCm2G
 	}
-	a.Calibration = d.massThickness(d.mu, in.EnergyHighMeV)
+	var site bool
+	a.Calibration, site = d.massThickness(d.mu, in.EnergyHighMeV)
 	d.pen = d.massOf(-logf(maxf(d.hi.floor, d.p.ReliableTransmission)))
 	a.PenetrationGCm2 = round(d.pen, 1)
 	d.dual = nil
@@ -311,6 +312,9 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	a.Dual = d.dual != nil
 	if d.dual == nil {
 		release(true)
+	}
+	if n, ok := calibrationNote(a.Calibration, site, d.dual, in.EnergyHighMeV); ok {
+		a.Quality = append(a.Quality, n)
 	}
 	lap("attenuation")
 	boxes := d.findContainers(&in)

@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"gocv.io/x/gocv"
+
+	"github.com/gatescan/gatescan/vision/settings"
 )
 
 // The attenuation planes hold a = -ln T in fixed point, two bytes a pixel
@@ -487,15 +489,23 @@ func (d *Detector) airRows(src raw, p *plane) []int {
 }
 
 // massThickness picks the calibration from attenuation to mass thickness
-// and returns its name; mass itself is computed only inside the containers
-// (see cargo).
-func (d *Detector) massThickness(mu, energy float64) string {
-	d.wedge = d.wedgeFor(energy)
-	if len(d.wedge) >= 2 {
-		d.lut.build(d.wedge)
-		return "step wedge"
+// and returns its name, and whether it was measured on the site's scanner;
+// mass itself is computed only inside the containers (see cargo).
+func (d *Detector) massThickness(mu, energy float64) (string, bool) {
+	var from settings.Calibrated
+	d.wedge, from = d.wedgeFor(energy)
+	if len(d.wedge) < 2 {
+		return fmt.Sprintf("mu %.4f cm²/g", mu), false
 	}
-	return fmt.Sprintf("mu %.4f cm²/g", mu)
+	d.lut.build(d.wedge)
+	switch {
+	case from.Site():
+		return fmt.Sprintf("step wedge for %v MeV calibrated %s (%s)", energy, from.CalibratedAt, from.Source), true
+	case from.Source == "step_wedge":
+		// The site's own table, entered by hand.
+		return "step wedge (detector.step_wedge, any energy)", true
+	}
+	return fmt.Sprintf("default step wedge for %v MeV", energy), false
 }
 
 // toMass replaces the attenuation in m by mass thickness (g/cm²).
@@ -510,18 +520,19 @@ func (d *Detector) toMass(m *gocv.Mat) {
 
 // wedgeFor picks the step-wedge table for a beam end-point energy: the
 // energy's own when one was measured within 0.5 MeV, else the
-// energy-independent one, else none.
-func (d *Detector) wedgeFor(energy float64) [][2]float64 {
-	best, bestD := [][2]float64(nil), 0.5
-	for _, w := range d.p.StepWedges {
+// energy-independent one (from says "step_wedge"), else none.
+func (d *Detector) wedgeFor(energy float64) ([][2]float64, settings.Calibrated) {
+	var best *settings.StepWedge
+	bestD := 0.5
+	for i, w := range d.p.StepWedges {
 		if e := math.Abs(w.EnergyMeV - energy); energy > 0 && e <= bestD {
-			best, bestD = w.Steps, e
+			best, bestD = &d.p.StepWedges[i], e
 		}
 	}
 	if best == nil {
-		best = d.p.StepWedge
+		return d.p.StepWedge, settings.Calibrated{Source: "step_wedge"}
 	}
-	return best
+	return best.Steps, best.Calibrated
 }
 
 // massOf maps one attenuation value to mass thickness with the calibration

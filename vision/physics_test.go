@@ -41,7 +41,7 @@ func TestDetectorWedgeForEnergy(t *testing.T) {
 		energy float64
 		first  float64 // first step's attenuation of the table picked
 	}{{6, 0.516}, {6.3, 0.516}, {9, 0.442}, {7.5, 1}, {0, 1}} {
-		w := d.wedgeFor(tc.energy)
+		w, _ := d.wedgeFor(tc.energy)
 		if len(w) == 0 || w[0][0] != tc.first {
 			t.Errorf("%v MeV: wedge %v, want the one starting at %v", tc.energy, w, tc.first)
 		}

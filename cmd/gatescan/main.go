@@ -27,6 +27,8 @@ usage:
                                     many scans in one process, one result JSON per line
   gatescan scale decode --protocol NAME [FILE]
   gatescan scale read --port DEV --protocol NAME [--baud N] [--data-bits N] [--parity P] [--stop-bits N]
+  gatescan calibrate SIDECAR.json [--write CONFIG] [--config FILE]
+                                    fit the scanner's calibration from a step-wedge scan
   gatescan config check FILE
   gatescan config defaults
   gatescan eval [--n N] [--seed S] [--scenarios a,b] [-v]
@@ -84,6 +86,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdScale(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr)
+	case "calibrate":
+		return cmdCalibrate(args[1:], stdout, stderr)
 	case "eval":
 		return cmdEval(args[1:], stdout, stderr)
 	case "outbox":

@@ -1,34 +1,16 @@
 package calib
 
 import (
-	"encoding/binary"
-	"image"
 	"math"
+	"path/filepath"
 	"testing"
 
-	"gocv.io/x/gocv"
-
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/vision/settings"
 )
-
-func mat16(t testing.TB, img *image.Gray16) gocv.Mat {
-	t.Helper()
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	buf := make([]byte, 2*w*h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			binary.NativeEndian.PutUint16(buf[2*(y*w+x):], binary.BigEndian.Uint16(img.Pix[y*img.Stride+2*x:]))
-		}
-	}
-	m, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV16UC1, buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // wedgeOf converts the simulator's wedge file to the parser's form.
 func wedgeOf(wf xraysim.WedgeFile) *Wedge {
@@ -39,36 +21,31 @@ func wedgeOf(wf xraysim.WedgeFile) *Wedge {
 	return w
 }
 
-// simulate renders a wedge scan of the scanner model and calibrates from
-// it with the default detector settings.
-func simulate(t *testing.T, scanner string, dual bool, seed int64, edit func(*Wedge)) (*Calibration, xraysim.WedgeFile, error) {
+// simulate writes a wedge scan of the scanner model, loads it as the
+// scanner leaves it and calibrates from it with the default detector
+// settings.
+func simulate(t *testing.T, scanner string, dual bool, seed int64) (*Calibration, xraysim.WedgeFile, error) {
 	t.Helper()
+	dir := t.TempDir()
 	s := xraysim.WedgeScene(scanner, 6, 4, dual, seed)
 	s.DeadRows = 3
-	high, low, wf, err := xraysim.RenderWedge(s, xraysim.DefaultWedge())
+	s.PixelMM.X, s.PixelMM.Y = 7, 7
+	wf, err := xraysim.WriteWedge(dir, "wedge", s, xraysim.DefaultWedge(), xraysim.SidecarMeta{ScanID: "W", Lane: "L1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hm := mat16(t, high)
-	defer hm.Close()
-	lm := gocv.NewMat()
-	if low != nil {
-		lm.Close()
-		lm = mat16(t, low)
+	scan, err := scanin.Load(filepath.Join(dir, "wedge.json"), scanin.Limits{MaxWidth: 20000, MaxHeight: 4096})
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer lm.Close()
+	defer scan.Close()
 	cfg := config.Default()
 	det := vision.New(cfg.Detector, cfg.Containers)
 	defer det.Close()
 	w := wedgeOf(wf)
-	if edit != nil {
-		edit(w)
-	}
-	in := vision.Input{High: hm, Low: lm, HasLow: dual, PixelXMM: s.PixelMM.X, PixelYMM: s.PixelMM.Y,
-		Air: s.Air, Dark: s.Dark, EnergyHighMeV: 6}
-	if dual {
-		in.EnergyLowMeV = 4
-	}
+	sc := scan.Sidecar
+	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
+		Air: sc.Air, Dark: sc.Dark, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low}
 	c, err := Run(det, in, w, settings.Calibrated{CalibratedAt: "2026-12-06T07:00:00Z", Source: "test"})
 	return c, wf, err
 }
@@ -83,7 +60,7 @@ func TestFitSimulatedWedge(t *testing.T) {
 		dual    bool
 		seed    int64
 	}{{"standard", true, 1}, {"soft-linac", true, 2}, {"soft-linac", false, 3}} {
-		c, wf, err := simulate(t, tc.scanner, tc.dual, tc.seed, nil)
+		c, wf, err := simulate(t, tc.scanner, tc.dual, tc.seed)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.scanner, err)
 		}

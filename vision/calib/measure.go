@@ -86,7 +86,7 @@ func Measure(wd *Wedge, att *vision.Attenuation) ([]Measured, error) {
 		n := float64(len(hi))
 		switch {
 		case float64(clipHi) > clipFraction*n || float64(clipLo) > clipFraction*n:
-			m.LeftOut = fmt.Sprintf("the beam did not get through: %.0f %% (high), %.0f %% (low) of its pixels at or below the noise floor or the reliable transmission, where the detector counts them opaque",
+			m.LeftOut = fmt.Sprintf("the beam did not get through as the detector counts it: %.0f %% (high), %.0f %% (low) of its pixels at the noise floor or below detector.reliable_transmission",
 				100*float64(clipHi)/n, 100*float64(clipLo)/n)
 		case att.NoiseHigh > 0 && m.SpreadHigh > spreadFactor*expectedSpread(att.NoiseHigh, m.AHigh)+spreadSlack:
 			m.LeftOut = fmt.Sprintf("not uniform: its pixels scatter by %.3f in -ln T where the air noise allows %.3f; something else is in the beam there (an edge, the fixture): narrow its ranges",

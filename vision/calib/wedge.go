@@ -65,11 +65,20 @@ func ParseWedge(data []byte) (*Wedge, error) {
 			}
 		}
 		b, _ := json.Marshal(m)
-		var s Step
-		dec := json.NewDecoder(bytes.NewReader(b))
-		if err := dec.Decode(&s); err != nil {
+		var in struct {
+			Material string  `json:"material"`
+			Name     string  `json:"name"`
+			GCm2     float64 `json:"areal_density_g_cm2"`
+			Columns  []int   `json:"columns"`
+			Rows     []int   `json:"rows"`
+		}
+		if err := json.NewDecoder(bytes.NewReader(b)).Decode(&in); err != nil {
 			return nil, fmt.Errorf("wedge step %d: a field has the wrong type: %w", i, err)
 		}
+		if len(in.Columns) != 2 || len(in.Rows) != 2 {
+			return nil, fmt.Errorf("wedge step %d: columns %v, rows %v: a field has the wrong type: each is a [first, last) pair", i, in.Columns, in.Rows)
+		}
+		s := Step{Material: in.Material, Name: in.Name, GCm2: in.GCm2, Columns: [2]int{in.Columns[0], in.Columns[1]}, Rows: [2]int{in.Rows[0], in.Rows[1]}}
 		if err := s.check(); err != nil {
 			return nil, fmt.Errorf("wedge step %d: %w", i, err)
 		}

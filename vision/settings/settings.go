@@ -39,8 +39,8 @@ type Detector struct {
 // StepWedge is a step-wedge calibration for one beam end-point energy:
 // [attenuation -ln T, g/cm²] pairs, both increasing.
 type StepWedge struct {
-	EnergyMeV float64      `yaml:"energy_mev"`
-	Steps     [][2]float64 `yaml:"steps"`
+	EnergyMeV  float64      `yaml:"energy_mev"`
+	Steps      [][2]float64 `yaml:"steps"`
 	Calibrated `yaml:",inline"`
 }
 
