@@ -102,6 +102,16 @@ func Render(s Scene) (high, low *image.Gray16, truth Truth, err error) {
 	r.transmissions(tHi, tLo)
 
 	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x9e3779b97f4a7c15))
+	high, low, truth.DeadRows = detect(&s, tHi, tLo, w, h, rng)
+	return high, low, truth, nil
+}
+
+// detect turns noise-free transmission images (column-major, tLo nil for
+// single energy) into what the detector records: scatter, dead rows, row
+// gains, pulses, drift and noise as s says. It returns the images and the
+// dead rows, in order.
+func detect(s *Scene, tHi, tLo []float32, w, h int, rng *rand.Rand) (high, low *image.Gray16, deadRows []int) {
+	px, py := s.PixelMM.X/1000, s.PixelMM.Y/1000
 	if s.Scatter > 0 {
 		rad := s.ScatterRadiusM
 		if rad == 0 {
@@ -113,22 +123,22 @@ func Render(s Scene) (high, low *image.Gray16, truth Truth, err error) {
 		}
 	}
 	dead := pickDeadRows(rng, h, s.DeadRows)
-	truth.DeadRows = make([]int, 0, len(dead))
+	deadRows = make([]int, 0, len(dead))
 	for _, d := range dead {
-		truth.DeadRows = append(truth.DeadRows, d.row)
+		deadRows = append(deadRows, d.row)
 	}
-	sort.Ints(truth.DeadRows)
+	sort.Ints(deadRows)
 	high = image.NewGray16(image.Rect(0, 0, w, h))
-	applyNoise(high, tHi, &s, s.Photons, rng, dead)
+	applyNoise(high, tHi, s, s.Photons, rng, dead)
 	if tLo != nil {
 		pl := s.PhotonsLow
 		if pl == 0 {
 			pl = s.Photons / 2
 		}
 		low = image.NewGray16(image.Rect(0, 0, w, h))
-		applyNoise(low, tLo, &s, pl, rng, dead)
+		applyNoise(low, tLo, s, pl, rng, dead)
 	}
-	return high, low, truth, nil
+	return high, low, deadRows
 }
 
 // transmissions fills the noise-free transmission images (column-major:

@@ -1,16 +1,10 @@
 package xraysim
 
 import (
-	"encoding/json"
-	"fmt"
 	"image"
 	"math"
 	mrand "math/rand"
 	"math/rand/v2"
-	"os"
-	"time"
-
-	"github.com/gatescan/gatescan/drivers/scanin"
 )
 
 // Block is one step of a step wedge: a block of one material whose mass
@@ -187,27 +181,7 @@ func RenderWedge(s Scene, w Wedge) (high, low *image.Gray16, wf WedgeFile, err e
 		fill(tLo, bl, fixLo)
 	}
 	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x5bd1e9955bd1e995))
-	if s.Scatter > 0 {
-		rad := s.ScatterRadiusM
-		if rad == 0 {
-			rad = 0.25
-		}
-		addScatter(tHi, width, h, s.Scatter, rad/px, rad/py)
-		if tLo != nil {
-			addScatter(tLo, width, h, s.Scatter, rad/px, rad/py)
-		}
-	}
-	dead := pickDeadRows(rng, h, s.DeadRows)
-	high = image.NewGray16(image.Rect(0, 0, width, h))
-	applyNoise(high, tHi, &s, s.Photons, rng, dead)
-	if tLo != nil {
-		pl := s.PhotonsLow
-		if pl == 0 {
-			pl = s.Photons / 2
-		}
-		low = image.NewGray16(image.Rect(0, 0, width, h))
-		applyNoise(low, tLo, &s, pl, rng, dead)
-	}
+	high, low, _ = detect(&s, tHi, tLo, width, h, rng)
 	return high, low, wf, nil
 }
 
@@ -233,42 +207,17 @@ func WriteWedge(dir, name string, s Scene, w Wedge, meta SidecarMeta) (WedgeFile
 	if err != nil {
 		return wf, err
 	}
-	var sc scanin.Sidecar
-	sc.ScanID, sc.Lane, sc.ScannedAt = meta.ScanID, meta.Lane, meta.ScannedAt
-	if sc.ScannedAt.IsZero() {
-		sc.ScannedAt = time.Now()
-	}
-	if sc.ScanID == "" || sc.Lane == "" {
+	if meta.ScanID == "" || meta.Lane == "" {
 		return wf, errorf("sidecar needs scan_id and lane")
 	}
-	sc.Images.High = name + ".png"
-	if err := writeAtomic(dir, sc.Images.High, func(f *os.File) error { return encodePNG(f, high) }); err != nil {
+	sc := newSidecar(meta)
+	if err := writeImages(dir, name, &s, high, low, sc); err != nil {
 		return wf, err
 	}
-	hiE, loE := s.energies()
-	sc.EnergyMeV.High = hiE
-	if low != nil {
-		sc.Images.Low = name + ".low.png"
-		if err := writeAtomic(dir, sc.Images.Low, func(f *os.File) error { return encodePNG(f, low) }); err != nil {
-			return wf, err
-		}
-		sc.EnergyMeV.Low = loE
-	}
-	sc.PixelMM.X, sc.PixelMM.Y = s.PixelMM.X, s.PixelMM.Y
-	sc.Air, sc.Dark = s.Air, s.Dark
 	if err := writeJSON(dir, name+".wedge.json", wf); err != nil {
 		return wf, err
 	}
-	return wf, writeJSON(dir, name+".json", &sc)
-}
-
-func writeJSON(dir, name string, v any) error {
-	js, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("xraysim: %w", err)
-	}
-	js = append(js, '\n')
-	return writeAtomic(dir, name, func(f *os.File) error { _, err := f.Write(js); return err })
+	return wf, writeJSON(dir, name+".json", sc)
 }
 
 // WedgeScene is a typical calibration scan's scene for a scanner model:

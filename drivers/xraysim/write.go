@@ -43,28 +43,43 @@ func Write(dir, name string, s Scene, meta SidecarMeta) (truth Truth, err error)
 	if err != nil {
 		return truth, err
 	}
-	var sc scanin.Sidecar
-	sc.ScanID = meta.ScanID
-	sc.Lane = meta.Lane
-	sc.ScannedAt = meta.ScannedAt
-	if sc.ScannedAt.IsZero() {
-		sc.ScannedAt = time.Now()
-	}
+	sc := newSidecar(meta)
 	for _, c := range truth.Containers {
 		if c.ID != "" {
 			sc.ContainerIDs = append(sc.ContainerIDs, c.ID)
 		}
 	}
+	if err := writeImages(dir, name, &s, high, low, sc); err != nil {
+		return truth, err
+	}
+	if meta.Plate != "" || meta.VehicleTareKg > 0 {
+		sc.Vehicle.Plate, sc.Vehicle.TareKg = meta.Plate, meta.VehicleTareKg
+	}
+	return truth, writeJSON(dir, name+".json", sc)
+}
+
+// newSidecar starts a scan's sidecar from what the scanner knows.
+func newSidecar(meta SidecarMeta) *scanin.Sidecar {
+	sc := &scanin.Sidecar{ScanID: meta.ScanID, Lane: meta.Lane, ScannedAt: meta.ScannedAt}
+	if sc.ScannedAt.IsZero() {
+		sc.ScannedAt = time.Now()
+	}
+	return sc
+}
+
+// writeImages writes a scan's images as NAME.png (and NAME.low.png) and
+// fills in what the sidecar says of them and of the beam.
+func writeImages(dir, name string, s *Scene, high, low *image.Gray16, sc *scanin.Sidecar) error {
 	sc.Images.High = name + ".png"
 	if err := writeAtomic(dir, sc.Images.High, func(f *os.File) error { return encodePNG(f, high) }); err != nil {
-		return truth, err
+		return err
 	}
 	hiE, loE := s.energies()
 	sc.EnergyMeV.High = hiE
 	if low != nil {
 		sc.Images.Low = name + ".low.png"
 		if err := writeAtomic(dir, sc.Images.Low, func(f *os.File) error { return encodePNG(f, low) }); err != nil {
-			return truth, err
+			return err
 		}
 		sc.EnergyMeV.Low = loE
 	}
@@ -72,16 +87,17 @@ func Write(dir, name string, s Scene, meta SidecarMeta) (truth Truth, err error)
 	sc.Air, sc.Dark = s.Air, s.Dark
 	model, _ := ScannerByName(s.Scanner)
 	sc.MuCm2G = math.Round(model.EffectiveMu(hiE)*1e5) / 1e5
-	if meta.Plate != "" || meta.VehicleTareKg > 0 {
-		sc.Vehicle.Plate, sc.Vehicle.TareKg = meta.Plate, meta.VehicleTareKg
-	}
-	js, err := json.MarshalIndent(&sc, "", "  ")
+	return nil
+}
+
+// writeJSON writes v as indented JSON through a temporary file.
+func writeJSON(dir, name string, v any) error {
+	js, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return truth, err
+		return fmt.Errorf("xraysim: %w", err)
 	}
 	js = append(js, '\n')
-	err = writeAtomic(dir, name+".json", func(f *os.File) error { _, err := f.Write(js); return err })
-	return truth, err
+	return writeAtomic(dir, name, func(f *os.File) error { _, err := f.Write(js); return err })
 }
 
 func encodePNG(f *os.File, img *image.Gray16) error {

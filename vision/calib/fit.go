@@ -83,15 +83,10 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 
 	// Mass: organic-equivalent g/cm² = A·q(A).
 	org := by[Organic]
-	xs, ys := make([]float64, len(org)), make([]float64, len(org))
-	for i, m := range org {
-		xs[i], ys[i] = m.AHigh, m.GCm2/m.AHigh
-	}
-	q, err := monotoneFit(xs, ys)
+	mass, _, err := curve(org, func(m *Measured) float64 { return m.GCm2 })
 	if err != nil {
 		return nil, fmt.Errorf("organic curve: %w", err)
 	}
-	mass := func(a float64) float64 { return a * poly(q, a) }
 	for i := range ms {
 		m := &ms[i]
 		if m.Material == Organic && m.AHigh > 0 {
@@ -118,16 +113,10 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 	}
 	de := &settings.DualEnergy{EnergyMeV: energy, Calibrated: from}
 	for _, cl := range classes {
-		steps := by[cl]
-		xs, ys := make([]float64, len(steps)), make([]float64, len(steps))
-		for i, m := range steps {
-			xs[i], ys[i] = m.AHigh, m.ALow/m.AHigh
-		}
-		r, err := monotoneFit(xs, ys)
+		low, xs, err := curve(by[cl], func(m *Measured) float64 { return m.ALow })
 		if err != nil {
 			return nil, fmt.Errorf("%s dual-energy curve: %w", cl, err)
 		}
-		low := func(a float64) float64 { return a * poly(r, a) }
 		for i := range ms {
 			m := &ms[i]
 			if m.Material == cl && m.AHigh > 0 && m.ALow > 0 {
@@ -150,6 +139,20 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 	}
 	c.Dual = de
 	return c, nil
+}
+
+// curve fits v(A) = A·q(A) to the steps' high-energy attenuations A and
+// values v, and returns it with the steps' A.
+func curve(steps []*Measured, v func(*Measured) float64) (func(float64) float64, []float64, error) {
+	xs, ys := make([]float64, len(steps)), make([]float64, len(steps))
+	for i, m := range steps {
+		xs[i], ys[i] = m.AHigh, v(m)/m.AHigh
+	}
+	q, err := monotoneFit(xs, ys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(a float64) float64 { return a * poly(q, a) }, xs, nil
 }
 
 // leftOut lists why a class's steps were left out, for an error message.
