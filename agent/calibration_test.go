@@ -23,18 +23,38 @@ import (
 )
 
 // TestReloadCalibration runs a gate whose scanner is 12 % off the
-// default calibration (the simulator's soft-linac): its X-ray masses are
-// off and every result says the defaults are in use. The scanner is
-// calibrated from a wedge scan and the config reloaded: the next scan is
-// weighed with the new curves, the note is gone, and the technicians'
-// page shows the calibration in force and when it was made.
+// default calibration (the simulator's soft-linac) and calibrated for its
+// 9 MeV mode only: its 6 MeV X-ray masses are off and each such result
+// says the defaults are in use. The 6/4 MeV mode is calibrated from a
+// wedge scan and the config reloaded: the next scan is weighed with the
+// new curves, the note is gone, and the technicians' page shows the
+// calibration in force and when it was made.
 func TestReloadCalibration(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gatescan.yaml")
 	base := opsYAML(dir, "  - id: L2\n", "")
-	if err := os.WriteFile(path, []byte(base), 0o644); err != nil {
-		t.Fatal(err)
+	d := config.Default().Detector
+	configure := func(c *calib.Calibration) {
+		t.Helper()
+		for i, w := range d.StepWedges {
+			if w.EnergyMeV == c.Wedge.EnergyMeV {
+				d.StepWedges[i] = c.Wedge
+			}
+		}
+		for i, de := range d.DualEnergy {
+			if de.EnergyMeV == c.Dual.EnergyMeV {
+				d.DualEnergy[i] = *c.Dual
+			}
+		}
+		y, err := yaml.Marshal(map[string]any{"detector": map[string]any{"step_wedges": d.StepWedges, "dual_energy": d.DualEnergy}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(base+string(y)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	configure(calibrateSimulated(t, "soft-linac", [2]float64{9, 6}, 10))
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -93,26 +113,8 @@ func TestReloadCalibration(t *testing.T) {
 		t.Errorf("a scan weighed with the default calibration does not say so: %+v", before.Findings)
 	}
 
-	// Commissioning: a wedge scan of the same scanner, calibrated.
-	c := calibrateSimulated(t, "soft-linac", 11)
-	d := a.Config().Detector
-	for i, w := range d.StepWedges {
-		if w.EnergyMeV == 6 {
-			d.StepWedges[i] = c.Wedge
-		}
-	}
-	for i, de := range d.DualEnergy {
-		if de.EnergyMeV == [2]float64{6, 4} {
-			d.DualEnergy[i] = *c.Dual
-		}
-	}
-	y, err := yaml.Marshal(map[string]any{"detector": map[string]any{"step_wedges": d.StepWedges, "dual_energy": d.DualEnergy}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(base+string(y)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Commissioning of the 6/4 MeV mode: a wedge scan, calibrated.
+	configure(calibrateSimulated(t, "soft-linac", [2]float64{6, 4}, 11))
 	if err := a.ReloadFile(path); err != nil {
 		t.Fatal(err)
 	}
@@ -135,19 +137,20 @@ func TestReloadCalibration(t *testing.T) {
 		t.Fatalf("page: %d", code)
 	}
 	for _, want := range []string{"Scanner calibration", "mass, 6 MeV</th><td>site calibration, wedge scanned 2026-12-06 07:00 UTC (wedge scan W11 (wedge.json))",
-		"mass, 9 MeV</th><td>defaults", "materials, 6/4 MeV</th><td>site calibration"} {
+		"mass, 9 MeV</th><td>site calibration", "materials, 6/4 MeV</th><td>site calibration"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
 }
 
-// calibrateSimulated calibrates a 6/4 MeV scanner model from a simulated
-// wedge scan, written and loaded as the scanner would leave it.
-func calibrateSimulated(t *testing.T, scanner string, seed int64) *calib.Calibration {
+// calibrateSimulated calibrates a dual-energy scanner model at energies
+// [high, low] from a simulated wedge scan, written and loaded as the
+// scanner would leave it.
+func calibrateSimulated(t *testing.T, scanner string, energy [2]float64, seed int64) *calib.Calibration {
 	t.Helper()
 	dir := t.TempDir()
-	s := xraysim.WedgeScene(scanner, 6, 4, true, seed)
+	s := xraysim.WedgeScene(scanner, energy[0], energy[1], true, seed)
 	if _, err := xraysim.WriteWedge(dir, "wedge", s, xraysim.DefaultWedge(), xraysim.SidecarMeta{ScanID: "W", Lane: "L2"}); err != nil {
 		t.Fatal(err)
 	}

@@ -313,7 +313,7 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	if d.dual == nil {
 		release(true)
 	}
-	if n, ok := calibrationNote(a.Calibration, site, d.dual, in.EnergyHighMeV); ok {
+	if n, ok := d.calibrationNote(a.Calibration, site, in.EnergyHighMeV); ok {
 		a.Quality = append(a.Quality, n)
 	}
 	lap("attenuation")

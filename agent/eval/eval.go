@@ -33,6 +33,9 @@ type Options struct {
 	// MinPixelMM renders no finer than this many millimetres per pixel, to
 	// make test scans small; 0 keeps the scenario's own pixel size.
 	MinPixelMM float64
+	// Scanner names the simulator's scanner model (xraysim.ScannerNames)
+	// the scans are made with; "" is the standard one.
+	Scanner string
 }
 
 // Outcome is one simulated scan inspected.
@@ -87,6 +90,7 @@ func RunWith(cfg *config.Config, det *vision.Detector, scenario string, seed int
 	if err != nil {
 		return nil, err
 	}
+	scene.Scanner = o.Scanner
 	scene.PixelMM.X = math.Max(scene.PixelMM.X, o.MinPixelMM)
 	scene.PixelMM.Y = math.Max(scene.PixelMM.Y, o.MinPixelMM)
 	name := fmt.Sprintf("%s-%d", scenario, seed)
@@ -213,7 +217,8 @@ func sidecar(name string, s xraysim.Scene, t xraysim.Truth, dual bool) *scanin.S
 	if dual {
 		sc.EnergyMeV.Low = lo
 	}
-	sc.MuCm2G = math.Round(xraysim.EffectiveMu(hi)*1e5) / 1e5
+	model, _ := xraysim.ScannerByName(s.Scanner)
+	sc.MuCm2G = math.Round(model.EffectiveMu(hi)*1e5) / 1e5
 	return sc
 }
 

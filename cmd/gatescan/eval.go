@@ -26,6 +26,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "scans analysed at once (default: one per CPU)")
 	files := fs.Bool("files", false, "write every scan to files and load it back as the daemon does (slower)")
 	verbose := fs.Bool("v", false, "print a line for every container inspected")
+	scanner := fs.String("scanner", "", "the simulator's scanner model: "+strings.Join(xraysim.ScannerNames(), ", ")+" (default standard)")
 	dir := fs.String("dir", "", "score the cases below DIR (xraygen's format: scan.json, declaration.json, truth.json per folder) instead of simulating")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -79,7 +80,10 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		if wanted != nil {
 			names = wanted
 		}
-		var opts eval.Options
+		if _, err := xraysim.ScannerByName(*scanner); err != nil {
+			return badInput("eval: %v", err)
+		}
+		opts := eval.Options{Scanner: *scanner}
 		if *files {
 			dir, err := os.MkdirTemp("", "gatescan-eval-")
 			if err != nil {
