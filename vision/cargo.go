@@ -368,13 +368,23 @@ func (d *Detector) emptyColumns(w, h, top, bottom int, walls float64, m []float3
 	out := d.colsBuf[:0]
 	lim := float32(walls*1.3 + 0.5)
 	step := max(2, (bottom-top)/96)
-	for x := range w {
-		buf := d.sortBuf[:0]
-		for y := top; y < bottom; y += step {
-			buf = append(buf, m[y*w+x])
+	// A column is empty when the 98th percentile of its n samples (rank
+	// k = n*49/50) is under lim, that is when more than k of them are:
+	// counted row by row, along the memory, instead of sorted per column.
+	below := growInt32(d.countBuf, w)
+	d.countBuf = below
+	clear(below)
+	n := 0
+	for y := top; y < bottom; y += step {
+		n++
+		for x, v := range m[y*w : (y+1)*w] {
+			if v < lim {
+				below[x]++
+			}
 		}
-		d.sortBuf = buf
-		if len(buf) > 0 && selectK(buf, len(buf)*49/50) < lim {
+	}
+	for x, c := range below {
+		if n > 0 && int(c) > n*49/50 {
 			out = append(out, x)
 		}
 	}

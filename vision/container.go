@@ -170,9 +170,22 @@ func (d *Detector) attRowStat(a []uint16, w, r int, s span, q float64) float64 {
 	return rowQuantile(d, a[r*w:(r+1)*w], s, q, attOf)
 }
 
+// attRowStats is attRowStat at two quantiles, from one sampling of the
+// row.
+func (d *Detector) attRowStats(a []uint16, w, r int, s span, q1, q2 float64) (float64, float64) {
+	buf := rowSample(d, a[r*w:(r+1)*w], s, attOf)
+	return quantileOf(buf, q1), quantileOf(buf, q2)
+}
+
 // rowQuantile is the q-quantile of conv(row) over the middle 80 % of span
 // s.
 func rowQuantile[T float32 | uint16](d *Detector, row []T, s span, q float64, conv func(T) float32) float64 {
+	return quantileOf(rowSample(d, row, s, conv), q)
+}
+
+// rowSample returns (in d.sortBuf) the samples of conv(row) rowQuantile
+// takes its quantiles of.
+func rowSample[T float32 | uint16](d *Detector, row []T, s span, conv func(T) float32) []float32 {
 	inset := (s.b - s.a) / 10
 	row = row[s.a+inset : s.b-inset]
 	// Five hundred samples give the quantile to about a per cent.
@@ -182,6 +195,12 @@ func rowQuantile[T float32 | uint16](d *Detector, row []T, s span, q float64, co
 		buf = append(buf, conv(row[i]))
 	}
 	d.sortBuf = buf
+	return buf
+}
+
+// quantileOf is the q-quantile of buf, which it reorders (selectK works
+// on any order of the values, so one buffer serves several quantiles).
+func quantileOf(buf []float32, q float64) float64 {
 	if len(buf) == 0 {
 		return 0
 	}
@@ -252,8 +271,8 @@ func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
 	maxv := 0.0
 	for i := range n {
 		r := top + i
-		q10 := d.attRowStat(m, w, r, s, 0.1)
-		q50[i] = d.attRowStat(m, w, r, s, 0.5)
+		var q10 float64
+		q10, q50[i] = d.attRowStats(m, w, r, s, 0.1, 0.5)
 		// Dense all along: cargo on the floor may add to some columns
 		// (a fan beam projects it over the floor), none is lighter.
 		uni[i] = q10 >= 0.7*q50[i]

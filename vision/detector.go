@@ -71,6 +71,7 @@ type Detector struct {
 	dual                   *settings.DualEnergy
 	baseline, baseA, baseL []float64
 	sortBuf, qBuf          []float32
+	countBuf               []int32
 	passBuf                []bool
 	rowsBuf, colsBuf       []int
 	rowsBuf2, colsBuf2     []int

@@ -193,38 +193,54 @@ func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 	if u.Dy() < 5 {
 		return
 	}
-	dev := grow(d.baseL, src.h)
-	buf := d.sortBuf[:0]
-	at := func(r, c int) float32 { return src.v(r*src.w+c) * p.rowInv[r] * p.colRef[c] }
-	for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
-		dev[r] = 0
-		if p.deadRow[r] || p.deadRow[r-1] || p.deadRow[r+1] {
-			continue
+	// Two per cent of the air level, everywhere the neighbours agree, is
+	// far beyond quantum noise averaged by the median. The median of a
+	// row's deviations is above the limit exactly when at most half of
+	// them (k of n, k = n/2, the median's rank) are at or below it: a
+	// count, not a selection.
+	limit := math.Max(0.02, 6*p.noise)
+	stuck := d.passBuf[:0]
+	// Each row's corrected samples are computed once, into the ring of
+	// the three rows the test looks at.
+	ns := (u.Dx() + 7) / 8
+	ring := grow32(d.qBuf, 3*ns)
+	d.qBuf = ring
+	sample := func(r int) []float32 {
+		row := ring[(r%3)*ns : (r%3+1)*ns]
+		px, ri := src.px[r*src.w:(r+1)*src.w], p.rowInv[r]
+		for i, c := 0, u.Min.X; c < u.Max.X; i, c = i+1, c+8 {
+			row[i] = (float32(px[c]) - src.dark) * ri * p.colRef[c]
 		}
-		buf = buf[:0]
-		for c := u.Min.X; c < u.Max.X; c += 8 {
-			v, up, lo := at(r, c), at(r-1, c), at(r+1, c)
-			// Only where the neighbours agree with each other: an edge of
-			// the vehicle is no evidence.
-			if diff := up - lo; diff < 0.05 && diff > -0.05 {
-				e := v - (up+lo)/2
-				if e < 0 {
-					e = -e
-				}
-				buf = append(buf, e)
-			}
-		}
-		if len(buf) > u.Dx()/32 {
-			dev[r] = float64(selectK(buf, len(buf)/2))
-		}
+		return row
 	}
-	d.sortBuf = buf
-	d.baseL = dev
+	up, mid := sample(u.Min.Y), sample(u.Min.Y+1)
 	for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
-		// Two per cent of the air level, everywhere the neighbours agree,
-		// is far beyond quantum noise averaged by the median.
-		if dev[r] > math.Max(0.02, 6*p.noise) {
-			p.deadRow[r] = true
+		lo := sample(r + 1)
+		stuck = append(stuck, false)
+		if !p.deadRow[r] && !p.deadRow[r-1] && !p.deadRow[r+1] {
+			n, within := 0, 0
+			for i, v := range mid {
+				// Only where the neighbours agree with each other: an
+				// edge of the vehicle is no evidence.
+				if diff := up[i] - lo[i]; diff < 0.05 && diff > -0.05 {
+					e := v - (up[i]+lo[i])/2
+					if e < 0 {
+						e = -e
+					}
+					n++
+					if float64(e) <= limit {
+						within++
+					}
+				}
+			}
+			stuck[len(stuck)-1] = n > u.Dx()/32 && within <= n/2
+		}
+		up, mid = mid, lo
+	}
+	d.passBuf = stuck
+	for i, s := range stuck {
+		if s {
+			p.deadRow[u.Min.Y+1+i] = true
 			p.dead++
 		}
 	}
@@ -372,8 +388,10 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 			}
 			ri := p.rowInv[r]
 			px := src.px[r*src.w+u.Min.X : r*src.w+u.Max.X]
+			row, inv := row[:len(px)], inv[:len(px)] // no bounds checks below
+			dark := src.dark
 			for c, v := range px {
-				row[c] = max((float32(v)-src.dark)*ri*inv[c], floor)
+				row[c] = max((float32(v)-dark)*ri*inv[c], floor)
 			}
 		}
 		part := d.strip.RowRange(0, n)
