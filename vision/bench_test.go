@@ -119,4 +119,3 @@ func plainPass(m gocv.Mat) uint64 {
 	}
 	return s0 + s1 + s2 + s3
 }
-
