@@ -261,6 +261,25 @@ func (c *Config) validateDetection(bad func(path, format string, a ...any)) {
 	if r.ReviewRisk <= 0 || r.AlertRisk <= r.ReviewRisk || r.AlertRisk > 1 {
 		bad("rules.alert_risk", "need 0 < review_risk (%v) < alert_risk (%v) <= 1", r.ReviewRisk, r.AlertRisk)
 	}
+	e := r.Evidence
+	if e.WarningKg < 0 || e.CriticalKg < e.WarningKg {
+		bad("rules.evidence.critical_kg", "need 0 <= warning_kg (%v) <= critical_kg (%v)", e.WarningKg, e.CriticalKg)
+	}
+	if e.WarningSigma < 0 || e.CriticalSigma < e.WarningSigma {
+		bad("rules.evidence.critical_sigma", "need 0 <= warning_sigma (%v) <= critical_sigma (%v)", e.WarningSigma, e.CriticalSigma)
+	}
+	if e.LoadSpreadMin <= 0 || e.LoadSpreadMin > 1 {
+		bad("rules.evidence.load_spread_min", "%v: a log-density spread, 0.02..1 (0.1 is 10 %%)", e.LoadSpreadMin)
+	}
+	if e.WarningRatio <= 1 || e.CriticalRatio < e.WarningRatio {
+		bad("rules.evidence.critical_ratio", "need 1 < warning_ratio (%v) <= critical_ratio (%v)", e.WarningRatio, e.CriticalRatio)
+	}
+	if w := e.WeighbridgeScale; w[0] <= 0 || w[0] > 1 || w[1] < 1 || w[1] > 3 {
+		bad("rules.evidence.weighbridge_scale", "%v: need [low <= 1, high >= 1], e.g. [0.75, 1.35]", w)
+	}
+	if e.CoilsMin < 1 || e.CoilCoverMin < 0 || e.CoilCoverMin > 1 {
+		bad("rules.evidence.coils_min", "need coils_min >= 1 (%v) and coil_cover_min in 0..1 (%v)", e.CoilsMin, e.CoilCoverMin)
+	}
 	if r.WeightTolerancePct < 0 || r.WeightToleranceKg < 0 {
 		bad("rules.weight_tolerance_pct", "tolerances cannot be negative")
 	}
@@ -288,10 +307,13 @@ func (c *Config) validateGoods(bad func(path, format string, a ...any)) {
 		}
 		for j, sh := range pr.Shapes {
 			switch sh {
-			case "cartons", "pallets", "crates", "bales", "bags", "coils", "irregular":
+			case "cartons", "pallets", "crates", "bales", "bags", "coils", "upright", "irregular":
 			default:
-				bad(fmt.Sprintf("%s.shapes[%d]", p, j), "%q: use cartons, pallets, crates, bales, bags, coils or irregular", sh)
+				bad(fmt.Sprintf("%s.shapes[%d]", p, j), "%q: use cartons, pallets, crates, bales, bags, coils, upright or irregular", sh)
 			}
+		}
+		if pr.Packed != [2]float64{} && (pr.Packed[0] <= 0 || pr.Packed[1] <= 1 || pr.Packed[1] > 5) {
+			bad(p+".packed_kg_m3", "%v: need [typical density > 0, spread factor 1..5] (or leave it out)", pr.Packed)
 		}
 		if pr.Uniformity < 0 || pr.Uniformity >= 1 {
 			bad(p+".uniformity", "%v: 0 (anything goes) up to below 1 (perfectly uniform)", pr.Uniformity)

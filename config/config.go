@@ -171,6 +171,37 @@ type Rules struct {
 	ReviewRisk         float64       `yaml:"review_risk"`
 	AlertRisk          float64       `yaml:"alert_risk"`
 	SeverityRisk       SeverityRisk  `yaml:"severity_risk"`
+	Evidence           Evidence      `yaml:"evidence"`
+}
+
+// Evidence says how strong the image's evidence against a declaration must
+// be for a finding to be a warning or critical rather than info.
+type Evidence struct {
+	// WarningKg and CriticalKg: the mass the declared goods cannot explain
+	// (added mass, or mass missing where other goods stand).
+	WarningKg  float64 `yaml:"warning_kg"`
+	CriticalKg float64 `yaml:"critical_kg"`
+	// WarningSigma and CriticalSigma: how far a region stands out of its
+	// load, in units of the load's own region-to-region variation.
+	WarningSigma  float64 `yaml:"warning_sigma"`
+	CriticalSigma float64 `yaml:"critical_sigma"`
+	// LoadSpreadMin is the least variation (log of density) a load is
+	// assumed to have, however even it measures.
+	LoadSpreadMin float64 `yaml:"load_spread_min"`
+	// WarningRatio and CriticalRatio: how many times likelier a region's
+	// density is for an export-controlled commodity than for the declared
+	// goods, for image evidence of controlled goods.
+	WarningRatio  float64 `yaml:"warning_ratio"`
+	CriticalRatio float64 `yaml:"critical_ratio"`
+	// WeighbridgeScale bounds the factor net / X-ray mass that scales
+	// apparent densities to the weighbridge; outside it (or with the X-ray
+	// mass a lower bound) densities stay as measured.
+	WeighbridgeScale [2]float64 `yaml:"weighbridge_scale"`
+	// CoilsMin and CoilCoverMin: coils seen where none were declared are a
+	// warning only with at least this many covering this fraction of a
+	// region the beam crossed.
+	CoilsMin     int     `yaml:"coils_min"`
+	CoilCoverMin float64 `yaml:"coil_cover_min"`
 }
 
 // SeverityRisk is the risk each finding severity contributes.
@@ -188,6 +219,13 @@ type Profile struct {
 	Material    string     `yaml:"material"`
 	Shapes      []string   `yaml:"shapes"`
 	Uniformity  float64    `yaml:"uniformity"`
+	// Packed is the packed bulk density as loaded: [typical, spread], the
+	// spread a factor (one standard deviation multiplies or divides the
+	// typical density by it). Zero: derived from density_kg_m3 (its
+	// geometric middle, its range four standard deviations wide).
+	Packed [2]float64 `yaml:"packed_kg_m3"`
+	// Source says where the figures come from.
+	Source string `yaml:"source"`
 	// WeightOnly profiles make no image checks: the goods can look like
 	// anything (the "*" fallback for codes no other profile matches).
 	WeightOnly bool `yaml:"weight_only"`

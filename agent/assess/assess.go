@@ -105,7 +105,7 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 		a.weights(c, decl, box, shares[i], n)
 		if box != nil && decl != nil {
 			// The image against the declared goods' profiles.
-			profileFindings(cfg, &r, box, decl, c.Analysis)
+			profileFindings(cfg, &r, box, decl, densityScale(cfg, box, r.Weights.NetKg, n))
 		}
 		a.verdict()
 		out = append(out, r)

@@ -11,84 +11,141 @@ import (
 	"github.com/gatescan/gatescan/vision"
 )
 
-// controlledEvidence is the image-evidence rule of the export controls: a
-// region the declared goods cannot explain (already a DENSITY_MISMATCH or
-// the light band of a LAYERED_CONCEALMENT) that fits the profile of an
-// export-controlled commodity, in a container whose declaration has no
-// controlled item, raises CONTROLLED_GOODS_UNDOCUMENTED naming the
-// goods it may be and how much of them.
-func controlledEvidence(cfg *config.Config, r *inspection.Result, box *vision.Container, d *declaration.Declaration, from int) {
+// packed is a profile's packed bulk density as a log-normal: the typical
+// density and the standard deviation of its log. Without packed_kg_m3 the
+// range's geometric middle, the range four deviations wide.
+func packed(p config.Profile) (typical, sd float64) {
+	if p.Packed[0] > 0 && p.Packed[1] > 1 {
+		return p.Packed[0], math.Log(p.Packed[1])
+	}
+	lo, hi := math.Max(p.DensityKgM3[0], 1), math.Max(p.DensityKgM3[1], 2)
+	return math.Sqrt(lo * hi), math.Max(math.Log(hi/lo)/4, 0.05)
+}
+
+// logLikelihood is how well density v fits profile p's packed density
+// (log-normal, up to a constant shared by every profile).
+func logLikelihood(v float64, p config.Profile) float64 {
+	t, sd := packed(p)
+	z := math.Log(v/t) / sd
+	return -z*z/2 - math.Log(sd)
+}
+
+// controlledEvidence is the image-evidence rule of the export controls, in
+// a container whose declaration has no controlled item: a region whose
+// density is far likelier for an export-controlled commodity's packed
+// density than for any declared goods' raises CONTROLLED_GOODS_UNDOCUMENTED
+// naming the goods it may be and how much of them. The likelihood ratio
+// weighs overlapping commodities (masks declared as PET bottles at the
+// top of the bottles' range) instead of a pass/fail range; a region that
+// stands out of its own load must also have density evidence of its own
+// (a warning or worse), so that a dense corner of an honest load is not
+// called something else. A region the declared goods fit as well is no
+// evidence, however wide the controlled commodity's profile.
+func (m *matcher) controlledEvidence(d *declaration.Declaration) {
 	for _, it := range d.Items {
-		if _, ok := matchControlled(cfg.Controlled, it.HSCode); ok {
+		if _, ok := matchControlled(m.cfg.Controlled, it.HSCode); ok {
 			return // declared: the document rule judges it
 		}
 	}
-	// Profiles of the controlled goods, by the controlled list's prefixes.
 	type cand struct {
 		g config.Controlled
 		p config.Profile
 	}
 	var cands []cand
-	for _, g := range cfg.Controlled {
-		if p, ok := MatchProfile(cfg.Profiles, strings.ReplaceAll(g.HSPrefix, ".", "")); ok && !p.WeightOnly {
+	for _, g := range m.cfg.Controlled {
+		if p, ok := MatchProfile(m.cfg.Profiles, strings.ReplaceAll(g.HSPrefix, ".", "")); ok && !p.WeightOnly {
 			cands = append(cands, cand{g, p})
 		}
 	}
-	n := len(r.Findings)
-	seen := map[int]bool{} // one finding per region, whatever pointed at it
-	for i := from; i < n; i++ {
-		f := r.Findings[i]
-		if f.Region == nil || (f.Code != inspection.DensityMismatch && f.Code != inspection.LayeredConcealment) {
+	if len(cands) == 0 {
+		return
+	}
+	for i := range m.box.Regions {
+		g := &m.box.Regions[i]
+		if !m.eligible(g) || g.LowerBound || g.P50 <= 0 || g.Shape.Rectangularity < 0.4 {
 			continue
 		}
-		reg := regionAt(box, vision.Box(*f.Region))
-		if reg == nil || reg.LowerBound || seen[reg.Label] {
-			continue
-		}
-		seen[reg.Label] = true
-		// Of the controlled goods whose range holds the region, the most
-		// specific: the narrowest range (on a log scale: densities are
-		// ratios). A wide range such as crated machines says little.
-		best, bestD := -1, math.Inf(1)
+		v := m.dens(g)
+		flagged := rank(m.evidence[i]) >= rank(inspection.Warning)
+		best, bestLL := -1, math.Inf(-1)
 		for k, c := range cands {
-			lo, hi := c.p.DensityKgM3[0], c.p.DensityKgM3[1]
-			if reg.P50 < lo || reg.P50 > hi || lo <= 0 {
+			if ll := logLikelihood(v, c.p); ll > bestLL {
+				best, bestLL = k, ll
+			}
+		}
+		var sev inspection.Severity
+		lr, kg := 0.0, v*m.volume(g)
+		switch {
+		case best < 0:
+			continue
+		case m.weightOnly || len(m.ps) == 0:
+			continue // goods without an image profile may be anything
+		default:
+			// A patch standing out of its load needs density evidence of
+			// its own; the load's body is weighed as it is.
+			if !flagged && !m.body(g, v) {
 				continue
 			}
-			if dd := math.Log(hi / lo); dd < bestD {
-				best, bestD = k, dd
+			declared := math.Inf(-1)
+			for _, p := range m.ps {
+				declared = math.Max(declared, logLikelihood(v, p))
+			}
+			lr = math.Exp(bestLL - declared)
+			// Two independent pieces of evidence, the region standing out of
+			// its load and its density fitting the controlled goods, make
+			// a strong case together.
+			switch {
+			case kg >= m.ev.CriticalKg && (lr >= m.ev.CriticalRatio || lr >= m.ev.WarningRatio && flagged):
+				sev = inspection.Critical
+			case lr >= m.ev.WarningRatio && kg >= m.ev.WarningKg:
+				sev = inspection.Warning
+			default:
+				continue
 			}
 		}
-		if best < 0 {
-			continue
-		}
 		c := cands[best]
-		width := box.InnerWidthM
-		if width <= 0 {
-			width = 2.352 // ISO inner width, when the geometry is unknown
-		}
-		g := *f.Region
-		r.Findings = append(r.Findings, inspection.Finding{
-			Code: inspection.ControlledUndocumented, Severity: inspection.Warning, Region: &g,
-			Measured: inspection.Ptr(math.Round(reg.P50)), Expected: &[2]float64{c.p.DensityKgM3[0], c.p.DensityKgM3[1]},
-			Message: fmt.Sprintf("possible undeclared %s, %.1f m³ at %.0f kg/m³ (region R%d, %s): export-controlled, needing %s, and not declared",
-				c.g.Name, reg.AreaM2*width, reg.P50, reg.Label, where(reg.M), strings.Join(c.g.Documents, " and ")),
+		t, sd := packed(c.p)
+		ratio := fmt.Sprintf("%.0f times likelier than for the declared %s", math.Min(lr, 9999), m.names())
+		m.r.Findings = append(m.r.Findings, inspection.Finding{
+			Code: inspection.ControlledUndocumented, Severity: sev, Region: region(g.M),
+			Measured: inspection.Ptr(math.Round(v)), Expected: &[2]float64{math.Round(t / math.Exp(2*sd)), math.Round(t * math.Exp(2*sd))},
+			Message: fmt.Sprintf("possible undeclared %s, %.1f m³ at %.0f kg/m³ (%.0f kg, region R%d, %s): that density is %s; export-controlled, needing %s, and not declared",
+				c.g.Name, m.volume(g), v, kg, g.Label, where(g.M), ratio, strings.Join(c.g.Documents, " and ")),
 		})
 	}
 }
 
-// regionAt finds the region a finding's rectangle was made from (the
-// finding copies the region's metres, or a layer's band lies within it).
-func regionAt(box *vision.Container, m vision.Box) *vision.Region {
-	var best *vision.Region
-	bestOverlap := 0.0
-	for i := range box.Regions {
-		g := &box.Regions[i]
-		ox := math.Min(g.M.XM+g.M.WM, m.XM+m.WM) - math.Max(g.M.XM, m.XM)
-		oy := math.Min(g.M.YM+g.M.HM, m.YM+m.HM) - math.Max(g.M.YM, m.YM)
-		if ox > 0 && oy > 0 && ox*oy > bestOverlap {
-			best, bestOverlap = g, ox*oy
-		}
+// body reports whether a region is part of the load's body rather than a
+// patch standing out of it: it is at least a third of the cargo's area,
+// or within the load's own spread of the load's typical density.
+func (m *matcher) body(g *vision.Region, v float64) bool {
+	if m.box.CargoAreaM2 > 0 && g.AreaM2 >= m.box.CargoAreaM2/3 {
+		return true
 	}
-	return best
+	t := m.loadTypical()
+	return t > 0 && math.Abs(math.Log(v/t)) <= m.ev.WarningSigma*m.spread
+}
+
+// loadTypical is the area-weighted median density (as weighed) of the
+// load's eligible regions the beam crossed, whatever their profile; 0
+// when there are none.
+func (m *matcher) loadTypical() float64 {
+	return m.typical(config.Profile{DensityKgM3: [2]float64{0, math.Inf(1)}})
+}
+
+// densityScale is the factor that turns the scan's apparent densities
+// into densities as weighed: weighbridge net over X-ray mass, when the
+// beam crossed the load, the container is alone on the chassis (a pair's
+// split is itself estimated from the X-ray) and the factor lies within
+// rules.evidence.weighbridge_scale; 1 otherwise.
+func densityScale(cfg *config.Config, box *vision.Container, net *float64, containers int) float64 {
+	if box == nil || net == nil || containers != 1 || box.LowerBound || box.CargoKg < cfg.Detector.EmptyMaxKg {
+		return 1
+	}
+	s := *net / box.CargoKg
+	w := cfg.Rules.Evidence.WeighbridgeScale
+	if s < w[0] || s > w[1] {
+		return 1
+	}
+	return s
 }

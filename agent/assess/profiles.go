@@ -49,34 +49,54 @@ func declaredProfiles(cfg *config.Config, d *declaration.Declaration) (ps []conf
 
 // profileFindings compares the regions, layers and materials the detector
 // found in a container with the profiles of the goods declared for it, and
-// adds DENSITY_MISMATCH, SHAPE_MISMATCH, MATERIAL_MISMATCH and
-// LAYERED_CONCEALMENT findings to r. It returns how many it added.
-func profileFindings(cfg *config.Config, r *inspection.Result, box *vision.Container, d *declaration.Declaration, an *vision.Analysis) int {
+// adds DENSITY_MISMATCH, SHAPE_MISMATCH, MATERIAL_MISMATCH,
+// LAYERED_CONCEALMENT and CONTROLLED_GOODS_UNDOCUMENTED (image evidence)
+// findings to r, each as strong as its evidence. scale is the factor the
+// weighbridge gives the scan's apparent densities (1: as measured). It
+// returns how many findings it added.
+func profileFindings(cfg *config.Config, r *inspection.Result, box *vision.Container, d *declaration.Declaration, scale float64) int {
 	if box.Empty || len(d.Items) == 0 {
 		return 0 // UNDECLARED_CARGO and EMPTY_DECLARED_LOADED cover these
 	}
 	n0 := len(r.Findings)
 	ps, weightOnly := declaredProfiles(cfg, d)
-	m := matcher{cfg: cfg, p: cfg.Detector, ps: ps, weightOnly: weightOnly, box: box, r: r}
+	m := matcher{cfg: cfg, p: cfg.Detector, ev: cfg.Rules.Evidence, ps: ps, weightOnly: weightOnly, box: box, r: r,
+		scale: scale, width: box.InnerWidthM}
+	if m.scale <= 0 {
+		m.scale = 1
+	}
+	if m.width <= 0 {
+		m.width = 2.352 // ISO inner width, when the geometry is unknown
+	}
+	m.evidence = make([]inspection.Severity, len(box.Regions))
+	m.spread = m.loadSpread()
 	m.layers()
 	if !weightOnly && len(ps) > 0 {
 		m.densities()
 		m.shapes()
 		m.materials()
 	}
-	controlledEvidence(cfg, r, box, d, n0)
+	m.controlledEvidence(d)
 	return len(r.Findings) - n0
 }
 
 type matcher struct {
 	cfg        *config.Config
 	p          config.Detector
+	ev         config.Evidence
 	ps         []config.Profile
 	weightOnly bool
 	box        *vision.Container
 	r          *inspection.Result
-	// flagged marks regions that already have a density finding.
-	flagged []bool
+	// scale turns apparent densities into densities as weighed; width is
+	// the container's inner width (the depth every density is over).
+	scale, width float64
+	// spread is the load's own variation: the spread (log of density) of
+	// its regions around its typical density.
+	spread float64
+	// evidence is the strongest density or layer finding raised on each
+	// region, "" for none.
+	evidence []inspection.Severity
 }
 
 func (m *matcher) add(code string, sev inspection.Severity, reg *vision.Box, measured float64, expected [2]float64, format string, args ...any) {
@@ -105,152 +125,242 @@ func (m *matcher) names() string {
 	return strings.Join(s, " or ")
 }
 
-// inRange reports whether a region's density can be profile p's: its
-// median within the range, or for a region the beam did not cross, its
-// lower bound not above the range.
-func inRange(g *vision.Region, p config.Profile) bool {
-	if g.LowerBound {
-		return g.P50 <= p.DensityKgM3[1]
+// dens is a region's median density as weighed.
+func (m *matcher) dens(g *vision.Region) float64 { return g.P50 * m.scale }
+
+// volume is the space a region takes, the container's width deep.
+func (m *matcher) volume(g *vision.Region) float64 { return g.AreaM2 * m.width }
+
+// inRange reports whether density v (a lower bound when lb) can be
+// profile p's: within the range, or for a region the beam did not cross,
+// its lower bound not above the range.
+func inRange(v float64, lb bool, p config.Profile) bool {
+	if lb {
+		return v <= p.DensityKgM3[1]
 	}
-	return g.P50 >= p.DensityKgM3[0] && g.P50 <= p.DensityKgM3[1]
+	return v >= p.DensityKgM3[0] && v <= p.DensityKgM3[1]
 }
 
-// deviation is how far a region's density lies outside p's range, as a
-// fraction of the nearer bound (0 inside).
-func deviation(g *vision.Region, p config.Profile) float64 {
-	lo, hi := p.DensityKgM3[0], p.DensityKgM3[1]
+// strength is how strong a region's case against the declaration is:
+// the mass the declared goods cannot explain, and how far the region
+// stands out of what they explain in units of the load's own spread.
+type strength struct {
+	kg, sigma float64
+}
+
+func (e strength) String() string {
+	return fmt.Sprintf("%.0f kg the declared goods do not explain, %.1f times this load's own variation", e.kg, e.sigma)
+}
+
+// severity grades evidence by the thresholds of rules.evidence.
+func (m *matcher) severity(e strength) inspection.Severity {
 	switch {
-	case g.P50 > hi:
-		return g.P50/hi - 1
-	case !g.LowerBound && g.P50 < lo:
-		return 1 - g.P50/math.Max(lo, 1)
+	case e.kg >= m.ev.CriticalKg && e.sigma >= m.ev.CriticalSigma:
+		return inspection.Critical
+	case e.kg >= m.ev.WarningKg && e.sigma >= m.ev.WarningSigma:
+		return inspection.Warning
+	}
+	return inspection.Info
+}
+
+// beyond is the evidence of a region at density v against an explained
+// density ref: the mass between the two over the region's volume, and
+// the log ratio in load spreads.
+func (m *matcher) beyond(g *vision.Region, v, ref float64) strength {
+	return strength{kg: math.Abs(v-ref) * m.volume(g), sigma: math.Abs(math.Log(v/math.Max(ref, 1))) / m.spread}
+}
+
+// loadSpread is the load's own variation: the area-weighted median
+// absolute deviation of its regions' log densities (as a standard
+// deviation), over the eligible regions the beam crossed that a declared
+// profile accepts; at least evidence.load_spread_min.
+func (m *matcher) loadSpread() float64 {
+	type wv struct{ v, w float64 }
+	var xs []wv
+	for i := range m.box.Regions {
+		g := &m.box.Regions[i]
+		if !m.eligible(g) || g.LowerBound || g.P50 <= 0 {
+			continue
+		}
+		ok := m.weightOnly
+		for _, p := range m.ps {
+			ok = ok || inRange(m.dens(g), false, p)
+		}
+		if ok {
+			xs = append(xs, wv{math.Log(m.dens(g)), g.AreaM2})
+		}
+	}
+	if len(xs) < 2 {
+		return m.ev.LoadSpreadMin
+	}
+	wmedian := func(xs []wv) float64 {
+		slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
+		tot := 0.0
+		for _, x := range xs {
+			tot += x.w
+		}
+		acc := 0.0
+		for _, x := range xs {
+			acc += x.w
+			if acc >= tot/2 {
+				return x.v
+			}
+		}
+		return xs[len(xs)-1].v
+	}
+	med := wmedian(xs)
+	dev := make([]wv, len(xs))
+	for i, x := range xs {
+		dev[i] = wv{math.Abs(x.v - med), x.w}
+	}
+	return math.Max(m.ev.LoadSpreadMin, 1.4826*wmedian(dev))
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
 	}
 	return 0
 }
 
-// densities raises DENSITY_MISMATCH for regions whose apparent density no
-// declared profile accepts, and for regions that do fall in a range but
-// stand out from the rest of that commodity's load by more than its
-// uniformity allows (a block of lighter goods inside the declared load).
+// densities raises DENSITY_MISMATCH for regions the declared goods cannot
+// explain, graded by the strength of the evidence: a region denser than
+// every declared profile allows (added mass), or lighter than every one
+// allows (other goods where the declared ones should stand), or within a
+// range but denser than the rest of that commodity's load by more than
+// its uniformity allows (a block of denser goods inside the declared
+// load). A region lighter than the rest of its load but within the
+// declared goods' range is no evidence: air between cartons, a short top
+// layer or the door end of a light load hides nothing.
 func (m *matcher) densities() {
 	regs := m.box.Regions
-	m.flagged = make([]bool, len(regs))
-	margin := m.p.ProfileMarginPct / 100
 	// The typical density of each profile's part of the load: the
 	// area-weighted median over the eligible regions in its range.
 	typical := make([]float64, len(m.ps))
+	// seen: the declared goods' part of the load is a sample of several
+	// cartons, not a patch, so that what they weigh here can be the
+	// reference.
+	seen := make([]bool, len(m.ps))
 	for k, p := range m.ps {
 		typical[k] = m.typical(p)
+		seen[k] = m.area(p) >= 2.5*m.p.MismatchMinAreaM2
+	}
+	lo, hi := math.Inf(1), 0.0
+	for _, p := range m.ps {
+		lo, hi = math.Min(lo, p.DensityKgM3[0]), math.Max(hi, p.DensityKgM3[1])
 	}
 	for i := range regs {
 		g := &regs[i]
-		if g.Packaging {
+		if g.Packaging || g.P50 <= 0 {
 			continue
 		}
-		best, bestDev, consistent, inAny := -1, math.Inf(1), false, false
-		for k, p := range m.ps {
-			if inRange(g, p) {
-				inAny = true
-				if g.LowerBound || typical[k] == 0 || uniform(g.P50, typical[k], p.Uniformity) {
-					consistent = true
+		v := m.dens(g)
+		inAny := false
+		for _, p := range m.ps {
+			inAny = inAny || inRange(v, g.LowerBound, p)
+		}
+		// Small regions count only when far denser than any declared goods:
+		// a dense block hidden in light goods may be small. A light region
+		// must be compact: slivers along the edges of stacks are lighter
+		// than the stacks.
+		if g.AreaM2 < m.p.MismatchMinAreaM2 && (inAny || v < 2*hi) {
+			continue
+		}
+		if g.Shape.Rectangularity < 0.4 && v <= hi {
+			continue
+		}
+		what := "apparent density"
+		if g.LowerBound {
+			what = "apparent density at least"
+		}
+		// Out of every range, the evidence is measured from what the
+		// declared goods weigh in this very load when part of it is theirs
+		// (their typical density nearest the region's), else from the
+		// range's bound.
+		ref := func(bound float64) float64 {
+			best := 0.0
+			for k, t := range typical {
+				if t > 0 && seen[k] && (best == 0 || math.Abs(math.Log(v/t)) < math.Abs(math.Log(v/best))) {
+					best = t
 				}
 			}
-			if dv := deviation(g, p); dv < bestDev {
-				best, bestDev = k, dv
+			if best == 0 {
+				return bound
 			}
-		}
-		// Small regions count only when far outside every range: a dense
-		// block hidden in light goods may be small. A light region must
-		// be compact: slivers along the edges of stacks are lighter than
-		// the stacks.
-		if g.AreaM2 < m.p.MismatchMinAreaM2 && (inAny || bestDev < 1) {
-			continue
-		}
-		if g.Shape.Rectangularity < 0.4 && !denser(g, m.ps) {
-			continue
+			return best
 		}
 		switch {
-		case consistent:
+		case !inAny && v > hi:
+			e := m.beyond(g, v, ref(hi))
+			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
+				"region R%d %s (%.1f m²): %s %.0f kg/m³, but declared %s load at %.0f-%.0f kg/m³: %s",
+				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !inAny:
-			p := m.ps[best]
-			sev := inspection.Warning
-			// Far outside the range, or far from the rest of the load of
-			// the nearest goods, is critical.
-			udev := 0.0
-			if t := typical[best]; t > 0 && !g.LowerBound && p.Uniformity > 0 {
-				udev = math.Max(t*p.Uniformity/g.P50, g.P50*p.Uniformity/t) - 1
+			e := m.beyond(g, v, ref(lo))
+			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
+				"region R%d %s (%.1f m²): %s %.0f kg/m³, lighter than declared %s can be (%.0f-%.0f kg/m³): other goods where the declared ones should stand? %s",
+				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
+		case !g.LowerBound:
+			// In a range: only a block denser than the rest of the load
+			// counts (added mass).
+			k := m.nearestTypical(v, g.LowerBound, typical)
+			if k < 0 {
+				continue
 			}
-			if bestDev > margin || udev > margin {
-				sev = inspection.Critical
-			}
-			what := "apparent density"
-			if g.LowerBound {
-				what = "apparent density at least"
-			}
-			m.add(inspection.DensityMismatch, sev, &g.M, g.P50, p.DensityKgM3,
-				"region R%d %s (%.1f m²): %s %.0f kg/m³, but declared %s load at %.0f-%.0f kg/m³",
-				g.Label, where(g.M), g.AreaM2, what, g.P50, m.names(), p.DensityKgM3[0], p.DensityKgM3[1])
-			m.flagged[i] = true
-		default:
-			// In a range, but unlike the rest of the load of those goods.
-			k := m.nearestTypical(g, typical)
 			p := m.ps[k]
-			lo, hi := typical[k]*p.Uniformity, typical[k]/p.Uniformity
-			dev := math.Max(lo/g.P50, g.P50/hi) - 1
-			sev := inspection.Warning
-			if dev > margin {
-				sev = inspection.Critical
+			t := typical[k]
+			if u := p.Uniformity; u <= 0 || v <= t/u {
+				continue
 			}
-			m.add(inspection.DensityMismatch, sev, &g.M, g.P50, [2]float64{math.Round(lo), math.Round(hi)},
-				"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³",
-				g.Label, where(g.M), g.AreaM2, g.P50, typical[k], p.Name, lo, hi)
-			m.flagged[i] = true
+			e := m.beyond(g, v, t)
+			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * p.Uniformity), math.Round(t / p.Uniformity)},
+				"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³: %s",
+				g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*p.Uniformity, t/p.Uniformity, e)
 		}
 	}
 }
 
-// denser reports whether a region is denser than every profile allows.
-func denser(g *vision.Region, ps []config.Profile) bool {
-	for _, p := range ps {
-		if g.P50 <= p.DensityKgM3[1] {
-			return false
-		}
+// raise adds a finding about region i and remembers its evidence.
+func (m *matcher) raise(i int, sev inspection.Severity, code string, box *vision.Box, measured float64, expected [2]float64, format string, args ...any) {
+	m.add(code, sev, box, measured, expected, format, args...)
+	if i >= 0 && rank(sev) > rank(m.evidence[i]) {
+		m.evidence[i] = sev
 	}
-	return true
 }
 
-func uniform(v, typical, u float64) bool {
-	if u <= 0 {
-		return true
+func rank(s inspection.Severity) int {
+	switch s {
+	case inspection.Info:
+		return 1
+	case inspection.Warning:
+		return 2
+	case inspection.Critical:
+		return 3
 	}
-	return v >= typical*u && v <= typical/u
+	return 0
 }
 
-// typical is the area-weighted median density of the eligible, penetrated
-// regions in profile p's range; 0 when there are none.
+// typical is the area-weighted median density (as weighed) of the
+// eligible, penetrated regions in profile p's range; 0 when there are
+// none.
 func (m *matcher) typical(p config.Profile) float64 {
 	type wv struct{ v, w float64 }
 	var xs []wv
 	tot := 0.0
 	for i := range m.box.Regions {
 		g := &m.box.Regions[i]
-		if m.eligible(g) && !g.LowerBound && inRange(g, p) {
-			xs = append(xs, wv{g.P50, g.AreaM2})
+		if m.eligible(g) && !g.LowerBound && inRange(m.dens(g), false, p) {
+			xs = append(xs, wv{m.dens(g), g.AreaM2})
 			tot += g.AreaM2
 		}
 	}
 	if len(xs) == 0 {
 		return 0
 	}
-	slices.SortFunc(xs, func(a, b wv) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
 	acc := 0.0
 	for _, x := range xs {
 		acc += x.w
@@ -261,15 +371,28 @@ func (m *matcher) typical(p config.Profile) float64 {
 	return xs[len(xs)-1].v
 }
 
-// nearestTypical is the profile whose range holds the region and whose
-// typical density is nearest to it (in ratio).
-func (m *matcher) nearestTypical(g *vision.Region, typical []float64) int {
-	best, bestD := 0, math.Inf(1)
+// area is the area of the eligible, penetrated regions in profile p's
+// range.
+func (m *matcher) area(p config.Profile) float64 {
+	a := 0.0
+	for i := range m.box.Regions {
+		g := &m.box.Regions[i]
+		if m.eligible(g) && !g.LowerBound && inRange(m.dens(g), false, p) {
+			a += g.AreaM2
+		}
+	}
+	return a
+}
+
+// nearestTypical is the profile whose range holds density v and whose
+// typical density is nearest to it (in ratio); -1 when none.
+func (m *matcher) nearestTypical(v float64, lb bool, typical []float64) int {
+	best, bestD := -1, math.Inf(1)
 	for k, p := range m.ps {
-		if !inRange(g, p) || typical[k] == 0 {
+		if !inRange(v, lb, p) || typical[k] == 0 {
 			continue
 		}
-		if d := math.Abs(math.Log(g.P50 / typical[k])); d < bestD {
+		if d := math.Abs(math.Log(v / typical[k])); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -297,12 +420,18 @@ func shapeFamilies(ps []config.Profile) (coils, stacks, any bool) {
 }
 
 // shapes raises SHAPE_MISMATCH for coils where only stacked goods were
-// declared, and for plain rectangular blocks where only coils were.
+// declared, and for plain rectangular blocks where only coils seen end-on
+// were. Coils are a warning only when several cover most of a region the
+// beam crossed: a carton's edge or a pallet makes a single false circle,
+// and the edge of what the beam did not cross makes many. Goods that stand
+// upright (reels on end, coils lying along the lane) are rectangles in a
+// side view: their profiles list "upright".
 func (m *matcher) shapes() {
 	coils, stacks, any := shapeFamilies(m.ps)
 	if any {
 		return
 	}
+	upright := slices.ContainsFunc(m.ps, func(p config.Profile) bool { return slices.Contains(p.Shapes, "upright") })
 	for i := range m.box.Regions {
 		g := &m.box.Regions[i]
 		if !m.eligible(g) {
@@ -311,12 +440,16 @@ func (m *matcher) shapes() {
 		sh := g.Shape
 		switch {
 		case sh.Class == vision.ShapeCoils && !coils:
-			m.add(inspection.ShapeMismatch, inspection.Warning, &g.M, float64(sh.Circles), [2]float64{0, 0},
-				"region R%d %s shows %d round coils or reels seen end-on, but the declared %s come in %s",
-				g.Label, where(g.M), sh.Circles, m.names(), m.shapeWords())
-		case sh.Class == vision.ShapeStack && !stacks && sh.Circles == 0 && sh.Rectangularity >= 0.8:
+			sev := inspection.Info
+			if sh.Circles >= m.ev.CoilsMin && sh.CircleCover >= m.ev.CoilCoverMin && !g.LowerBound {
+				sev = inspection.Warning
+			}
+			m.add(inspection.ShapeMismatch, sev, &g.M, float64(sh.Circles), [2]float64{0, 0},
+				"region R%d %s shows %d round coils or reels seen end-on (covering %.0f %% of it), but the declared %s come in %s",
+				g.Label, where(g.M), sh.Circles, 100*sh.CircleCover, m.names(), m.shapeWords())
+		case sh.Class == vision.ShapeStack && !stacks && !upright && sh.Circles == 0 && sh.Rectangularity >= 0.8:
 			m.add(inspection.ShapeMismatch, inspection.Warning, &g.M, sh.Rectangularity, [2]float64{0, 0.8},
-				"region R%d %s is a rectangular block (%.0f %% of its box filled, no coils), but the declared %s come in coils or reels",
+				"region R%d %s is a rectangular block (%.0f %% of its box filled, no coils), but the declared %s come in coils or reels seen end-on",
 				g.Label, where(g.M), 100*sh.Rectangularity, m.names())
 		}
 	}
@@ -382,38 +515,57 @@ func materialIndexRange(class string) [2]float64 {
 }
 
 // layers raises LAYERED_CONCEALMENT for each light band under denser
-// goods, or light block behind a wall of denser goods at an end: critical when the band cannot be any of the declared goods, or
-// only one commodity is declared (one commodity does not come in two
-// densities), a warning otherwise.
+// goods, or light block behind a wall of denser goods at an end. A band
+// the declared goods cannot be (lighter or denser than every declared
+// profile) is graded by the mass it leaves unexplained, and is at least a
+// warning: loads are secured heaviest at the bottom, and goods no
+// declaration explains lie there. A band the declared goods can be is
+// info: a lighter layer of the same light goods (a short carton, air)
+// hides nothing. With goods that have no image profile, a warning.
 func (m *matcher) layers() {
 	for _, l := range m.box.Layers {
 		light := &m.box.Regions[l.Light]
+		v := l.LightKgM3 * m.scale
 		sev := inspection.Warning
-		fits := m.weightOnly
-		for _, p := range m.ps {
-			fits = fits || inRange(light, p)
+		var e strength
+		if !m.weightOnly {
+			fits := false
+			lo := math.Inf(1)
+			for _, p := range m.ps {
+				fits = fits || inRange(v, false, p)
+				lo = math.Min(lo, p.DensityKgM3[0])
+			}
+			sev = inspection.Info
+			if !fits && v < lo {
+				vol := l.LengthM * l.HeightM * m.width
+				e = strength{kg: (lo - v) * vol, sigma: math.Log(lo/math.Max(v, 1)) / m.spread}
+				sev = m.severity(e)
+				if sev == inspection.Info {
+					sev = inspection.Warning
+				}
+			}
 		}
-		if !m.weightOnly && (!fits || len(m.ps) == 1) {
-			sev = inspection.Critical
-		}
-		denseWord := fmt.Sprintf("goods of %.0f kg/m³", l.DenseKgM3)
+		denseWord := fmt.Sprintf("goods of %.0f kg/m³", l.DenseKgM3*m.scale)
 		if l.DenseOpaque {
 			denseWord = "goods too dense for the beam to cross"
 		}
 		if l.Dense >= 0 {
 			denseWord += fmt.Sprintf(" (R%d)", m.box.Regions[l.Dense].Label)
 		}
+		why := ""
+		if e.kg > 0 {
+			why = ": " + e.String()
+		}
+		expected := [2]float64{math.Round(l.DenseKgM3 * m.scale / m.p.LayerDensityRatio), math.Round(l.DenseKgM3 * m.scale)}
 		if l.Behind {
-			m.add(inspection.LayeredConcealment, sev, &l.M, l.LightKgM3,
-				[2]float64{math.Round(l.DenseKgM3 / m.p.LayerDensityRatio), math.Round(l.DenseKgM3)},
-				"a %.1f m high block of %.0f kg/m³ (R%d) runs %.1f m behind a %.1f m wall of %s at the end %s: goods hidden behind the cover load at the doors?",
-				l.HeightM, l.LightKgM3, light.Label, l.LengthM, l.WallM, denseWord, where(l.M))
+			m.raise(l.Light, sev, inspection.LayeredConcealment, &l.M, v, expected,
+				"a %.1f m high block of %.0f kg/m³ (R%d) runs %.1f m behind a %.1f m wall of %s at the end %s: goods hidden behind the cover load at the doors?%s",
+				l.HeightM, v, light.Label, l.LengthM, l.WallM, denseWord, where(l.M), why)
 			continue
 		}
-		m.add(inspection.LayeredConcealment, sev, &l.M, l.LightKgM3,
-			[2]float64{math.Round(l.DenseKgM3 / m.p.LayerDensityRatio), math.Round(l.DenseKgM3)},
-			"a %.1f m high band of %.0f kg/m³ (R%d) runs %.1f m under %s %s: goods hidden beneath the cover load? Loads are secured heaviest at the bottom",
-			l.HeightM, l.LightKgM3, light.Label, l.LengthM, denseWord, where(l.M))
+		m.raise(l.Light, sev, inspection.LayeredConcealment, &l.M, v, expected,
+			"a %.1f m high band of %.0f kg/m³ (R%d) runs %.1f m under %s %s: goods hidden beneath the cover load? Loads are secured heaviest at the bottom%s",
+			l.HeightM, v, light.Label, l.LengthM, denseWord, where(l.M), why)
 	}
 }
 
