@@ -57,7 +57,7 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 	if tare == 0 {
 		tare = c.LaneTareKg
 	}
-	shares := grossShares(c, boxes, n, tare)
+	shares := grossShares(c, cfg.Rules, boxes, n, tare)
 	out := make([]inspection.Result, 0, n)
 	for i := 0; i < n; i++ {
 		r := inspection.Result{
@@ -269,7 +269,7 @@ func largest(rs []vision.Region) *vision.Region {
 // neighbour. When the X-ray cannot tell (a load too dense to weigh by
 // X-ray, or no departure), the difference is shared in proportion to the
 // declared goods.
-func grossShares(c Case, boxes []vision.Container, n int, vehicleTare float64) []float64 {
+func grossShares(c Case, rules config.Rules, boxes []vision.Container, n int, vehicleTare float64) []float64 {
 	s := make([]float64, n)
 	if c.GrossKg == nil {
 		return s
@@ -303,6 +303,31 @@ func grossShares(c Case, boxes []vision.Container, n int, vehicleTare float64) [
 			e[i] = math.Max(0, math.Copysign(1, diff)*(xray[i]-expect[i]))
 		}
 		esum += e[i]
+	}
+	if lowerBound && diff > 0 {
+		// A box the beam did not get through cannot be weighed by X-ray:
+		// an excess goes to a box the X-ray weighs only when that box
+		// departs from its declaration by more than the weight tolerance,
+		// else to the boxes the X-ray cannot weigh, so that a box whose
+		// X-ray mass agrees with its declaration is not blamed for its
+		// neighbour.
+		for i := range e {
+			if i < len(boxes) && !boxes[i].LowerBound {
+				tol := math.Max(expect[i]*rules.WeightTolerancePct/100, rules.WeightToleranceKg)
+				if dep := xray[i] - expect[i]; dep > tol {
+					e[i] = dep
+					esum += dep
+				}
+			}
+		}
+		if esum == 0 {
+			for i := range e {
+				if i < len(boxes) && boxes[i].LowerBound {
+					e[i] = expect[i] + tare[i]
+					esum += e[i]
+				}
+			}
+		}
 	}
 	if esum == 0 {
 		for i := range e {

@@ -195,6 +195,14 @@ func TestTwoContainersSplitTheGross(t *testing.T) {
 	if !rs[1].Has(inspection.WeightMismatch) || !strings.Contains(findingMsg(rs[1], inspection.WeightMismatch), "share") {
 		t.Errorf("second box's overweight not found or not explained: %+v", rs[1].Findings)
 	}
+	// The second box is too dense to weigh by X-ray and the pair is 3 t
+	// heavy: the first box, whose X-ray mass agrees with its declaration,
+	// is not blamed.
+	c.Analysis.Containers[1] = vision.Container{CargoKg: 3000, CargoAreaM2: 5, LowerBound: true, NoPenetration: 0.6}
+	rs = Assess(cfg, c)
+	if rs[0].Has(inspection.WeightMismatch) || !rs[1].Has(inspection.WeightMismatch) {
+		t.Errorf("excess not given to the box the X-ray cannot weigh: first %v, second %v", rs[0].Codes(), rs[1].Codes())
+	}
 }
 
 func TestInspectionIDStable(t *testing.T) {
