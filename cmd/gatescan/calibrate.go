@@ -140,13 +140,14 @@ func writeCalibrationTable(w io.Writer, c *calib.Calibration, sc *scanin.Sidecar
 	if sc.EnergyMeV.Low > 0 {
 		energy = fmt.Sprintf("%g/%g MeV", sc.EnergyMeV.High, sc.EnergyMeV.Low)
 	}
-	fmt.Fprintf(w, "# calibration from wedge scan %s (%s), scanned %s, %s; A = -ln T, the median over the step's pixels\n",
+	fmt.Fprintf(w, "# calibration from wedge scan %s (%s), scanned %s, %s; A = -ln T, the median over the step's pixels;\n"+
+		"# masses in g/cm² of the reference organic (\"ref\": polypropylene/cellulose, as the defaults)\n",
 		sc.ScanID, filepath.Base(path), sc.ScannedAt.UTC().Format(time.RFC3339), energy)
 	line := func(format string, a ...any) {
 		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf(format, a...), " "))
 	}
-	line("# %4s  %-9s  %-16s  %7s  %7s  %8s  %8s  %9s  %7s  %8s  %7s",
-		"step", "material", "name", "g/cm²", "pixels", "A high", "A low", "fit g/cm²", "resid%", "fit Alow", "resid%")
+	line("# %4s  %-9s  %-16s  %7s  %7s  %7s  %8s  %8s  %9s  %7s  %8s  %7s",
+		"step", "material", "name", "g/cm²", "as ref", "pixels", "A high", "A low", "fit ref", "resid%", "fit Alow", "resid%")
 	for _, m := range c.Steps {
 		fitG, resG, fitL, resL := "-", "-", "-", "-"
 		if m.FitGCm2 > 0 && m.LeftOut == "" {
@@ -167,8 +168,12 @@ func writeCalibrationTable(w io.Writer, c *calib.Calibration, sc *scanin.Sidecar
 		if r := []rune(name); len(r) > 16 {
 			name = string(r[:15]) + "…"
 		}
-		line("# %4d  %-9s  %-16s  %7.2f  %7d  %8.4f  %8s  %9s  %7s  %8s  %7s  %s",
-			m.Index, m.Material, name, m.GCm2, m.Pixels, m.AHigh, low, fitG, resG, fitL, resL, note)
+		ref := "-"
+		if m.RefGCm2 > 0 {
+			ref = fmt.Sprintf("%.2f", m.RefGCm2)
+		}
+		line("# %4d  %-9s  %-16s  %7.2f  %7s  %7d  %8.4f  %8s  %9s  %7s  %8s  %7s  %s",
+			m.Index, m.Material, name, m.GCm2, ref, m.Pixels, m.AHigh, low, fitG, resG, fitL, resL, note)
 	}
 	fmt.Fprintf(w, "# largest residual of a fitted step: %.2f %%\n", c.MaxResidualPct)
 	for _, n := range c.Notes {

@@ -184,13 +184,14 @@ func TestCalibrationOutputGolden(t *testing.T) {
 	from := settings.Calibrated{CalibratedAt: "2026-12-06T07:00:00Z", Source: "wedge scan W1 (wedge.json)"}
 	c := &calib.Calibration{
 		Steps: []calib.Measured{
-			{Step: calib.Step{Material: "organic", Name: "polyethylene", GCm2: 10}, Index: 0, Pixels: 900, AHigh: 0.5311, ALow: 0.6102, FitGCm2: 10.01, ResidualPct: 0.1, FitALow: 0.6101, ResidualLowPct: -0.02},
-			{Step: calib.Step{Material: "organic", GCm2: 200}, Index: 1, Pixels: 900, AHigh: 8.5, ALow: 9.9, LeftOut: "the beam did not get through"},
+			{Step: calib.Step{Material: "organic", Name: "polyethylene", GCm2: 10}, RefGCm2: 10.34, Index: 0, Pixels: 900, AHigh: 0.5311, ALow: 0.6102, FitGCm2: 10.35, ResidualPct: 0.1, FitALow: 0.6101, ResidualLowPct: -0.02},
+			{Step: calib.Step{Material: "organic", GCm2: 200}, RefGCm2: 200, Index: 1, Pixels: 900, AHigh: 8.5, ALow: 9.9, LeftOut: "the beam did not get through"},
 			{Step: calib.Step{Material: "lead", Name: "lead brick, 4.4 mm, two layers", GCm2: 50}, Index: 2, Pixels: 900, AHigh: 2.1, ALow: 2.4, LeftOut: "lead: no curve of the detector uses lead"},
 		},
 		Wedge:          settings.StepWedge{EnergyMeV: 6, Steps: [][2]float64{{0.2655, 4.98}, {0.5311, 10.01}, {1.02, 19.9}}, Calibrated: from},
 		Dual:           &settings.DualEnergy{EnergyMeV: [2]float64{6, 4}, Organic: [][2]float64{{0.5, 0.6}, {1, 1.2}}, Aluminium: [][2]float64{{0.5, 0.58}, {1, 1.15}}, Steel: [][2]float64{{0.5, 0.57}, {1, 1.13}}, Calibrated: from},
 		MaxResidualPct: 0.1,
+		Notes:          []string{"organic steps \"polyethylene\" counted as polyethylene (Z/A 0.5703): 1 g/cm² attenuates as 1.034 g/cm² of the reference organic, polypropylene/cellulose (Z/A 0.5518)"},
 	}
 	in, err := os.ReadFile("testdata/calibrate-in.yaml")
 	if err != nil {

@@ -38,6 +38,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 	if !(energy[0] > 0) {
 		return nil, errors.New("the wedge scan's sidecar gives no energy_mev.high: the calibration is per beam energy; have the scanner state it")
 	}
+	c.Notes = append(c.Notes, organicNotes(ms)...)
 	by := map[string][]*Measured{}
 	present := map[string]bool{}
 	for i := range ms {
@@ -83,7 +84,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 
 	// Mass: organic-equivalent g/cm² = A·q(A).
 	org := by[Organic]
-	mass, _, err := curve(org, func(m *Measured) float64 { return m.GCm2 })
+	mass, _, err := curve(org, func(m *Measured) float64 { return m.RefGCm2 })
 	if err != nil {
 		return nil, fmt.Errorf("organic curve: %w", err)
 	}
@@ -91,7 +92,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 		m := &ms[i]
 		if m.Material == Organic && m.AHigh > 0 {
 			m.FitGCm2 = mass(m.AHigh)
-			m.ResidualPct = 100 * (m.FitGCm2 - m.GCm2) / m.GCm2
+			m.ResidualPct = 100 * (m.FitGCm2 - m.RefGCm2) / m.RefGCm2
 			if m.LeftOut == "" {
 				c.MaxResidualPct = math.Max(c.MaxResidualPct, math.Abs(m.ResidualPct))
 			}

@@ -24,10 +24,12 @@ type Measured struct {
 	// LeftOut says why the step takes no part in the fit ("" when it
 	// does).
 	LeftOut string
-	// FitGCm2 and FitALow are the fitted curves' values at the step's
-	// attenuation (0 where no curve applies); ResidualPct and
-	// ResidualLowPct their relative errors against the step's areal
-	// density and measured ALow.
+	// RefGCm2 is an organic step's areal density as the reference
+	// organic's (see refZA). FitGCm2 and FitALow are the fitted curves'
+	// values at the step's attenuation (0 where no curve applies);
+	// ResidualPct and ResidualLowPct their relative errors against RefGCm2
+	// and the measured ALow.
+	RefGCm2                 float64
 	FitGCm2, ResidualPct    float64
 	FitALow, ResidualLowPct float64
 }
