@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gatescan/gatescan/drivers/scanin"
 )
@@ -13,8 +14,8 @@ import (
 // Built with -tags faulthooks (the fault tests only), the agent makes a
 // scan whose id contains $GATESCAN_FAULT_SCAN poisonous as its inspection
 // begins, the way $GATESCAN_FAULT says: "kill" (the kernel's OOM killer,
-// or a crash inside OpenCV), "hang" (a decoder that never returns) or
-// "panic".
+// or a crash inside OpenCV), "hang" (a decoder that never returns),
+// "slow" (a large scan: 1.5 s) or "panic".
 func init() {
 	scan, how := os.Getenv("GATESCAN_FAULT_SCAN"), os.Getenv("GATESCAN_FAULT")
 	if scan == "" {
@@ -30,6 +31,8 @@ func init() {
 			select {}
 		case "hang":
 			select {}
+		case "slow":
+			time.Sleep(1500 * time.Millisecond)
 		default:
 			panic("poisonous scan " + s.Sidecar.ScanID)
 		}

@@ -270,13 +270,16 @@ func TestCrashBeforeCleanup(t *testing.T) {
 type daemon struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *bytes.Buffer
+	log  *agenttest.LogBuffer
 }
 
-func startDaemon(t *testing.T, bin, cfgPath string) *daemon {
+// startDaemon starts the binary with the config at cfgPath, env added to
+// the test's environment.
+func startDaemon(t *testing.T, bin, cfgPath string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(bin, "run", "--config", cfgPath), done: make(chan struct{}), log: &bytes.Buffer{}}
+	d := &daemon{cmd: exec.Command(bin, "run", "--config", cfgPath), done: make(chan struct{}), log: &agenttest.LogBuffer{}}
 	d.cmd.Stderr = d.log
+	d.cmd.Env = append(os.Environ(), env...)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

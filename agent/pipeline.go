@@ -128,6 +128,8 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		return
 	}
 	if j.missing && time.Since(first) < cfg.Rules.Grace {
+		a.log.Debug("scan waiting for its declaration or weight", "scan_id", sc.ScanID, "lane", sc.Lane,
+			"grace_left", (cfg.Rules.Grace - time.Since(first)).Round(time.Second))
 		a.scans.later(path, min(2*time.Second, cfg.Rules.Grace))
 		return
 	}
