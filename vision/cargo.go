@@ -25,8 +25,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 			"the container's inner space lies outside the image: X-ray checks of its cargo skipped; check the scanner's field of view"))
 		return c, false
 	}
-	attToFloat(d.a, r, &d.cm)
-	d.toMass(&d.cm)
+	d.massPlane(d.a, r, &d.cm)
 	m, _ := d.cm.DataPtrFloat32()
 	// For dual energy the two attenuations are read from the planes here
 	// and worked through one scratch image in turn (cargoAttenuation).

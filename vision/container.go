@@ -173,38 +173,42 @@ func (d *Detector) attRowStat(a []uint16, w, r int, s span, q float64) float64 {
 // attRowStats is attRowStat at two quantiles, from one sampling of the
 // row.
 func (d *Detector) attRowStats(a []uint16, w, r int, s span, q1, q2 float64) (float64, float64) {
-	buf := rowSample(d, a[r*w:(r+1)*w], s, attOf)
-	return quantileOf(buf, q1), quantileOf(buf, q2)
+	// The plane's own values, selected by counting (attOf keeps their
+	// order, so the quantiles are rowQuantile's).
+	buf := rowSample(d, a[r*w:(r+1)*w], s, func(v uint16) int32 { return int32(v) }, d.countBuf)
+	d.countBuf = buf
+	if len(buf) == 0 {
+		return 0, 0
+	}
+	q := func(q float64) float64 {
+		return float64(attOf(uint16(kthSmallest16(buf, int(q*float64(len(buf)-1))))))
+	}
+	return q(q1), q(q2)
 }
 
 // rowQuantile is the q-quantile of conv(row) over the middle 80 % of span
 // s.
 func rowQuantile[T float32 | uint16](d *Detector, row []T, s span, q float64, conv func(T) float32) float64 {
-	return quantileOf(rowSample(d, row, s, conv), q)
-}
-
-// rowSample returns (in d.sortBuf) the samples of conv(row) rowQuantile
-// takes its quantiles of.
-func rowSample[T float32 | uint16](d *Detector, row []T, s span, conv func(T) float32) []float32 {
-	inset := (s.b - s.a) / 10
-	row = row[s.a+inset : s.b-inset]
-	// Five hundred samples give the quantile to about a per cent.
-	step := max(1, len(row)/512)
-	buf := d.sortBuf[:0]
-	for i := 0; i < len(row); i += step {
-		buf = append(buf, conv(row[i]))
-	}
+	buf := rowSample(d, row, s, conv, d.sortBuf)
 	d.sortBuf = buf
-	return buf
-}
-
-// quantileOf is the q-quantile of buf, which it reorders (selectK works
-// on any order of the values, so one buffer serves several quantiles).
-func quantileOf(buf []float32, q float64) float64 {
 	if len(buf) == 0 {
 		return 0
 	}
 	return float64(selectK(buf, int(q*float64(len(buf)-1))))
+}
+
+// rowSample appends to buf[:0] the samples of conv(row) rowQuantile takes
+// its quantiles of.
+func rowSample[T float32 | uint16, S float32 | int32](d *Detector, row []T, s span, conv func(T) S, buf []S) []S {
+	inset := (s.b - s.a) / 10
+	row = row[s.a+inset : s.b-inset]
+	// Five hundred samples give the quantile to about a per cent.
+	step := max(1, len(row)/512)
+	buf = buf[:0]
+	for i := 0; i < len(row); i += step {
+		buf = append(buf, conv(row[i]))
+	}
+	return buf
 }
 
 // geometry picks the container's ISO geometry: the declared type when there

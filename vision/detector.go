@@ -72,6 +72,7 @@ type Detector struct {
 	baseline, baseA, baseL []float64
 	sortBuf, qBuf          []float32
 	countBuf               []int32
+	massTab                []float32
 	passBuf                []bool
 	rowsBuf, colsBuf       []int
 	rowsBuf2, colsBuf2     []int

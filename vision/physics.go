@@ -386,13 +386,7 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 				clear(row) // filled by fillDeadRows
 				continue
 			}
-			ri := p.rowInv[r]
-			px := src.px[r*src.w+u.Min.X : r*src.w+u.Max.X]
-			row, inv := row[:len(px)], inv[:len(px)] // no bounds checks below
-			dark := src.dark
-			for c, v := range px {
-				row[c] = max((float32(v)-dark)*ri*inv[c], floor)
-			}
+			transmissionRow(row, src.px[r*src.w+u.Min.X:r*src.w+u.Max.X], inv, src.dark, p.rowInv[r], floor)
 		}
 		part := d.strip.RowRange(0, n)
 		gocv.Log(part, &part)
@@ -526,14 +520,40 @@ func (d *Detector) massThickness(mu, energy float64) (string, bool) {
 	return fmt.Sprintf("default step wedge for %v MeV", energy), false
 }
 
-// toMass replaces the attenuation in m by mass thickness (g/cm²).
-func (d *Detector) toMass(m *gocv.Mat) {
-	if len(d.wedge) < 2 {
-		m.MultiplyFloat(float32(1 / d.mu))
-		return
+// massPlane writes the mass thickness (g/cm², CV_32F) of part r of the
+// fixed-point attenuation plane src into dst: the calibration tabulated
+// once per scan for every plane value, so that a pixel is one lookup. The
+// values are those of converting the plane to attenuation and mapping it
+// through the calibration pixel by pixel (a plane value's attenuation is
+// exact in float32: a 16-bit integer over a power of two).
+func (d *Detector) massPlane(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
+	tab := grow32(d.massTab, 1<<16)
+	d.massTab = tab
+	for v := range tab {
+		tab[v] = attOf(uint16(v))
 	}
-	f, _ := m.DataPtrFloat32()
-	d.lut.apply(f)
+	if len(d.wedge) < 2 {
+		k := float32(1 / d.mu)
+		for v, a := range tab {
+			tab[v] = a * k
+		}
+	} else {
+		d.lut.apply(tab)
+	}
+	w, h := r.Dx(), r.Dy()
+	if dst.Rows() != h || dst.Cols() != w || dst.Type() != gocv.MatTypeCV32F {
+		dst.Close()
+		*dst = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+	}
+	f, _ := dst.DataPtrFloat32()
+	a, _ := src.DataPtrUint16()
+	stride := src.Cols()
+	for y := range h {
+		row := f[y*w : (y+1)*w]
+		for x, v := range a[(r.Min.Y+y)*stride+r.Min.X : (r.Min.Y+y)*stride+r.Max.X] {
+			row[x] = tab[v]
+		}
+	}
 }
 
 // wedgeFor picks the step-wedge table for a beam end-point energy: the
