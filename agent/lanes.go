@@ -152,6 +152,7 @@ func (a *Agent) reading(l *lane, r scale.Reading) {
 		l.mu.Unlock()
 		a.log.Info("weighbridge", "lane", l.id, "event", ev.Kind.String(), "gross_kg", ev.GrossKg, "stable", ev.Stable)
 		if ev.Kind == weighing.Settled {
+			a.metrics.LaneTrucks.WithLabelValues(l.id).Inc()
 			if err := a.store.PutWeight(buffer.Weight{Lane: l.id, GrossKg: ev.GrossKg, At: ev.At}); err != nil {
 				a.log.Error("truck weight not stored", "lane", l.id, "gross_kg", ev.GrossKg, "err", err)
 				continue
@@ -169,6 +170,9 @@ func (a *Agent) reading(l *lane, r scale.Reading) {
 // laneMetrics copies the line's counters into the metrics.
 func (a *Agent) laneMetrics(ctx context.Context, l *lane) {
 	var readings, bad uint64
+	// From zero, so that an increase over the first trucks shows.
+	a.metrics.LaneTrucks.WithLabelValues(l.id)
+	a.metrics.LaneScans.WithLabelValues(l.id)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {

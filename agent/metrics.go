@@ -27,6 +27,10 @@ type Metrics struct {
 	ScanIDReused  prometheus.Counter
 	Quarantined   prometheus.Counter
 	KeepErrors    prometheus.Counter
+	// Per lane, for "trucks weighed but no scans": the scanner or its
+	// adapter is down while the weighbridge works.
+	LaneTrucks *prometheus.CounterVec
+	LaneScans  *prometheus.CounterVec
 	// live reads, at scrape time, what the agent knows anyway (outbox,
 	// broker, buffer size), rather than copying it into gauges.
 	live liveCollector
@@ -57,6 +61,10 @@ func NewMetrics() *Metrics {
 			Help: "Scans not inspected after scanner.max_attempts attempts: moved to quarantine and alerted for inspection by hand."}),
 		KeepErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_keep_processed_errors_total",
 			Help: "Failures to move an inspected scan's files to processed_dir or quarantine_dir (left in the inbox, tried again)."}),
+		LaneTrucks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_lane_trucks_total",
+			Help: "Trucks weighed (a stable gross) per lane."}, []string{"lane"}),
+		LaneScans: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_lane_scans_total",
+			Help: "Scans inspected and committed per lane (a lane not in the config counts as \"unconfigured\")."}, []string{"lane"}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_build_info", Help: "Always 1; the agent's version as a label."}, []string{"version"})
 	buildInfo.WithLabelValues(Version).Set(1)
@@ -69,7 +77,7 @@ func NewMetrics() *Metrics {
 		m.Reloads.WithLabelValues(r)
 	}
 	m.Registry.MustRegister(m.LaneUp, m.LaneSilent, m.ScansIngested, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations,
-		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, buildInfo, &m.live,
+		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, m.LaneTrucks, m.LaneScans, buildInfo, &m.live,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,7 +85,7 @@ func NewMetrics() *Metrics {
 // forgetLane drops the series of a lane that a reload removed or
 // restarted: a restarted lane starts them again.
 func (m *Metrics) forgetLane(id string) {
-	for _, v := range []*prometheus.MetricVec{m.LaneUp.MetricVec, m.LaneSilent.MetricVec, m.Readings.MetricVec, m.BadFrames.MetricVec} {
+	for _, v := range []*prometheus.MetricVec{m.LaneUp.MetricVec, m.LaneSilent.MetricVec, m.Readings.MetricVec, m.BadFrames.MetricVec, m.LaneTrucks.MetricVec} {
 		v.DeleteLabelValues(id)
 	}
 }
@@ -97,6 +105,9 @@ var (
 	descAlerts    = prometheus.NewDesc("gatescan_outbox_alerts", "Alert and review messages among those waiting in the outbox.", nil, nil)
 	descBuffer    = prometheus.NewDesc("gatescan_buffer_disk_bytes", "Space the Badger buffer takes on disk.", nil, nil)
 	descConfigGen = prometheus.NewDesc("gatescan_config_generation", "Number of configs applied since start: 1, plus one per applied reload.", nil, nil)
+	descBudget    = prometheus.NewDesc("gatescan_buffer_disk_budget_bytes", "The buffer's disk budget (buffer.max_disk_mb); 0 when it has none.", nil, nil)
+	// Alerts and dashboards join it on instance to name the gate.
+	descGate = prometheus.NewDesc("gatescan_gate_info", "Always 1; the gate's site and gate (the MQTT topics' names) as labels.", []string{"site", "gate"}, nil)
 )
 
 // liveCollector reports the agent's outbox, broker and buffer at scrape
@@ -107,7 +118,7 @@ func (c *liveCollector) bind(a *Agent) { c.a.Store(a) }
 
 // Describe implements prometheus.Collector.
 func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOutbox, descOldest, descAlerts, descMQTT, descBuffer, descConfigGen} {
+	for _, d := range []*prometheus.Desc{descOutbox, descOldest, descAlerts, descMQTT, descBuffer, descConfigGen, descBudget, descGate} {
 		ch <- d
 	}
 }
@@ -119,6 +130,9 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descConfigGen, prometheus.GaugeValue, float64(a.configGeneration()))
+	cfg := a.Config()
+	ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, float64(cfg.Buffer.MaxDiskMB<<20))
+	ch <- prometheus.MustNewConstMetric(descGate, prometheus.GaugeValue, 1, cfg.Site, cfg.Gate)
 	if a.pub != nil {
 		ch <- prometheus.MustNewConstMetric(descMQTT, prometheus.GaugeValue, b2f(a.pub.State().Connected))
 	}

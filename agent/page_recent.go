@@ -75,5 +75,20 @@ func (r *recentRing) get(id string) (recentInspection, bool) {
 // and their annotated images for the page.
 func (a *Agent) inspected(results []inspection.Result, msgs []buffer.Message) {
 	a.metrics.ScansIngested.Inc()
+	if len(results) > 0 {
+		a.metrics.LaneScans.WithLabelValues(a.metricLane(results[0].Lane)).Inc()
+	}
 	a.ops.recent.add(results, msgs, a.pub.Topics().Image)
+}
+
+// metricLane is lane as a metric label: a lane the config does not know
+// (a scanner's typo) is "unconfigured", so that sidecars cannot make up
+// series without bound.
+func (a *Agent) metricLane(lane string) string {
+	for _, l := range a.Config().Lanes {
+		if l.ID == lane {
+			return lane
+		}
+	}
+	return "unconfigured"
 }
