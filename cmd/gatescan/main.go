@@ -37,6 +37,8 @@ usage:
                                     the same over cases another simulator wrote (xraygen's format)
   gatescan outbox status --config FILE | --dir DIR [--key-file FILE]
                                     the outbox, as JSON: from the running daemon, else a copy of its buffer
+  gatescan alerts --broker URL [--site S] [--gate G] [--shared GROUP] [--save DIR] [--client-id ID]
+                                    the control room: every gate's alerts, one line each
   gatescan replay --since DURATION [--config NEW.yaml] [--running FILE]
                                     inspect the kept scans again, print what would change
 `
@@ -94,6 +96,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdOutbox(args[1:], stdout, stderr)
 	case "replay":
 		return cmdReplay(args[1:], stdout, stderr)
+	case "alerts":
+		return cmdAlerts(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
