@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +16,12 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/agent/publish"
+	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/xraysim"
+	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
 	"github.com/gatescan/gatescan/internal/testkit"
 )
@@ -247,4 +253,90 @@ func TestAlertsFlags(t *testing.T) {
 			t.Errorf("alerts %v: %v, want exit 2 saying %s", tc.args, err, tc.want)
 		}
 	}
+}
+
+// TestAlertsFromARunningGate runs a real agent publishing to mosquitto and
+// the console beside it: the demo's masks-under-wire truck is printed
+// once, as the demo prints it, with its annotated image saved; the broker
+// then restarts (the agent's outbox sends again what it was not sure of)
+// and the next alerting truck is printed once, the first still once.
+func TestAlertsFromARunningGate(t *testing.T) {
+	b := testbroker.Start(t)
+	save := t.TempDir()
+	c := startConsole(t, alertsOptions{broker: b.URL(), site: "+", gate: "+", save: save})
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`site: e2e-port
+gate: g1
+mqtt: {broker: %q, reconnect_min: 100ms, reconnect_max: 500ms}
+buffer: {dir: %q, sync_writes: false}
+scanner: {inbox: %q, rescan_interval: 1s, settle_time: 10ms}
+declarations: {inbox: %q}
+http: {listen: ""}
+lanes: [{id: L1}]
+rules: {grace: 1s}
+`, b.URL(), filepath.Join(dir, "buffer"), filepath.Join(dir, "scans"), filepath.Join(dir, "decl"))), "e2e.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log testkit.LogBuffer
+	agenttest.Start(t, agent.New(cfg, slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn})), agent.Options{}))
+
+	// truck drives the demo's opening truck n (its scenario and seed)
+	// through the scanner and returns its alert as the console printed it.
+	truck := func(n int) inspection.Result {
+		t.Helper()
+		scene, decls, err := xraysim.Scenario(demoTrucks[n].scenario, rand.New(rand.NewSource(demoTrucks[n].seed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		agenttest.PutDeclarations(t, cfg.Declarations.Inbox, decls)
+		id := fmt.Sprintf("truck-%d", n)
+		if _, err := xraysim.Write(cfg.Scanner.Inbox, id, scene, xraysim.SidecarMeta{ScanID: id, Lane: "L1"}); err != nil {
+			t.Fatal(err)
+		}
+		var r inspection.Result
+		testkit.Eventually(t, 60*time.Second, id+"'s alert printed", func() bool {
+			for _, f := range c.saved(t) {
+				if f.ScanID == id {
+					r = f
+					return true
+				}
+			}
+			return false
+		})
+		return r
+	}
+	masks := truck(1) // masks-under-wire
+	if masks.Verdict != inspection.Alert {
+		t.Fatalf("the masks truck's verdict is %q, want alert", masks.Verdict)
+	}
+	if _, err := os.Stat(filepath.Join(save, masks.InspectionID+".jpg")); err != nil {
+		t.Errorf("annotated image not saved: %v", err)
+	}
+	b.Stop()
+	b.Restart()
+	c.waitSubscribed(t, 2)
+	flowers := truck(5) // masks-as-flowers
+	for _, r := range []inspection.Result{masks, flowers} {
+		if n := c.printed(r); n != 1 {
+			t.Errorf("alert of %s printed %d times, want once:\n%s", r.ScanID, n, c.out.String())
+		}
+	}
+	if got := c.lines(); len(got) != 2 {
+		t.Errorf("printed %d alerts, want 2:\n%s", len(got), c.out.String())
+	}
+}
+
+// saved reads the alerts the console saved.
+func (c *console) saved(t *testing.T) []inspection.Result {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(c.save, "*.json"))
+	var out []inspection.Result
+	for _, f := range files {
+		var r inspection.Result
+		if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
