@@ -103,8 +103,8 @@ install: build
 	fi
 
 # The Debian package, bin/gatescan_VERSION_ARCH.deb, made with dpkg-deb from
-# a `make install DESTDIR=` tree (deploy/debian/mkdeb.sh says how); lintian
-# checks it when installed (`apt-get install lintian`).
+# a `make install DESTDIR=` tree (deploy/debian/mkdeb.sh says how); lintian,
+# when installed (`make test-deps`), fails it on any error or warning.
 DEB_VERSION ?= $(shell deploy/debian/version.sh)
 DEB_OUT     ?= bin
 # The packaged binary is hardened as Debian's are (PIE, relocations
@@ -113,7 +113,7 @@ DEB_BIN     := bin/pie/gatescan
 deb: deps
 	$(GO) build -buildmode=pie -ldflags "$(LDFLAGS) -extldflags '-Wl,-z,relro,-z,now'" -o $(DEB_BIN) ./cmd/gatescan
 	deploy/debian/mkdeb.sh "$(DEB_BIN)" "$(DEB_VERSION)" "$(DEB_OUT)"
-	@if command -v lintian >/dev/null; then lintian --info "$(DEB_OUT)"/gatescan_$(DEB_VERSION)_*.deb; \
+	@if command -v lintian >/dev/null; then lintian -I --fail-on error,warning "$(DEB_OUT)"/gatescan_$(DEB_VERSION)_*.deb; \
 	else echo "lintian is not installed: apt-get install lintian"; fi
 
 clean:
