@@ -157,7 +157,8 @@ func TestDebianPackage(t *testing.T) {
 	root := scratchRoot(t)
 	dpkg(t, root, "--install", v1)
 	for _, f := range []string{"usr/bin/gatescan", "lib/systemd/system/gatescan.service", "usr/lib/sysusers.d/gatescan.conf",
-		"usr/lib/tmpfiles.d/gatescan.conf", "usr/share/doc/gatescan/README.md", "usr/share/doc/gatescan/copyright"} {
+		"usr/lib/tmpfiles.d/gatescan.conf", "usr/share/doc/gatescan/README.md", "usr/share/doc/gatescan/copyright",
+		"usr/share/doc/gatescan/examples/prometheus/gatescan.rules.yml", "usr/share/doc/gatescan/examples/grafana/gatescan.json"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("not installed: %v", err)
 		}

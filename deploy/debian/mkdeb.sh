@@ -33,6 +33,10 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/u
 
 doc=$root/usr/share/doc/gatescan
 install -m 0644 "$here/copyright" "$doc/copyright"
+# The monitoring a port's IT department loads into its own Prometheus and
+# Grafana.
+install -D -m 0644 "$top/deploy/prometheus/gatescan.rules.yml" "$doc/examples/prometheus/gatescan.rules.yml"
+install -D -m 0644 "$top/deploy/grafana/gatescan.json" "$doc/examples/grafana/gatescan.json"
 {
 	printf 'gatescan (%s) unstable; urgency=medium\n\n' "$version"
 	printf '  * Built from commit %s.\n\n' "$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)"
