@@ -51,7 +51,10 @@ type Options struct {
 
 // New builds an agent from a validated config.
 func New(cfg *config.Config, log *slog.Logger, opts Options) *Agent {
-	return &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{})}
+	// The scan queue exists before anything runs: the publisher's
+	// declaration handler wakes the scans waiting on it from the first
+	// CONNACK on.
+	return &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{}), scans: newScanQueue()}
 }
 
 // Config returns the config in force.
@@ -82,7 +85,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	// force keeps saying "embedded", as its file does.
 	pcfg := *cfg
 	if cfg.MQTT.Broker == "embedded" {
-		b, err := embedbroker.Start(cfg.MQTT.EmbeddedListen, a.log)
+		var creds embedbroker.Credentials
+		if cfg.MQTT.HasCredentials() {
+			m := cfg.MQTT
+			creds = func() (string, string) {
+				pw, err := publish.Password(m)
+				if err != nil {
+					a.log.Error("embedded broker: cannot read the password; refusing clients", "err", err)
+				}
+				return m.Username, pw
+			}
+		}
+		b, err := embedbroker.Start(cfg.MQTT.EmbeddedListen, creds, a.log)
 		if err != nil {
 			return err
 		}
@@ -109,7 +123,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	pubWG.Add(1)
 	go func() { defer pubWG.Done(); _ = a.pub.Run(pubCtx) }()
 
-	a.scans = newScanQueue()
 	inWG.Add(3)
 	go func() { defer inWG.Done(); a.watchScans(inCtx) }()
 	go func() { defer inWG.Done(); a.processScans(inCtx) }()
@@ -121,7 +134,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.notifySystemd(ctx)
 	}
 	close(a.ready)
-	a.log.Info("gatescan running", "site", cfg.Site, "gate", cfg.Gate, "lanes", len(cfg.Lanes), "inbox", cfg.Scanner.Inbox, "broker", cfg.MQTT.Broker)
+	a.log.Info("gatescan running", "site", cfg.Site, "gate", cfg.Gate, "lanes", len(cfg.Lanes), "inbox", cfg.Scanner.Inbox, "broker", config.Redact(cfg.MQTT.Broker))
 	if a.opts.OnReady != nil {
 		a.opts.OnReady()
 	}

@@ -56,7 +56,31 @@ func (a *Agent) Handler() http.Handler {
 	private.HandleFunc("GET /api/inspections/{id}/image", a.serveImage)
 	a.pageRoutes(private)
 	mux.Handle("/", a.requireToken(private))
+	if a.Config().HTTP.Loopback() {
+		return loopbackHost(mux)
+	}
 	return mux
+}
+
+// loopbackHost refuses requests whose Host is not a loopback name or
+// address. On loopback the page needs no token, so a web page elsewhere
+// could otherwise reach it through DNS rebinding: its own name made to
+// resolve to 127.0.0.1, the browser sends that name as Host.
+func loopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		ip := net.ParseIP(host)
+		if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, fmt.Sprintf("Host %q refused: on a loopback address the agent answers only to localhost or 127.0.0.1 (open http://127.0.0.1:PORT/; a page that renamed itself to reach this one is refused)", r.Host),
+				http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // status is the agent's state for /api/status and the page.
@@ -227,6 +251,13 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 	})
 }
 
+// The HTTP server's limits (see serveHTTP).
+const (
+	httpReadTimeout  = 10 * time.Second
+	httpWriteTimeout = 30 * time.Second
+	httpIdleTimeout  = 60 * time.Second
+)
+
 // serveHTTP starts serving Handler on listen ("" serves nothing) and
 // returns the server for shutdown.
 // Run calls it once, early, so it also marks when the agent started.
@@ -240,7 +271,12 @@ func (a *Agent) serveHTTP(listen string) (*http.Server, error) {
 		return nil, fmt.Errorf("http.listen %s: %w (another process on the port? pick another in the config)", listen, err)
 	}
 	a.ops.httpAddr = ln.Addr().String()
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	// Timeouts: a client that opens connections and sends nothing, or
+	// reads nothing, must not hold them (and their goroutines) for ever.
+	// The page polls every second; the largest answer is an annotated
+	// image of a few hundred kB.
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: httpReadTimeout,
+		WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)

@@ -5,8 +5,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatescan/gatescan/config"
 )
@@ -39,7 +43,12 @@ func tokenAgent(t *testing.T, h config.HTTP) (*Agent, *opsLog) {
 
 func serve(h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", path, nil)
+	req.Host = "127.0.0.1:9108" // as a browser on the box sends it
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
@@ -125,5 +134,81 @@ func TestLoopbackNeedsNoToken(t *testing.T) {
 	// Not running: not ready, and /readyz says why.
 	if w := serve(a.Handler(), "/readyz"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "starting") {
 		t.Errorf("/readyz before start: %d %q", w.Code, w.Body.String())
+	}
+}
+
+// TestLoopbackHostCheck: on loopback, where no token is asked, a request
+// naming another host (DNS rebinding: a web page whose name now resolves
+// to 127.0.0.1) is refused; localhost and loopback addresses are served.
+func TestLoopbackHostCheck(t *testing.T) {
+	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:9108"})
+	h := a.Handler()
+	for host, want := range map[string]int{
+		"127.0.0.1:9108": 200, "localhost:9108": 200, "LOCALHOST": 200, "[::1]:9108": 200, "127.0.0.2": 200,
+		"attacker.example:9108": http.StatusMisdirectedRequest, "attacker.example": http.StatusMisdirectedRequest,
+		"10.0.0.5:9108": http.StatusMisdirectedRequest, "": http.StatusMisdirectedRequest,
+		"localhost.attacker.example": http.StatusMisdirectedRequest,
+	} {
+		for _, p := range []string{"/api/status", "/metrics", "/healthz"} {
+			if w := serve(h, p, "Host", host); w.Code != want {
+				t.Errorf("%s with Host %q: %d, want %d", p, host, w.Code, want)
+			}
+		}
+	}
+	// Off loopback the token guards the page; any Host goes.
+	a, _ = tokenAgent(t, config.HTTP{Listen: "0.0.0.0:9108", Token: "tok"})
+	if w := serve(a.Handler(), "/metrics", "Host", "gatebox.port.example:9108", "Authorization", "Bearer tok"); w.Code != 200 {
+		t.Errorf("off loopback, named host: %d, want 200", w.Code)
+	}
+}
+
+// TestServerTimeouts: every limit of the server is set, so that a client
+// that connects and never sends its request, or never reads the answer,
+// is cut off rather than held for ever (net/http enforces them).
+func TestServerTimeouts(t *testing.T) {
+	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:0"})
+	srv, err := a.serveHTTP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if srv.ReadTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 || srv.ReadHeaderTimeout == 0 {
+		t.Fatalf("server timeouts read %v write %v idle %v header %v: all must be set", srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, srv.ReadHeaderTimeout)
+	}
+	// The server answers through them.
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// TestReadyzOneProbe: with the buffer stalled, /readyz and the watchdog
+// wait on one read, not one goroutine per request.
+func TestReadyzOneProbe(t *testing.T) {
+	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:9108"})
+	close(a.ready)
+	a.ops.startedAt = time.Now()
+	release := make(chan struct{})
+	defer close(release)
+	var reads atomic.Int32
+	a.ops.probe.read = func() error { reads.Add(1); <-release; return nil }
+	a.ops.probe.timeout = 300 * time.Millisecond
+	h := a.Handler()
+	before := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			if w := serve(h, "/readyz"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "disk stalled") {
+				t.Errorf("/readyz on a stalled buffer: %d %q", w.Code, w.Body.String())
+			}
+		})
+	}
+	wg.Wait()
+	if n := reads.Load(); n != 1 {
+		t.Errorf("%d buffer reads started for 40 /readyz requests, want 1", n)
+	}
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Errorf("%d goroutines after 40 /readyz requests, %d before: one left behind per request", after, before)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatescan/gatescan/vision"
@@ -168,18 +169,64 @@ func (a *Agent) pipelineAlive() error {
 	if d := time.Since(last); d > stallAfter {
 		return fmt.Errorf("the scan loop has not turned for %v (a scan stuck in the detector, or a deadlock)", d.Round(time.Second))
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := a.store.ScanDone("\x00liveness-probe")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("buffer does not answer reads: %w", err)
-		}
-	case <-time.After(storeProbeTimeout):
-		return fmt.Errorf("buffer read took longer than %v (disk stalled?)", storeProbeTimeout)
+	read := a.ops.probe.read
+	if read == nil {
+		read = func() error { _, err := a.store.ScanDone("\x00liveness-probe"); return err }
+	}
+	timeout := a.ops.probe.timeout
+	if timeout == 0 {
+		timeout = storeProbeTimeout
+	}
+	if err := a.ops.probe.check(read, timeout); err != nil {
+		return err
 	}
 	return nil
+}
+
+// storeProbe reads the buffer for the health checks with at most one read
+// in flight: on a stalled disk every /readyz request and watchdog tick
+// waits on the same read, rather than leaving one goroutine each behind.
+type storeProbe struct {
+	mu  sync.Mutex
+	cur *probeRun
+	// read and timeout replace the buffer read and storeProbeTimeout in
+	// tests.
+	read    func() error
+	timeout time.Duration
+}
+
+type probeRun struct {
+	started time.Time
+	done    chan struct{}
+	err     error
+}
+
+// check waits for the read in flight, or starts one, at most until
+// timeout after that read started.
+func (p *storeProbe) check(read func() error, timeout time.Duration) error {
+	p.mu.Lock()
+	r := p.cur
+	if r == nil {
+		r = &probeRun{started: time.Now(), done: make(chan struct{})}
+		p.cur = r
+		go func() {
+			r.err = read()
+			p.mu.Lock()
+			p.cur = nil
+			p.mu.Unlock()
+			close(r.done)
+		}()
+	}
+	p.mu.Unlock()
+	t := time.NewTimer(max(0, timeout-time.Since(r.started)))
+	defer t.Stop()
+	select {
+	case <-r.done:
+		if r.err != nil {
+			return fmt.Errorf("buffer does not answer reads: %w", r.err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("buffer read has taken %v, over %v (disk stalled?)", time.Since(r.started).Round(time.Millisecond), timeout)
+	}
 }

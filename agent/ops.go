@@ -30,6 +30,8 @@ type operations struct {
 	httpAddr string
 	// recent is the latest inspections and their images, for the page.
 	recent recentRing
+	// probe is the health checks' buffer read (notify.go).
+	probe storeProbe
 }
 
 // HTTPAddr returns the address the page, /metrics and the health checks

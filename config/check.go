@@ -181,15 +181,20 @@ func (c *Config) validateConnections(bad func(path, format string, a ...any)) {
 		}
 	}
 	if c.MQTT.Broker != "embedded" {
+		// Messages quote the URL without its password: `config check`
+		// output and the reload's log lines get pasted into tickets.
+		broker := Redact(c.MQTT.Broker)
 		u, err := url.Parse(c.MQTT.Broker)
 		switch {
 		case err != nil:
-			bad("mqtt.broker", "%q is not a URL: %v", c.MQTT.Broker, err)
+			bad("mqtt.broker", "%q is not a URL: %s", broker, Redact(err.Error()))
 		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
-			bad("mqtt.broker", "%q: scheme must be tcp://, ssl://, ws:// or wss:// (or \"embedded\")", c.MQTT.Broker)
+			bad("mqtt.broker", "%q: scheme must be tcp://, ssl://, ws:// or wss:// (or \"embedded\")", broker)
 		case u.Host == "":
-			bad("mqtt.broker", "%q has no host:port", c.MQTT.Broker)
+			bad("mqtt.broker", "%q has no host:port", broker)
 		}
+	} else {
+		c.checkEmbedded(bad)
 	}
 	if (c.MQTT.CertFile == "") != (c.MQTT.KeyFile == "") {
 		bad("mqtt.cert_file", "cert_file and key_file go together for mutual TLS; set both or neither")
@@ -328,6 +333,20 @@ func (c *Config) validateGoods(bad func(path, format string, a ...any)) {
 		if strings.TrimSpace(is.Name) == "" {
 			bad(fmt.Sprintf("accredited_issuers[%d].name", i), "empty: give the agency's usual short name (its legal names go in aliases)")
 		}
+	}
+}
+
+// checkEmbedded checks where the built-in broker listens: it lets in
+// whoever connects, so off loopback it requires the credentials it then
+// asks every client for.
+func (c *Config) checkEmbedded(bad func(path, format string, a ...any)) {
+	l := c.MQTT.EmbeddedListen
+	if _, _, err := net.SplitHostPort(l); err != nil {
+		bad("mqtt.embedded_listen", "%q is not host:port: %v", l, err)
+		return
+	}
+	if !LoopbackAddr(l) && !c.MQTT.HasCredentials() {
+		bad("mqtt.embedded_listen", "%s is reachable from other machines and the built-in broker would let anyone publish declarations and read every inspection: set mqtt.username and a password (GATESCAN_MQTT_PASSWORD, password_file or password), which it then requires of every client, or listen on 127.0.0.1", l)
 	}
 }
 

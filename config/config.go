@@ -130,8 +130,12 @@ type HTTP struct {
 
 // Loopback reports whether Listen accepts connections from this machine
 // only. An empty host (":9108") means every interface, so it does not.
-func (h HTTP) Loopback() bool {
-	host, _, err := net.SplitHostPort(h.Listen)
+func (h HTTP) Loopback() bool { return LoopbackAddr(h.Listen) }
+
+// LoopbackAddr reports whether a listen address (host:port) accepts
+// connections from this machine only.
+func LoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil || host == "" {
 		return false
 	}
@@ -140,6 +144,12 @@ func (h HTTP) Loopback() bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// HasCredentials reports whether a user name and a password (inline,
+// from the environment, or from password_file) are configured.
+func (m MQTT) HasCredentials() bool {
+	return m.Username != "" && (m.Password != "" || m.PasswordFile != "")
 }
 
 // LoadToken returns the token the listener requires ("" for none).

@@ -149,13 +149,7 @@ func isTLS(broker string) bool {
 }
 
 // redacted is the broker URL fit for logs: without a password.
-func redacted(broker string) string {
-	u, err := url.Parse(broker)
-	if err != nil {
-		return broker
-	}
-	return u.Redacted()
-}
+func redacted(broker string) string { return config.Redact(broker) }
 
 func (p *Publisher) options() (*mqtt.ClientOptions, error) {
 	c := p.cfg
@@ -201,9 +195,11 @@ func (p *Publisher) options() (*mqtt.ClientOptions, error) {
 	return o, nil
 }
 
-// password returns the broker password: GATESCAN_MQTT_PASSWORD wins over
+func (p *Publisher) password() (string, error) { return Password(p.cfg) }
+
+// Password returns the broker password: GATESCAN_MQTT_PASSWORD wins over
 // mqtt.password_file, which wins over mqtt.password.
-func (p *Publisher) password() (string, error) { return p.cfg.PasswordSecret().Text() }
+func Password(c config.MQTT) (string, error) { return c.PasswordSecret().Text() }
 
 func tlsConfig(c config.MQTT) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}

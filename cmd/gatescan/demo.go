@@ -73,11 +73,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		logw = stderr
 	}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: config.RedactAttr}))
 
 	brokerURL := base.MQTT.Broker
 	if *cfgPath == "" || brokerURL == "embedded" {
-		b, err := embedbroker.Start("127.0.0.1:0", nil)
+		b, err := embedbroker.Start("127.0.0.1:0", nil, nil)
 		if err != nil {
 			return err
 		}

@@ -141,7 +141,10 @@ func newLogger(c *config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(c.Log.Level))
 	lv.Set(l)
-	o := &slog.HandlerOptions{Level: lv}
+	// Every line goes through config.RedactAttr: a password in a
+	// user:pass@ broker URL never reaches the journal, whichever error
+	// quotes the URL.
+	o := &slog.HandlerOptions{Level: lv, ReplaceAttr: config.RedactAttr}
 	if c.Log.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, o)), lv
 	}
