@@ -34,6 +34,11 @@ type Agent struct {
 	// broker is the URL the publisher connects to: mqtt.broker, or the
 	// embedded broker's address once it listens.
 	broker string
+	// declMu orders the storing of declarations (declarations.go).
+	declMu sync.Mutex
+	// obm counts what housekeeping and the publisher drop (outbox.go).
+	obm     *outboxMetrics
+	obmOnce sync.Once
 }
 
 // Options are how the agent is run, beside its config.
@@ -108,6 +113,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.pub.OnDrop = a.refusedByBroker
 	srv, err := a.serveHTTP(cfg.HTTP.Listen)
 	if err != nil {
 		return err

@@ -74,3 +74,93 @@ func TestDeclarationsOverMQTTAcrossBrokerRestart(t *testing.T) {
 		t.Errorf("invalid declaration not counted as rejected (%v)", n)
 	}
 }
+
+// versioned is a declaration of container with an id, an optional
+// issued_at and revision, and a description telling the versions apart.
+func versioned(id, container, issued string, rev int, desc string) string {
+	extra := ""
+	if issued != "" {
+		extra += fmt.Sprintf(`,"issued_at":%q`, issued)
+	}
+	if rev > 0 {
+		extra += fmt.Sprintf(`,"revision":%d`, rev)
+	}
+	return fmt.Sprintf(`{"declaration_id":%q,"container_id":%q,"container_type":"22G1","container_tare_kg":2200,"declared_gross_kg":5200,"items":[{"hs_code":"610910","description":%q,"gross_kg":3000}]%s}`,
+		id, container, desc, extra)
+}
+
+// TestDeclarationVersionsOverMQTT: the newer version of a container's
+// declaration wins whatever the order versions arrive in (by issued_at,
+// or the revision of the same declaration); a retained copy the broker
+// replays on reconnecting never replaces a newer live one; a retained
+// declaration waiting on the broker when the agent starts is stored.
+func TestDeclarationVersionsOverMQTT(t *testing.T) {
+	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
+	cfg := joinConfig(t, time.Second)
+	cfg.MQTT.Broker = b.URL()
+	cfg.MQTT.Keepalive = time.Second
+	cfg.MQTT.ReconnectMin, cfg.MQTT.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
+	customs := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs"))
+	if tok := customs.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("customs client: %v", tok.Error())
+	}
+	defer customs.Disconnect(100)
+	send := func(retained bool, payload string) {
+		t.Helper()
+		if tok := customs.Publish(publish.Declarations(cfg.Site), 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	// Retained on the broker before the agent exists: it comes with the
+	// first subscription, right after the first CONNACK.
+	send(true, versioned("R-1", "CSQU3054383", "", 0, "retained first version"))
+	a := runAgent(t, cfg)
+	desc := func(container string) string {
+		d, err := a.declaration(container)
+		if err != nil || d == nil {
+			return ""
+		}
+		return d.Items[0].Description
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 20s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("retained declaration stored at start", func() bool { return desc("CSQU3054383") == "retained first version" })
+
+	// A live amendment without ordering fields: the later arrival wins.
+	send(false, versioned("R-1", "CSQU3054383", "", 0, "live amendment"))
+	waitFor("live amendment stored", func() bool { return desc("CSQU3054383") == "live amendment" })
+
+	// Versions that carry their order, sent newest first.
+	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T10:05:00Z", 2, "revision 2"))
+	waitFor("revision 2 stored", func() bool { return desc("MSKU9070323") == "revision 2" })
+	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T10:00:00Z", 1, "revision 1, late"))
+	send(false, versioned("V-1", "MSKU9070323", "", 1, "revision 1 without a time"))
+	send(false, versioned("X-9", "MSKU9070323", "2026-12-05T09:00:00Z", 0, "another declaration, older"))
+
+	stale := func() float64 { return counterValue(t, a, "gatescan_declarations_total", "outcome", "stale") }
+	waitFor("the three older versions ignored", func() bool { return stale() == 3 })
+	// The broker restarts; on reconnecting the agent subscribes again and
+	// gets the retained first version once more.
+	b.Shutdown()
+	waitFor("agent notices", func() bool { return !a.pub.State().Connected })
+	b.Restart()
+	waitFor("agent reconnected", func() bool { return a.pub.State().Connected })
+	waitFor("the replayed retained copy ignored", func() bool { return stale() == 4 })
+	if d := desc("CSQU3054383"); d != "live amendment" {
+		t.Errorf("CSQU3054383 holds %q after the retained copy came back: want the live amendment", d)
+	}
+	if d := desc("MSKU9070323"); d != "revision 2" {
+		t.Errorf("MSKU9070323 holds %q: want revision 2, whatever came after", d)
+	}
+	// A newer one still replaces it.
+	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T11:00:00Z", 3, "revision 3"))
+	waitFor("revision 3 stored", func() bool { return desc("MSKU9070323") == "revision 3" })
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 )
@@ -73,6 +74,11 @@ type outboxMetrics struct {
 }
 
 func (a *Agent) outboxMetrics() *outboxMetrics {
+	a.obmOnce.Do(func() { a.obm = a.newOutboxMetrics() })
+	return a.obm
+}
+
+func (a *Agent) newOutboxMetrics() *outboxMetrics {
 	m := &outboxMetrics{
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_outbox_dropped_total",
 			Help: "Messages the disk budget dropped, by class: delivered (kept for replay), or undelivered image, result, alert_image, alert."}, []string{"class"}),
@@ -156,7 +162,9 @@ func (a *Agent) retain(m *outboxMetrics) {
 	}
 }
 
-// DropReport is the payload of …/dropped: what the disk budget dropped.
+// DropReport is the payload of …/dropped: what the disk budget dropped
+// (reason disk_budget), an image the broker refused (broker_refused), or
+// images not kept with the disk nearly full (disk_low).
 type DropReport struct {
 	Site   string    `json:"site"`
 	Gate   string    `json:"gate"`
@@ -196,6 +204,16 @@ func (a *Agent) enforceBudget(m *outboxMetrics) bool {
 		}
 		return true
 	}
+	a.reportDrop(m, "disk_budget", rep)
+	return true
+}
+
+// reportDrop reports undelivered messages dropped (and delivered ones
+// dropped early) three ways: the log, gatescan_outbox_dropped_total, and
+// a message on …/dropped queued as an alert (the last thing a later drop
+// would take). reason is disk_budget, broker_refused or disk_low.
+func (a *Agent) reportDrop(m *outboxMetrics, reason string, rep buffer.BudgetReport) {
+	cfg := a.Config()
 	alerts := 0
 	for _, d := range rep.Undelivered {
 		class := "result"
@@ -210,24 +228,29 @@ func (a *Agent) enforceBudget(m *outboxMetrics) bool {
 		m.dropped.WithLabelValues(class).Inc()
 	}
 	m.dropped.WithLabelValues("delivered").Add(float64(rep.Delivered))
-	attrs := []any{"budget_mb", cfg.Buffer.MaxDiskMB, "disk_bytes_before", rep.Before, "disk_bytes_after", rep.After,
+	attrs := []any{"reason", reason, "budget_mb", cfg.Buffer.MaxDiskMB, "disk_bytes_before", rep.Before, "disk_bytes_after", rep.After,
 		"delivered_dropped", rep.Delivered, "undelivered_dropped", len(rep.Undelivered), "undelivered_alerts_dropped", alerts}
 	if len(rep.Undelivered) > 0 {
 		refs := make([]string, 0, 20)
 		for _, d := range rep.Undelivered[:min(20, len(rep.Undelivered))] {
 			refs = append(refs, d.Ref)
 		}
-		a.log.Error("disk budget reached: undelivered messages dropped, the control room will not get them", append(attrs, "first_refs", refs)...)
-	} else {
-		a.log.Warn("disk budget reached: delivered messages dropped before the end of their retention", attrs...)
+		a.log.Error("undelivered messages dropped, the control room will not get them", append(attrs, "first_refs", refs)...)
+	} else if rep.Delivered > 0 {
+		a.log.Warn("delivered messages dropped before the end of their retention", attrs...)
 	}
-	r := DropReport{Site: cfg.Site, Gate: cfg.Gate, Reason: "disk_budget", At: time.Now().UTC(), BudgetReport: rep,
+	r := DropReport{Site: cfg.Site, Gate: cfg.Gate, Reason: reason, At: time.Now().UTC(), BudgetReport: rep,
 		UndeliveredCount: len(rep.Undelivered), UndeliveredAlerts: alerts}
 	r.Undelivered = r.Undelivered[:min(len(r.Undelivered), maxReported)]
 	b, _ := json.Marshal(r)
-	msg := buffer.Message{Topic: a.pub.Topics().Dropped(), QoS: 1, Payload: b, Alert: true}
+	msg := buffer.Message{Topic: publish.NewTopics(cfg.Site, cfg.Gate).Dropped(), QoS: 1, Payload: b, Alert: true}
 	if err := a.store.Enqueue(msg); err != nil {
 		a.log.Error("report of dropped messages not queued", "err", err)
 	}
-	return true
+}
+
+// refusedByBroker reports an image the publisher dropped because the
+// broker would not take it (publish.Publisher.OnDrop).
+func (a *Agent) refusedByBroker(d buffer.Dropped, why string) {
+	a.reportDrop(a.outboxMetrics(), "broker_refused", buffer.BudgetReport{Undelivered: []buffer.Dropped{d}, Why: why})
 }

@@ -217,6 +217,8 @@ type BudgetReport struct {
 	// Undelivered lists messages dropped before the broker had them: lost
 	// to the control rooms.
 	Undelivered []Dropped `json:"undelivered_dropped"`
+	// Why says, for a drop other than the budget's, what made it.
+	Why string `json:"why,omitempty"`
 }
 
 // Acted reports whether anything was dropped.
@@ -357,6 +359,42 @@ func (s *Store) EnforceBudget(budget int64) (BudgetReport, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// Drop removes one undelivered message from the outbox, counts it as
+// dropped and returns its description, for the report: the publisher
+// drops an image the broker refuses to take. Delivery of what follows is
+// unaffected (Pending skips the gap).
+func (s *Store) Drop(seq uint64) (Dropped, error) {
+	ds, err := s.describe([]uint64{seq})
+	if err != nil {
+		return Dropped{}, fmt.Errorf("drop message %d: %w", seq, err)
+	}
+	if len(ds) == 0 {
+		return Dropped{}, fmt.Errorf("drop message %d: not in the outbox", seq)
+	}
+	if seq <= s.acked.Load() {
+		return Dropped{}, fmt.Errorf("drop message %d: already delivered", seq)
+	}
+	var key []byte
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: outboxSeek(seq)})
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			key = it.Item().KeyCopy(nil)
+		}
+		return nil
+	})
+	if err != nil || key == nil {
+		return Dropped{}, fmt.Errorf("drop message %d: its key: %v", seq, err)
+	}
+	dropped := s.dropped.Load() + 1
+	err = s.deleteKeys([][]byte{key}, func(txn *badger.Txn) error { return putUint(txn, kDropped, dropped) })
+	if err != nil {
+		return Dropped{}, fmt.Errorf("drop message %d: %w", seq, err)
+	}
+	s.dropped.Store(dropped)
+	return ds[0], nil
 }
 
 // describe reads what the report of a drop needs about messages seqs

@@ -18,13 +18,42 @@ var (
 // StoreDeclaration stores a container's declaration, replacing an older
 // one; it expires after ttl (0: never).
 func (s *Store) StoreDeclaration(containerID string, data []byte, ttl time.Duration) error {
-	return s.Update(true, func(txn *badger.Txn) error {
-		e := badger.NewEntry(append(append([]byte{}, pDecl...), containerID...), data)
-		if ttl > 0 {
-			e = e.WithTTL(ttl)
+	_, err := s.StoreDeclarationIf(containerID, data, ttl, func([]byte) bool { return true })
+	return err
+}
+
+// StoreDeclarationIf stores a container's declaration like
+// StoreDeclaration, unless one is stored already and replace, given it,
+// says no: the read and the write are one transaction, so a declaration
+// stored meanwhile is seen. stored reports whether data went in.
+func (s *Store) StoreDeclarationIf(containerID string, data []byte, ttl time.Duration, replace func(old []byte) bool) (stored bool, err error) {
+	for range 10 {
+		stored = true
+		err = s.Update(true, func(txn *badger.Txn) error {
+			k := append(append([]byte{}, pDecl...), containerID...)
+			if it, err := txn.Get(k); err == nil {
+				old, err := it.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if !replace(old) {
+					stored = false
+					return nil
+				}
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+			e := badger.NewEntry(k, data)
+			if ttl > 0 {
+				e = e.WithTTL(ttl)
+			}
+			return txn.SetEntry(e)
+		})
+		if !errors.Is(err, badger.ErrConflict) {
+			break
 		}
-		return txn.SetEntry(e)
-	})
+	}
+	return stored && err == nil, err
 }
 
 // NearestFreeWeight returns the lane's stable weight closest in time to at,

@@ -58,6 +58,10 @@ type MQTT struct {
 	Keepalive     time.Duration `yaml:"keepalive"`
 	ImageMaxBytes int           `yaml:"image_max_bytes"`
 	Inflight      int           `yaml:"inflight"`
+	// MaxSendAttempts is how many connections in a row may be lost with
+	// the same message waiting for its PUBACK before the broker is taken
+	// to refuse it.
+	MaxSendAttempts int `yaml:"max_send_attempts"`
 	// ReconnectMin and ReconnectMax bound the backoff between connection
 	// attempts (doubling, with jitter).
 	ReconnectMin time.Duration `yaml:"reconnect_min"`

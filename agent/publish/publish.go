@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,20 +46,54 @@ func (t Topics) Dropped() string { return t.Base + "/dropped" }
 // Declarations is the site-wide declarations topic.
 func Declarations(site string) string { return "gatescan/v1/" + site + "/declarations" }
 
-// Status is the retained status payload.
+// Status is the retained status payload. Problems, when there are any,
+// say what keeps the gate from working fully: the control room sees them
+// without opening the technicians' page.
 type Status struct {
 	State     string    `json:"state"`
 	Version   string    `json:"version"`
 	StartedAt time.Time `json:"started_at"`
+	Problems  []Problem `json:"problems,omitempty"`
 }
 
+// Problem is one condition the gate reports on …/status and the page
+// until it clears.
+type Problem struct {
+	// Code is stable: delivery_stuck, subscription_denied, disk_low,
+	// disk_full.
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
+}
+
+// Problem codes the publisher raises itself.
+const (
+	ProblemDeliveryStuck      = "delivery_stuck"
+	ProblemSubscriptionDenied = "subscription_denied"
+)
+
 // Outbox is what the publisher needs of the buffer: the queued messages in
-// order, a way to record their delivery, and a signal when more arrive.
+// order, a way to record their delivery, a signal when more arrive, and a
+// way to drop an image the broker will not take.
 type Outbox interface {
 	Pending(after uint64, limit, maxBytes int) ([]buffer.Message, error)
 	Ack(seq uint64) error
 	Notify() <-chan struct{}
+	Drop(seq uint64) (buffer.Dropped, error)
 }
+
+// DeclarationHandler receives a payload from the declarations topic and
+// whether the broker sent it as a retained copy. It returns an error only
+// when the declaration could not be stored: the message is then not
+// acknowledged, and the broker sends it again on the next connection. An
+// invalid declaration is the handler's to count and report; it returns
+// nil for it, since sending it again would not make it valid.
+type DeclarationHandler func(payload []byte, retained bool) error
+
+// DefaultMaxAttempts is how many times the same message is sent, each time
+// losing the connection before its PUBACK, before the publisher takes it
+// for one the broker refuses (mqtt.max_send_attempts).
+const DefaultMaxAttempts = 5
 
 // Delivery batches: a few hundred messages, but few images at a time, so
 // that a backlog of images is not read into memory at once.
@@ -92,20 +127,50 @@ type Publisher struct {
 	log    *slog.Logger
 	topics Topics
 	status Status
-	onDecl func([]byte)
+	onDecl DeclarationHandler
 	opts   *mqtt.ClientOptions
 	live   chan liveMsg
+	// statusDirty asks for the retained status to be published again: the
+	// problems changed.
+	statusDirty chan struct{}
+	// OnDrop, if set, is told of an image dropped because the broker
+	// refused it, to report it on …/dropped and count it. Set it before
+	// Run.
+	OnDrop func(d buffer.Dropped, why string)
 
 	connected atomic.Bool
 	delivered atomic.Uint64
 	failures  atomic.Uint64
 	connects  atomic.Uint64
+	refused   atomic.Uint64 // images dropped: the broker would not take them
+	denied    atomic.Uint64 // subscriptions the broker refused
+
+	// Only Run's goroutine uses these: which message was first unacknowledged
+	// at the last losses of the connection, how many losses in a row it
+	// was, and up to which message delivery goes one at a time to find
+	// out which one the broker refuses.
+	headSeq      uint64
+	headAttempts int
+	careful      uint64
 
 	mu        sync.Mutex
 	client    mqtt.Client // the current connection, nil between them
 	lastErr   string
 	nextTry   time.Time
 	connSince time.Time
+	problems  map[string]Problem
+	stuck     *Stuck
+}
+
+// Stuck describes a result or alert the broker keeps refusing.
+type Stuck struct {
+	Seq      uint64    `json:"seq"`
+	Topic    string    `json:"topic"`
+	Ref      string    `json:"ref,omitempty"`
+	Bytes    int       `json:"bytes"`
+	Attempts int       `json:"attempts"`
+	Since    time.Time `json:"since"`
+	LastErr  string    `json:"last_error"`
 }
 
 type liveMsg struct {
@@ -115,10 +180,13 @@ type liveMsg struct {
 
 // New prepares a publisher; onDeclaration receives payloads from the
 // declarations topic (it must not block for long).
-func New(cfg *config.Config, store Outbox, version string, log *slog.Logger, onDeclaration func([]byte)) (*Publisher, error) {
+func New(cfg *config.Config, store Outbox, version string, log *slog.Logger, onDeclaration DeclarationHandler) (*Publisher, error) {
 	p := &Publisher{cfg: cfg.MQTT, site: cfg.Site, store: store, log: log, topics: NewTopics(cfg.Site, cfg.Gate), onDecl: onDeclaration,
-		live:   make(chan liveMsg, 16),
+		live: make(chan liveMsg, 16), statusDirty: make(chan struct{}, 1), problems: map[string]Problem{},
 		status: Status{State: "online", Version: version, StartedAt: time.Now().UTC().Truncate(time.Second)}}
+	if p.cfg.MaxSendAttempts <= 0 {
+		p.cfg.MaxSendAttempts = DefaultMaxAttempts
+	}
 	if p.cfg.ClientID == "" {
 		p.cfg.ClientID = "gatescan-" + cfg.Site + "-" + cfg.Gate
 	}
@@ -168,7 +236,9 @@ func (p *Publisher) options() (*mqtt.ClientOptions, error) {
 		SetConnectRetry(false).
 		SetConnectTimeout(10 * time.Second).
 		SetWriteTimeout(10 * time.Second).
-		SetOrderMatters(false)
+		SetOrderMatters(false).
+		// Declarations are acknowledged once stored, not on arrival.
+		SetAutoAckDisabled(true)
 	off, _ := json.Marshal(Status{State: "offline", Version: p.status.Version, StartedAt: p.status.StartedAt})
 	o.SetBinaryWill(p.topics.Status(), off, 1, true)
 	if c.Username != "" {
@@ -226,6 +296,15 @@ func tlsConfig(c config.MQTT) (*tls.Config, error) {
 
 // State reports the connection for health pages and metrics.
 type State struct {
+	// Problems are what …/status reports (delivery stuck, a subscription
+	// denied, the disk).
+	Problems []Problem `json:"problems,omitempty"`
+	// Stuck is the result or alert the broker keeps refusing, if any.
+	Stuck *Stuck `json:"stuck,omitempty"`
+	// Refused counts images dropped because the broker would not take
+	// them; Denied counts subscriptions the broker refused.
+	Refused   uint64 `json:"refused_images"`
+	Denied    uint64 `json:"subscriptions_denied"`
 	Connected bool   `json:"connected"`
 	Broker    string `json:"broker"`
 	ClientID  string `json:"client_id"`
@@ -244,9 +323,60 @@ type State struct {
 func (p *Publisher) State() State {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var stuck *Stuck
+	if p.stuck != nil {
+		c := *p.stuck
+		stuck = &c
+	}
 	return State{Connected: p.connected.Load(), Broker: redacted(p.cfg.Broker), ClientID: p.cfg.ClientID,
 		Delivered: p.delivered.Load(), Failures: p.failures.Load(), Connects: p.connects.Load(),
-		ConnectedSince: p.connSince, LastError: p.lastErr, NextAttempt: p.nextTry}
+		ConnectedSince: p.connSince, LastError: p.lastErr, NextAttempt: p.nextTry,
+		Problems: p.problemsLocked(), Stuck: stuck, Refused: p.refused.Load(), Denied: p.denied.Load()}
+}
+
+func (p *Publisher) problemsLocked() []Problem {
+	out := make([]Problem, 0, len(p.problems))
+	for _, pr := range p.problems {
+		out = append(out, pr)
+	}
+	slices.SortFunc(out, func(a, b Problem) int { return strings.Compare(a.Code, b.Code) })
+	return out
+}
+
+// SetProblem raises (msg not empty) or clears (msg empty) a problem: it
+// goes out on the retained …/status at once when connected, else at the
+// next connection.
+func (p *Publisher) SetProblem(code, msg string) {
+	p.mu.Lock()
+	old, had := p.problems[code]
+	switch {
+	case msg == "" && !had, had && old.Message == msg:
+		p.mu.Unlock()
+		return
+	case msg == "":
+		delete(p.problems, code)
+	default:
+		since := time.Now().UTC()
+		if had {
+			since = old.Since
+		}
+		p.problems[code] = Problem{Code: code, Message: msg, Since: since}
+	}
+	p.mu.Unlock()
+	select {
+	case p.statusDirty <- struct{}{}:
+	default:
+	}
+}
+
+// statusPayload is the retained online status with the problems in force.
+func (p *Publisher) statusPayload() []byte {
+	st := p.status
+	p.mu.Lock()
+	st.Problems = p.problemsLocked()
+	p.mu.Unlock()
+	b, _ := json.Marshal(st)
+	return b
 }
 
 // backoff is exponential with jitter: each delay is drawn from the upper
@@ -289,7 +419,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 		p.setConnected(c, since)
 		p.log.Info("mqtt connected", "broker", redacted(p.cfg.Broker), "client_id", p.cfg.ClientID)
 		p.online(ctx, c)
-		err = p.deliver(ctx, c, lost)
+		var head *sent
+		head, err = p.deliver(ctx, c, lost)
 		p.setConnected(nil, time.Time{})
 		if ctx.Err() != nil {
 			p.goodbye(c)
@@ -297,6 +428,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		c.Disconnect(0) // after a PUBACK timeout the socket may still be open
 		p.failures.Add(1)
+		if head != nil {
+			p.lostWith(head, err)
+		}
 		// A connection that held a while earns a quick reconnect; one that
 		// drops at once (a broker kicking the client id out) backs off.
 		if time.Since(since) > 10*p.cfg.ReconnectMin {
@@ -324,8 +458,17 @@ func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, 
 	c := mqtt.NewClient(&o)
 	if p.onDecl != nil {
 		// Routed before connecting: the broker hands over the declarations
-		// it queued for this session right after CONNACK.
-		c.AddRoute(Declarations(p.site), func(_ mqtt.Client, m mqtt.Message) { p.onDecl(m.Payload()) })
+		// it queued for this session right after CONNACK. Acknowledged
+		// only once stored: a declaration the buffer could not take comes
+		// again with the next connection.
+		c.AddRoute(Declarations(p.site), func(_ mqtt.Client, m mqtt.Message) {
+			if err := p.onDecl(m.Payload(), m.Retained()); err != nil {
+				p.log.Error("declaration from MQTT not stored and not acknowledged: the broker sends it again on the next connection",
+					"err", err, "bytes", len(m.Payload()))
+				return
+			}
+			m.Ack()
+		})
 	}
 	if _, err := p.password(); err != nil {
 		return nil, nil, err
@@ -404,15 +547,41 @@ func (p *Publisher) setErr(err error, next time.Time) {
 // online announces the gate (retained) and subscribes to declarations,
 // before any of the outbox goes.
 func (p *Publisher) online(ctx context.Context, c mqtt.Client) {
-	b, _ := json.Marshal(p.status)
-	if err := wait(ctx, c.Publish(p.topics.Status(), 1, true, b)); err != nil {
+	if p.onDecl != nil {
+		p.subscribe(ctx, c)
+	}
+	if err := wait(ctx, c.Publish(p.topics.Status(), 1, true, p.statusPayload())); err != nil {
 		p.log.Warn("mqtt status not published", "err", err)
 	}
-	if p.onDecl != nil {
-		if err := wait(ctx, c.Subscribe(Declarations(p.site), 1, nil)); err != nil {
-			p.log.Warn("mqtt subscription to declarations failed; declarations come only from the inbox", "topic", Declarations(p.site), "err", err)
-		}
+}
+
+// subACKFailure is the SUBACK return code of a refused subscription
+// (MQTT 3.1.1 §3.9.3).
+const subACKFailure = 0x80
+
+// subscribe subscribes to the declarations and checks what the broker
+// granted: a broker whose ACL denies the topic answers SUBACK 0x80, which
+// paho reports as success.
+func (p *Publisher) subscribe(ctx context.Context, c mqtt.Client) {
+	topic := Declarations(p.site)
+	tok := c.Subscribe(topic, 1, nil)
+	if err := wait(ctx, tok); err != nil {
+		p.log.Warn("mqtt subscription to declarations failed; declarations come only from the inbox", "topic", topic, "err", err)
+		return
 	}
+	st, ok := tok.(*mqtt.SubscribeToken)
+	if !ok {
+		return
+	}
+	if code, found := st.Result()[topic]; found && code == subACKFailure {
+		p.denied.Add(1)
+		msg := fmt.Sprintf("the broker refused the subscription to %s (SUBACK 0x80) for user %q: declarations come only from the inbox until its ACL lets this client subscribe", topic, p.cfg.Username)
+		p.log.Error("mqtt subscription to declarations denied by the broker", "topic", topic, "username", p.cfg.Username,
+			"hint", "grant this client read access to the topic in the broker's ACL")
+		p.SetProblem(ProblemSubscriptionDenied, msg)
+		return
+	}
+	p.SetProblem(ProblemSubscriptionDenied, "")
 }
 
 // goodbye says offline (the will only goes out on an unclean loss) and
@@ -438,19 +607,32 @@ func wait(ctx context.Context, t mqtt.Token) error {
 
 var errLost = errors.New("connection lost")
 
+// sent is a message published and not yet acknowledged.
+type sent struct {
+	seq          uint64
+	topic, ref   string
+	image, alert bool
+	bytes        int
+	tok          mqtt.Token
+	// last is the highest sequence in flight when the connection was lost
+	// with this message first in line.
+	last uint64
+}
+
 // deliver sends the outbox in order over c until the connection drops or
 // ctx ends, keeping up to Inflight messages unacknowledged. A message
 // counts as delivered at its PUBACK; delivery is recorded in the buffer in
 // order, so after any failure the next connection starts again from the
-// first unacknowledged message.
-func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan struct{}) error {
+// first unacknowledged message, which deliver returns with the error.
+//
+// After a loss with messages in flight, those messages go one at a time
+// (up to p.careful): if the broker refuses one of them by closing the
+// connection, it is then the first in line when the connection drops, and
+// lostWith counts its attempts.
+func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan struct{}) (*sent, error) {
 	window := max(1, p.cfg.Inflight)
-	type inflight struct {
-		seq uint64
-		tok mqtt.Token
-	}
 	var (
-		q        []inflight
+		q        []sent
 		after    uint64 // last acknowledged, in memory
 		recorded uint64 // last acknowledged, in the buffer
 	)
@@ -467,7 +649,15 @@ func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan stru
 	defer record()
 	timer := time.NewTimer(pubackTimeout)
 	defer timer.Stop()
-	await := func(f inflight) error {
+	fail := func(err error) (*sent, error) {
+		if len(q) == 0 {
+			return nil, err
+		}
+		h := q[0]
+		h.last = q[len(q)-1].seq
+		return &h, err
+	}
+	await := func(f sent) error {
 		timer.Reset(pubackTimeout)
 		select {
 		case <-f.tok.Done():
@@ -483,8 +673,20 @@ func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan stru
 		}
 		after = f.seq
 		p.delivered.Add(1)
+		if f.seq >= p.headSeq && p.headSeq != 0 {
+			p.delivered1(f.seq)
+		}
 		if after-recorded >= ackEvery {
 			record()
+		}
+		return nil
+	}
+	drain := func(n int) error {
+		for len(q) > n {
+			if err := await(q[0]); err != nil {
+				return err
+			}
+			q = q[1:]
 		}
 		return nil
 	}
@@ -493,7 +695,7 @@ func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan stru
 		if err != nil {
 			p.log.Error("cannot read the outbox; retrying", "err", err)
 			if !sleep(ctx, time.Second) {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			continue
 		}
@@ -501,29 +703,94 @@ func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan stru
 			record()
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			case <-lost:
-				return errLost
+				return nil, errLost
 			case <-p.store.Notify():
 			case <-time.After(5 * time.Second):
 			}
 			continue
 		}
 		for _, m := range batch {
-			q = append(q, inflight{m.Seq, c.Publish(m.Topic, m.QoS, m.Retained, m.Payload)})
-			for len(q) >= window {
-				if err := await(q[0]); err != nil {
-					return err
+			one := m.Seq <= p.careful
+			limit := window - 1
+			if one {
+				limit = 0
+			}
+			if err := drain(limit); err != nil {
+				return fail(err)
+			}
+			q = append(q, sent{seq: m.Seq, topic: m.Topic, ref: m.Ref, image: m.Image, alert: m.Alert, bytes: len(m.Payload),
+				tok: c.Publish(m.Topic, m.QoS, m.Retained, m.Payload)})
+			if one {
+				if err := drain(0); err != nil {
+					return fail(err)
 				}
-				q = q[1:]
 			}
 		}
-		for len(q) > 0 {
-			if err := await(q[0]); err != nil {
-				return err
-			}
-			q = q[1:]
+		if err := drain(0); err != nil {
+			return fail(err)
 		}
+	}
+}
+
+// lostWith counts a lost connection against the message that was first
+// in line (head). After MaxSendAttempts losses in a row with the same
+// message first, the broker is taken to refuse it (an ACL deny, a packet
+// limit): an image is dropped, reported and counted, and delivery goes
+// on; a result or alert is never dropped, and …/status and the page say
+// delivery is stuck on it.
+func (p *Publisher) lostWith(head *sent, err error) {
+	p.careful = max(p.careful, head.last)
+	if head.seq != p.headSeq {
+		p.headSeq, p.headAttempts = head.seq, 0
+	}
+	p.headAttempts++
+	if p.headAttempts < p.cfg.MaxSendAttempts {
+		return
+	}
+	why := fmt.Sprintf("the connection was lost %d times in a row while message %d (%s, %d bytes) waited for its PUBACK (last: %v): the broker refuses it (a packet size limit or an ACL?)",
+		p.headAttempts, head.seq, head.topic, head.bytes, err)
+	if head.image {
+		d, derr := p.store.Drop(head.seq)
+		if derr != nil {
+			p.log.Error("cannot drop the image the broker refuses; will try again", "seq", head.seq, "err", derr)
+			return
+		}
+		p.refused.Add(1)
+		p.headSeq, p.headAttempts = 0, 0
+		p.log.Error("annotated image dropped: the broker refuses it; its inspection result still goes", "seq", head.seq,
+			"topic", head.topic, "inspection_id", head.ref, "bytes", head.bytes, "attempts", p.cfg.MaxSendAttempts, "why", why)
+		if p.OnDrop != nil {
+			p.OnDrop(d, why)
+		}
+		return
+	}
+	p.mu.Lock()
+	if p.stuck == nil || p.stuck.Seq != head.seq {
+		p.stuck = &Stuck{Seq: head.seq, Topic: head.topic, Ref: head.ref, Bytes: head.bytes, Since: time.Now().UTC()}
+	}
+	p.stuck.Attempts, p.stuck.LastErr = p.headAttempts, err.Error()
+	p.mu.Unlock()
+	if p.headAttempts == p.cfg.MaxSendAttempts {
+		p.log.Error("delivery stuck: the broker refuses a result or alert, which is never dropped; everything after it waits",
+			"seq", head.seq, "topic", head.topic, "inspection_id", head.ref, "bytes", head.bytes, "why", why)
+	}
+	p.SetProblem(ProblemDeliveryStuck, fmt.Sprintf("delivery stuck at message %d (%s, inspection %s): %s; results and alerts are never dropped, so everything after it waits: raise the broker's limits or fix its ACL for this client",
+		head.seq, head.topic, head.ref, why))
+}
+
+// delivered1 notes that message seq, at or past the one the last losses
+// were counted against, was acknowledged: delivery moves again.
+func (p *Publisher) delivered1(seq uint64) {
+	p.headSeq, p.headAttempts = 0, 0
+	p.mu.Lock()
+	was := p.stuck
+	p.stuck = nil
+	p.mu.Unlock()
+	if was != nil {
+		p.log.Info("delivery moves again", "seq", seq, "stuck_since", was.Since)
+		p.SetProblem(ProblemDeliveryStuck, "")
 	}
 }
 
@@ -546,14 +813,23 @@ func (p *Publisher) sendLive(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case m := <-p.live:
-			p.mu.Lock()
-			c := p.client
-			p.mu.Unlock()
-			if c != nil {
+			if c := p.current(); c != nil {
 				c.Publish(m.topic, 0, false, m.payload)
+			}
+		case <-p.statusDirty:
+			// Not waited for: a lost connection publishes it again on
+			// connecting (online).
+			if c := p.current(); c != nil {
+				c.Publish(p.topics.Status(), 1, true, p.statusPayload())
 			}
 		}
 	}
+}
+
+func (p *Publisher) current() mqtt.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client
 }
 
 // Topics returns the gate's topic names.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,7 +66,7 @@ type running struct {
 }
 
 // start runs a publisher until the test ends (or stop).
-func start(t *testing.T, cfg *config.Config, s *buffer.Store, onDecl func([]byte)) *running {
+func start(t *testing.T, cfg *config.Config, s *buffer.Store, onDecl publish.DeclarationHandler) *running {
 	t.Helper()
 	r := &running{log: &agenttest.LogBuffer{}, done: make(chan struct{})}
 	var err error
@@ -173,7 +174,10 @@ func TestBrokerRestartMidDelivery(t *testing.T) {
 		agenttest.Eventually(t, 10*time.Second, "publisher noticing", func() bool { return !r.p.State().Connected })
 		b.Restart()
 	}
-	agenttest.Eventually(t, 30*time.Second, "all 600 arrived", func() bool { return len(sub.Texts(topics.Inspections())) >= 600 })
+	// Distinct ones: a redelivery after a lost PUBACK repeats some.
+	agenttest.Eventually(t, 30*time.Second, "all 600 arrived", func() bool {
+		return len(sub.Texts(topics.Inspections()))-len(dups(sub.Texts(topics.Inspections()))) >= 600
+	})
 	checkInOrder(t, sub.Texts(topics.Inspections()), 600)
 	agenttest.Eventually(t, 5*time.Second, "outbox drained", func() bool { return s.Acked() == 1200 })
 	if st := r.p.State(); st.Connects < 3 || st.Failures < 2 {
@@ -342,10 +346,11 @@ func TestDeclarationsQueuedWhileAway(t *testing.T) {
 	cfg := testConfig(b.URL())
 	var mu sync.Mutex
 	var got []string
-	onDecl := func(p []byte) {
+	onDecl := func(p []byte, _ bool) error {
 		mu.Lock()
 		got = append(got, string(p))
 		mu.Unlock()
+		return nil
 	}
 	received := func() []string {
 		mu.Lock()
@@ -404,4 +409,195 @@ func dups(got []string) []string {
 		seen[p] = i
 	}
 	return out
+}
+
+// refusalQueue commits, one scan each: a result, an image, a result, an
+// image, an alert; it returns their payloads.
+func refusalQueue(t *testing.T, s *buffer.Store, topics publish.Topics) []buffer.Message {
+	t.Helper()
+	msgs := []buffer.Message{
+		{Topic: topics.Inspections(), QoS: 1, Payload: []byte(`{"n":1}`), Ref: "i1"},
+		{Topic: topics.Image("i1"), QoS: 1, Payload: bytes.Repeat([]byte("BIG"), 50_000), Image: true, Ref: "i1"},
+		{Topic: topics.Inspections(), QoS: 1, Payload: []byte(`{"n":2}`), Ref: "i2"},
+		{Topic: topics.Image("i2"), QoS: 1, Payload: []byte("small image"), Image: true, Ref: "i2"},
+		{Topic: topics.Alerts(), QoS: 1, Payload: []byte(`{"n":3}`), Alert: true, Ref: "i3"},
+	}
+	for i, m := range msgs {
+		if _, err := s.CommitScan(fmt.Sprintf("r-%d", i), nil, []buffer.Message{m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return msgs
+}
+
+// TestRefusedImageDropped: a broker that closes the connection whenever
+// one message is sent (as on a packet size limit or an ACL deny) would
+// block the outbox for ever. After max_send_attempts lost connections with
+// that message first in line, an image is dropped and reported, and what
+// follows is delivered.
+func TestRefusedImageDropped(t *testing.T) {
+	b := testbroker.StartRefusing(t)
+	b.SetRefuse(func(_ string, p []byte) bool { return len(p) > 100_000 })
+	cfg := testConfig(b.URL)
+	cfg.MQTT.MaxSendAttempts = 3
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	in := mqtttest.Listen(t, b.URL, "", topics.Base+"/#")
+	s := newStore(t)
+	refusalQueue(t, s, topics)
+	var mu sync.Mutex
+	var drops []buffer.Dropped
+	r := &running{log: &agenttest.LogBuffer{}, done: make(chan struct{})}
+	var err error
+	r.p, err = publish.New(cfg, s, "test", slog.New(slog.NewTextHandler(r.log, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p.OnDrop = func(d buffer.Dropped, why string) {
+		mu.Lock()
+		drops = append(drops, d)
+		mu.Unlock()
+		if !strings.Contains(why, "3 times") {
+			t.Errorf("why %q does not say how many attempts", why)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { defer close(r.done); r.p.Run(ctx) }()
+	t.Cleanup(r.stop)
+
+	agenttest.Eventually(t, 30*time.Second, "everything but the refused image delivered", func() bool {
+		st, _ := s.Stats()
+		return st.Pending == 0
+	})
+	if n := b.Refused.Load(); n != 3 {
+		t.Errorf("the broker refused the image %d times, want max_send_attempts = 3", n)
+	}
+	for _, topic := range []string{topics.Inspections(), topics.Image("i2"), topics.Alerts()} {
+		if len(in.Payloads(topic)) == 0 {
+			t.Errorf("nothing arrived on %s", topic)
+		}
+	}
+	if got := len(in.Payloads(topics.Inspections())); got < 2 {
+		t.Errorf("%d results arrived, want both", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drops) != 1 || drops[0].Topic != topics.Image("i1") || drops[0].Ref != "i1" || !drops[0].Image {
+		t.Fatalf("drops reported: %+v, want the image of i1 only", drops)
+	}
+	st := r.p.State()
+	if st.Refused != 1 || st.Stuck != nil || len(st.Problems) != 0 {
+		t.Errorf("state %+v: want 1 refused image, nothing stuck", st)
+	}
+	if bs, _ := s.Stats(); bs.Dropped != 1 {
+		t.Errorf("the buffer counts %d dropped, want 1", bs.Dropped)
+	}
+}
+
+// TestRefusedResultStuck: a result or alert is never dropped: delivery
+// stops on it, and the retained status and State say so and why, until
+// the broker takes it; then everything flows again and the problem clears.
+func TestRefusedResultStuck(t *testing.T) {
+	b := testbroker.StartRefusing(t)
+	b.SetRefuse(func(_ string, p []byte) bool { return bytes.Equal(p, []byte(`{"n":2}`)) })
+	cfg := testConfig(b.URL)
+	cfg.MQTT.MaxSendAttempts = 3
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	in := mqtttest.Listen(t, b.URL, "", topics.Base+"/#")
+	s := newStore(t)
+	refusalQueue(t, s, topics)
+	r := start(t, cfg, s, nil)
+	agenttest.Eventually(t, 30*time.Second, "delivery stuck reported", func() bool { return r.p.State().Stuck != nil })
+	st := r.p.State()
+	if st.Stuck.Topic != topics.Inspections() || st.Stuck.Ref != "i2" || st.Stuck.Attempts < 3 {
+		t.Errorf("stuck %+v, want the result of i2 after 3 attempts", st.Stuck)
+	}
+	if len(st.Problems) != 1 || st.Problems[0].Code != publish.ProblemDeliveryStuck || !strings.Contains(st.Problems[0].Message, "never dropped") {
+		t.Errorf("problems %+v", st.Problems)
+	}
+	agenttest.Eventually(t, 10*time.Second, "…/status says so", func() bool {
+		ps := in.Payloads(topics.Status())
+		return len(ps) > 0 && bytes.Contains(ps[len(ps)-1], []byte(publish.ProblemDeliveryStuck))
+	})
+	if len(in.Payloads(topics.Alerts())) != 0 || len(in.Payloads(topics.Image("i2"))) != 0 {
+		t.Error("messages after the stuck result were delivered: order lost")
+	}
+	if n := b.Refused.Load(); n > 20 {
+		t.Errorf("%d attempts: the publisher must back off", n)
+	}
+	b.SetRefuse(nil) // the broker's limit raised
+	agenttest.Eventually(t, 30*time.Second, "delivery moves again", func() bool {
+		bs, _ := s.Stats()
+		return bs.Pending == 0 && r.p.State().Stuck == nil
+	})
+	if bs, _ := s.Stats(); bs.Dropped != 0 {
+		t.Errorf("%d messages dropped: a result or alert never is", bs.Dropped)
+	}
+	agenttest.Eventually(t, 10*time.Second, "…/status clear", func() bool {
+		ps := in.Payloads(topics.Status())
+		return len(ps) > 0 && !bytes.Contains(ps[len(ps)-1], []byte("problems"))
+	})
+}
+
+// TestSubscriptionDenied: a broker whose ACL denies the declarations topic
+// answers SUBACK 0x80, which paho reports as success: the publisher logs
+// it, counts it and reports it as a problem.
+func TestSubscriptionDenied(t *testing.T) {
+	b := testbroker.StartRefusing(t)
+	b.SetDeny(func(f string) bool { return strings.HasSuffix(f, "/declarations") })
+	cfg := testConfig(b.URL)
+	r := start(t, cfg, newStore(t), func([]byte, bool) error { return nil })
+	agenttest.Eventually(t, 10*time.Second, "denial noticed", func() bool { return r.p.State().Denied > 0 })
+	st := r.p.State()
+	if len(st.Problems) != 1 || st.Problems[0].Code != publish.ProblemSubscriptionDenied || !strings.Contains(st.Problems[0].Message, "0x80") {
+		t.Errorf("problems %+v", st.Problems)
+	}
+	if !strings.Contains(r.log.String(), "denied") {
+		t.Errorf("not logged:\n%s", r.log.String())
+	}
+}
+
+// TestDeclarationAckedOnlyWhenStored: a declaration the handler could not
+// store is not acknowledged, so the broker sends it again on the next
+// connection; one stored is acknowledged and not sent again.
+func TestDeclarationAckedOnlyWhenStored(t *testing.T) {
+	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
+	cfg := testConfig(b.URL())
+	var mu sync.Mutex
+	calls := map[string]int{}
+	fail := true
+	onDecl := func(p []byte, _ bool) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[string(p)]++
+		if string(p) == "unstorable" && fail {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	count := func(p string) int { mu.Lock(); defer mu.Unlock(); return calls[p] }
+	r := start(t, cfg, newStore(t), onDecl)
+	agenttest.Eventually(t, 10*time.Second, "connected", func() bool { return r.p.State().Connected })
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs"))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	agenttest.Eventually(t, 10*time.Second, "subscribed", func() bool {
+		pub.Publish(publish.Declarations(cfg.Site), 1, false, "stored").WaitTimeout(time.Second)
+		return count("stored") > 0
+	})
+	pub.Publish(publish.Declarations(cfg.Site), 1, false, "unstorable").WaitTimeout(5 * time.Second)
+	agenttest.Eventually(t, 10*time.Second, "unstorable tried", func() bool { return count("unstorable") == 1 })
+	pub.Disconnect(100)
+	stored := count("stored")
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	b.Shutdown() // the session, with the unacknowledged message, is saved
+	b.Restart()
+	agenttest.Eventually(t, 20*time.Second, "unacknowledged declaration sent again", func() bool { return count("unstorable") >= 2 })
+	time.Sleep(300 * time.Millisecond)
+	if n := count("stored"); n != stored {
+		t.Errorf("an acknowledged declaration came again (%d times, %d before)", n, stored)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Declaration is one container's customs declaration.
@@ -21,6 +22,32 @@ type Declaration struct {
 	Exporter        string     `json:"exporter,omitempty"`
 	Destination     string     `json:"destination,omitempty"`
 	Documents       []Document `json:"documents,omitempty"`
+	// IssuedAt and Revision order the versions of a container's
+	// declaration (gatescan's compatible extension of interfaces.md §2,
+	// both optional): when the customs system issued this version, and
+	// the amendment number of the declaration. Over MQTT versions may
+	// arrive in any order and a broker replays retained copies: these
+	// decide which one is newer.
+	IssuedAt time.Time `json:"issued_at,omitzero"`
+	Revision int       `json:"revision,omitempty"`
+}
+
+// Supersedes reports whether d is a newer version than old of a
+// container's declaration, by their own order: the later issued_at when
+// both carry one, else the higher revision of the same declaration_id.
+// decided is false when nothing in them orders them; the caller then goes
+// by arrival.
+func (d *Declaration) Supersedes(old *Declaration) (newer, decided bool) {
+	if !d.IssuedAt.IsZero() && !old.IssuedAt.IsZero() && !d.IssuedAt.Equal(old.IssuedAt) {
+		return d.IssuedAt.After(old.IssuedAt), true
+	}
+	if d.DeclarationID == old.DeclarationID && d.Revision > 0 && old.Revision > 0 {
+		return d.Revision > old.Revision, true
+	}
+	if !d.IssuedAt.IsZero() && d.IssuedAt.Equal(old.IssuedAt) {
+		return false, true // the same version again
+	}
+	return false, false
 }
 
 // Item is one line of goods.
@@ -107,6 +134,9 @@ func (d *Declaration) Check() error {
 		if it.Packages < 0 {
 			bad("items[%d].packages %d cannot be negative", i, it.Packages)
 		}
+	}
+	if d.Revision < 0 {
+		bad("revision %d cannot be negative", d.Revision)
 	}
 	return errors.Join(errs...)
 }
