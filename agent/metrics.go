@@ -107,7 +107,9 @@ var (
 	descConfigGen = prometheus.NewDesc("gatescan_config_generation", "Number of configs applied since start: 1, plus one per applied reload.", nil, nil)
 	descBudget    = prometheus.NewDesc("gatescan_buffer_disk_budget_bytes", "The buffer's disk budget (buffer.max_disk_mb); 0 when it has none.", nil, nil)
 	// Alerts and dashboards join it on instance to name the gate.
-	descGate = prometheus.NewDesc("gatescan_gate_info", "Always 1; the gate's site and gate (the MQTT topics' names) as labels.", []string{"site", "gate"}, nil)
+	descGate    = prometheus.NewDesc("gatescan_gate_info", "Always 1; the gate's site and gate (the MQTT topics' names) as labels.", []string{"site", "gate"}, nil)
+	descProblem = prometheus.NewDesc("gatescan_problem", "1 for each problem reported on …/status and the page: delivery_stuck, subscription_denied, disk_low, disk_full.", []string{"code"}, nil)
+	descDenied  = prometheus.NewDesc("gatescan_mqtt_subscriptions_denied_total", "Subscriptions the broker refused (SUBACK 0x80).", nil, nil)
 )
 
 // liveCollector reports the agent's outbox, broker and buffer at scrape
@@ -118,7 +120,7 @@ func (c *liveCollector) bind(a *Agent) { c.a.Store(a) }
 
 // Describe implements prometheus.Collector.
 func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOutbox, descOldest, descAlerts, descMQTT, descBuffer, descConfigGen, descBudget, descGate} {
+	for _, d := range []*prometheus.Desc{descOutbox, descOldest, descAlerts, descMQTT, descBuffer, descConfigGen, descBudget, descGate, descProblem, descDenied} {
 		ch <- d
 	}
 }
@@ -134,7 +136,12 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, float64(cfg.Buffer.MaxDiskMB<<20))
 	ch <- prometheus.MustNewConstMetric(descGate, prometheus.GaugeValue, 1, cfg.Site, cfg.Gate)
 	if a.pub != nil {
-		ch <- prometheus.MustNewConstMetric(descMQTT, prometheus.GaugeValue, b2f(a.pub.State().Connected))
+		ps := a.pub.State()
+		ch <- prometheus.MustNewConstMetric(descMQTT, prometheus.GaugeValue, b2f(ps.Connected))
+		ch <- prometheus.MustNewConstMetric(descDenied, prometheus.CounterValue, float64(ps.Denied))
+		for _, p := range ps.Problems {
+			ch <- prometheus.MustNewConstMetric(descProblem, prometheus.GaugeValue, 1, p.Code)
+		}
 	}
 	if a.store == nil {
 		return

@@ -159,6 +159,12 @@ func (a *Agent) pageData() pageData {
 	}
 	set("mqtt.delivered", fmt.Sprintf("%d delivered, %d failures", d.S.MQTT.Delivered, d.S.MQTT.Failures), "")
 	set("mqtt.error", orNone(d.S.MQTT.LastError), badIf(d.S.MQTT.LastError != ""))
+	// What …/status reports: delivery stuck, a subscription denied, the disk.
+	probs := make([]string, 0, len(d.S.MQTT.Problems))
+	for _, p := range d.S.MQTT.Problems {
+		probs = append(probs, fmt.Sprintf("%s since %s: %s", p.Code, fmtClock(p.Since), p.Message))
+	}
+	set("problems", orNone(strings.Join(probs, "; ")), badIf(len(probs) > 0))
 	o := d.S.Outbox
 	switch {
 	case o.Error != "":
