@@ -138,8 +138,9 @@ func (a *Agent) keepBuffer(ctx context.Context) {
 	}
 }
 
-// retain removes delivered messages and scan records older than
-// buffer.retention. Undelivered messages are kept whatever their age.
+// retain removes delivered messages, scan records, weights and learned
+// tares older than buffer.retention. Undelivered messages are kept
+// whatever their age.
 func (a *Agent) retain(m *outboxMetrics) {
 	keep := a.Config().Buffer.Retention
 	if keep <= 0 {
@@ -150,11 +151,12 @@ func (a *Agent) retain(m *outboxMetrics) {
 		a.log.Error("buffer retention failed; will retry", "err", err)
 		return
 	}
-	if r.Messages == 0 && r.Scans == 0 {
+	if r.Messages == 0 && r.Scans == 0 && r.Weights == 0 && r.Tares == 0 {
 		return
 	}
 	m.pruned.Add(float64(r.Messages))
-	a.log.Info("buffer retention", "older_than", keep, "messages", r.Messages, "bytes", r.Bytes, "scans", r.Scans)
+	a.log.Info("buffer retention", "older_than", keep, "messages", r.Messages, "bytes", r.Bytes, "scans", r.Scans,
+		"weights", r.Weights, "tares", r.Tares)
 	if r.Bytes >= reclaimAfter {
 		if err := a.store.Reclaim(false); err != nil {
 			a.log.Warn("buffer space not reclaimed after retention", "err", err)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +74,12 @@ type Store struct {
 	acked   atomic.Uint64
 	dropped atomic.Uint64
 	notify  chan struct{}
+	// unsynced is set when an fsync failed: what was committed since may
+	// not be on disk, so nothing counts as durably committed (ScanDone)
+	// until a sync succeeds again.
+	unsynced atomic.Bool
+	// syncFn is Badger's Sync; a test makes it fail.
+	syncFn func() error
 }
 
 // Key layout. An outbox key is pOutbox, the sequence and the commit time,
@@ -99,7 +107,7 @@ const (
 func Open(dir string, o Options) (*Store, error) {
 	if !o.ReadOnly {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("buffer directory %s: %w", dir, err)
+			return nil, openError(dir, err)
 		}
 	}
 	if n := len(o.EncryptionKey); n != 0 && n != 16 && n != 24 && n != 32 {
@@ -138,9 +146,10 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open buffer %s: %w: this buffer was written with another encryption key (check buffer.encryption_key_file)", dir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open buffer %s: %w (is another gatescan running on it? copy the directory to read it)", dir, err)
+		return nil, openError(dir, err)
 	}
 	s := &Store{db: db, dir: dir, sync: o.SyncWrites, log: o.Logger, notify: make(chan struct{}, 1)}
+	s.syncFn = db.Sync
 	err = db.View(func(txn *badger.Txn) error {
 		for _, c := range []struct {
 			k []byte
@@ -163,6 +172,25 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("read buffer counters in %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+// openError says what is wrong with a buffer Badger could not open: the
+// lock held by another process, files this user may not read or write,
+// or a damaged store.
+func openError(dir string, err error) error {
+	switch {
+	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
+		return fmt.Errorf("open buffer %s: %w (another gatescan, or a tool, has it open: stop it, or copy the directory to read it)", dir, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("open buffer %s: %w (user %d may not read and write its files: `chown -R gatescan: %s`, or fix buffer.dir)", dir, err, os.Getuid(), dir)
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EEXIST):
+		return fmt.Errorf("open buffer %s: %w (buffer.dir must be a directory)", dir, err)
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("open buffer %s: %w (the disk is full: free space there)", dir, err)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("open buffer %s: %w (the file system is read-only)", dir, err)
+	}
+	return fmt.Errorf("open buffer %s: %w (Badger cannot read it: damaged files or a disk error? move the directory aside to start with an empty buffer, and keep it for recovery)", dir, err)
 }
 
 func getUint(txn *badger.Txn, k []byte) (uint64, error) {
@@ -206,11 +234,25 @@ func (s *Store) Update(durable bool, fn func(txn *badger.Txn) error) error {
 	if err := s.db.Update(fn); err != nil {
 		return err
 	}
-	if durable && s.sync {
-		if err := s.db.Sync(); err != nil {
-			return fmt.Errorf("sync buffer: %w", err)
-		}
+	if durable {
+		return s.syncNow()
 	}
+	return nil
+}
+
+// syncNow makes what was committed durable when the store syncs its
+// commits. A failed fsync leaves the store unsynced until one succeeds:
+// the kernel may have dropped the dirty pages, so a later success of
+// another commit's sync is the only proof that everything is on disk.
+func (s *Store) syncNow() error {
+	if !s.sync {
+		return nil
+	}
+	if err := s.syncFn(); err != nil {
+		s.unsynced.Store(true)
+		return fmt.Errorf("sync buffer to disk: %w", err)
+	}
+	s.unsynced.Store(false)
 	return nil
 }
 
@@ -384,12 +426,12 @@ func (s *Store) Commit(c ScanCommit) (ok bool, err error) {
 		return false, fmt.Errorf("commit scan %s: %w", scanKey, err)
 	}
 	s.seq = seq
-	if s.sync {
-		if err := s.db.Sync(); err != nil {
-			return false, fmt.Errorf("commit scan %s: sync: %w", scanKey, err)
-		}
-	}
+	// Queued even if the sync fails (delivering it early does no harm),
+	// but not reported committed: the caller keeps the scan's files.
 	s.wake()
+	if err := s.syncNow(); err != nil {
+		return false, fmt.Errorf("commit scan %s: %w", scanKey, err)
+	}
 	return true, nil
 }
 
@@ -425,12 +467,10 @@ func (s *Store) Enqueue(msgs ...Message) error {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	s.seq = seq
-	if s.sync {
-		if err := s.db.Sync(); err != nil {
-			return fmt.Errorf("enqueue: sync: %w", err)
-		}
-	}
 	s.wake()
+	if err := s.syncNow(); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
 	return nil
 }
 
@@ -444,8 +484,15 @@ func (s *Store) wake() {
 // Notify is signalled when messages are queued.
 func (s *Store) Notify() <-chan struct{} { return s.notify }
 
-// ScanDone reports whether a scan's results are committed.
+// ScanDone reports whether a scan's results are committed, durably: after
+// a failed fsync it syncs again first, and fails if that fails too, so
+// that a scan whose commit may not be on disk is not deleted as done.
 func (s *Store) ScanDone(scanKey string) (bool, error) {
+	if s.unsynced.Load() {
+		if err := s.syncNow(); err != nil {
+			return false, fmt.Errorf("scan %s: its commit may not be on disk: %w", scanKey, err)
+		}
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		_, err := txn.Get(scanKeyOf(scanKey))
 		return err

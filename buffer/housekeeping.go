@@ -1,6 +1,9 @@
 package buffer
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,11 +115,17 @@ type PruneReport struct {
 	Messages int   `json:"messages"`
 	Bytes    int64 `json:"bytes"`
 	Scans    int   `json:"scans"`
+	// Weights counts stable weights (and the marks of the scans that
+	// joined them), Tares learned vehicle tares.
+	Weights int `json:"weights"`
+	Tares   int `json:"tares"`
 }
 
 // Prune applies retention: it removes delivered messages committed before
-// cutoff, and the records of scans (and their inspections) committed before
-// cutoff. Undelivered messages are never pruned, whatever their age.
+// cutoff, the records of scans (and their inspections) committed before
+// cutoff, stable weights taken before it with the marks of the scans that
+// joined them, and vehicle tares last learned before it. Undelivered
+// messages are never pruned, whatever their age.
 func (s *Store) Prune(cutoff time.Time) (PruneReport, error) {
 	var r PruneReport
 	var keys [][]byte
@@ -150,6 +159,34 @@ func (s *Store) Prune(cutoff time.Time) (PruneReport, error) {
 				keys = append(keys, join(pResult, id))
 			}
 			r.Scans++
+		}
+		// Weights and their marks end with their time, big-endian.
+		for _, p := range [][]byte{pWeight, pWeightUsed} {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+			for it.Rewind(); it.Valid(); it.Next() {
+				k := it.Item().Key()
+				if len(k) < len(p)+8 {
+					continue
+				}
+				at := time.Unix(0, int64(binary.BigEndian.Uint64(k[len(k)-8:])))
+				if at.Before(cutoff) {
+					keys = append(keys, it.Item().KeyCopy(nil))
+					if bytes.Equal(p, pWeight) {
+						r.Weights++
+					}
+				}
+			}
+			it.Close()
+		}
+		tares := txn.NewIterator(badger.IteratorOptions{Prefix: pPlateTare, PrefetchValues: true})
+		defer tares.Close()
+		for tares.Rewind(); tares.Valid(); tares.Next() {
+			var w Weight
+			if err := tares.Item().Value(func(v []byte) error { return json.Unmarshal(v, &w) }); err != nil || !w.At.Before(cutoff) {
+				continue
+			}
+			keys = append(keys, tares.Item().KeyCopy(nil))
+			r.Tares++
 		}
 		return nil
 	})
