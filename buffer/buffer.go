@@ -10,8 +10,8 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
