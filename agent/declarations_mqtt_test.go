@@ -116,7 +116,7 @@ func TestDeclarationVersionsOverMQTT(t *testing.T) {
 	send(true, versioned("R-1", "CSQU3054383", "", 0, "retained first version"))
 	a := runAgent(t, cfg)
 	desc := func(container string) string {
-		d, err := a.declaration(container)
+		d, err := a.joiner().declaration(container)
 		if err != nil || d == nil {
 			return ""
 		}
