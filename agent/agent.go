@@ -39,6 +39,8 @@ type Agent struct {
 	// obm counts what housekeeping and the publisher drop (outbox.go).
 	obm     *outboxMetrics
 	obmOnce sync.Once
+	// disk is the buffer's disk: budget, free space, low or full (disk.go).
+	disk diskWatch
 }
 
 // Options are how the agent is run, beside its config.
@@ -114,6 +116,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.pub.OnDrop = a.refusedByBroker
+	a.setBudget()
+	a.checkDisk()
 	srv, err := a.serveHTTP(cfg.HTTP.Listen)
 	if err != nil {
 		return err

@@ -107,7 +107,7 @@ func (a *Agent) status() Status {
 	}
 	if a.store != nil {
 		st, err := a.store.Stats()
-		s.Outbox = OutboxStatus{Stats: st}
+		s.Outbox = OutboxStatus{Stats: st, Disk: a.diskStatus()}
 		if err != nil {
 			s.Outbox.Error = err.Error()
 		}
@@ -151,7 +151,8 @@ type ConfigStatus struct {
 // size, or why it could not be read.
 type OutboxStatus struct {
 	buffer.Stats
-	Error string `json:"error,omitempty"`
+	Disk  DiskStatus `json:"disk"`
+	Error string     `json:"error,omitempty"`
 }
 
 // InspectionSummary is a recent inspection in /api/status.

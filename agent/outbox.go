@@ -20,7 +20,7 @@ import (
 func openBuffer(cfg *config.Config, log *slog.Logger) (*buffer.Store, error) {
 	b := cfg.Buffer
 	if b.MaxDiskMB > 0 && b.MaxDiskMB<<20 < buffer.MinBudget {
-		return nil, fmt.Errorf("buffer.max_disk_mb %d is below the %d MB Badger needs for its own logs and tables: raise it, or set 0 for no budget",
+		return nil, fmt.Errorf("buffer.max_disk_mb %d is below the %d MB Badger needs for its own logs and tables: raise it, or set 0 for a budget derived from the free space (-1 for none)",
 			b.MaxDiskMB, buffer.MinBudget>>20)
 	}
 	o := buffer.Options{SyncWrites: b.SyncWrites, Logger: log}
@@ -58,7 +58,7 @@ func ReadKeyFile(flag, name string) ([]byte, error) {
 // retention runs, since a burst of scans fills a disk faster than an hour.
 const (
 	defaultHousekeeping = time.Minute
-	budgetEvery         = 5 * time.Second
+	diskEvery           = 5 * time.Second
 	// reclaimAfter is how much pruned data makes retention reclaim its
 	// space at once rather than leave it to the next compactions.
 	reclaimAfter = 8 << 20
@@ -108,7 +108,7 @@ func (a *Agent) keepBuffer(ctx context.Context) {
 	if every <= 0 {
 		every = defaultHousekeeping
 	}
-	budget := time.NewTicker(min(every, budgetEvery))
+	budget := time.NewTicker(min(every, diskEvery))
 	defer budget.Stop()
 	retain := time.NewTicker(every)
 	defer retain.Stop()
@@ -124,10 +124,19 @@ func (a *Agent) keepBuffer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-budget.C:
-			if time.Now().After(quietUntil) && !a.enforceBudget(m) {
+			// The buffer takes no writes with its disk full, and a
+			// compaction or GC would write: nothing but watching.
+			state := a.checkDisk()
+			if state == diskFull {
+				continue
+			}
+			if (state == diskLow || time.Now().After(quietUntil)) && !a.enforceBudget(m) {
 				quietUntil = time.Now().Add(overBudgetPause)
 			}
 		case <-retain.C:
+			if a.checkDisk() == diskFull {
+				continue
+			}
 			a.retain(m)
 			if n, err := a.store.GC(0.5); err != nil {
 				a.log.Warn("buffer value-log GC failed", "err", err)
@@ -187,26 +196,40 @@ const maxReported = 500
 // …/dropped queued as an alert (the last thing a later drop would take).
 // It returns false when the store stays over budget with nothing the
 // policy lets it drop.
+//
+// With the disk under buffer.min_free_mb the budget shrinks by what is
+// missing, so that delivered messages kept for replay, then undelivered
+// images, give the space back.
 func (a *Agent) enforceBudget(m *outboxMetrics) bool {
-	cfg := a.Config()
-	budget := cfg.Buffer.MaxDiskMB << 20
+	budget, reason := a.disk.budget, "disk_budget"
+	a.disk.mu.Lock()
+	free, state := a.disk.free, a.disk.state
+	a.disk.mu.Unlock()
+	if state == diskLow {
+		if used, err := a.store.DiskBytes(); err == nil {
+			shrunk := max(buffer.MinBudget, used-(a.floorBytes()-free))
+			if budget <= 0 || shrunk < budget {
+				budget, reason = shrunk, "disk_low"
+			}
+		}
+	}
 	if budget <= 0 {
 		return true
 	}
 	rep, err := a.store.EnforceBudget(budget)
 	if err != nil {
-		a.log.Error("disk budget not applied; will retry", "budget_mb", cfg.Buffer.MaxDiskMB, "err", err)
+		a.log.Error("disk budget not applied; will retry", "budget_mb", budget>>20, "err", err)
 		return true
 	}
 	if !rep.Acted() {
-		if rep.After > budget {
+		if rep.After > budget && reason == "disk_budget" {
 			a.log.Warn("buffer over its disk budget, and what is left may not be dropped (it is under half the budget, the rest is Badger's own); raise buffer.max_disk_mb",
-				"disk_bytes", rep.After, "budget_mb", cfg.Buffer.MaxDiskMB)
+				"disk_bytes", rep.After, "budget_mb", budget>>20)
 			return false
 		}
 		return true
 	}
-	a.reportDrop(m, "disk_budget", rep)
+	a.reportDrop(m, reason, rep)
 	return true
 }
 
@@ -230,7 +253,7 @@ func (a *Agent) reportDrop(m *outboxMetrics, reason string, rep buffer.BudgetRep
 		m.dropped.WithLabelValues(class).Inc()
 	}
 	m.dropped.WithLabelValues("delivered").Add(float64(rep.Delivered))
-	attrs := []any{"reason", reason, "budget_mb", cfg.Buffer.MaxDiskMB, "disk_bytes_before", rep.Before, "disk_bytes_after", rep.After,
+	attrs := []any{"reason", reason, "budget_mb", rep.BudgetBytes >> 20, "disk_bytes_before", rep.Before, "disk_bytes_after", rep.After,
 		"delivered_dropped", rep.Delivered, "undelivered_dropped", len(rep.Undelivered), "undelivered_alerts_dropped", alerts}
 	if len(rep.Undelivered) > 0 {
 		refs := make([]string, 0, 20)

@@ -180,6 +180,13 @@ func (a *Agent) pageData() pageData {
 	}
 	set("outbox.oldest", oldest, "")
 	set("buffer.size", fmt.Sprintf("%.1f MB", float64(o.DiskBytes)/1e6), "")
+	dk := o.Disk
+	budget := "no budget"
+	if dk.BudgetBytes > 0 {
+		budget = fmt.Sprintf("budget %d MB", dk.BudgetBytes>>20)
+	}
+	set("buffer.disk", fmt.Sprintf("%s: %d MB free (keeps %d MB), %s", dk.State, dk.FreeBytes>>20, dk.MinFreeBytes>>20, budget),
+		map[string]string{"ok": "ok", "low": "warn", "full": "bad"}[dk.State])
 	return d
 }
 

@@ -260,7 +260,8 @@ func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection
 	if err != nil {
 		return err
 	}
-	ok, err := a.store.Commit(buffer.ScanCommit{Key: id.key, Identity: ident, Quarantined: id.quarantined,
+	msgs = a.keepable(msgs) // disk.go: no images with the disk nearly full
+	ok, err := a.commitScan(buffer.ScanCommit{Key: id.key, Identity: ident, Quarantined: id.quarantined,
 		Results: recs, Messages: msgs, Consumed: consumed})
 	if err != nil {
 		return err

@@ -80,6 +80,8 @@ type Store struct {
 	unsynced atomic.Bool
 	// syncFn is Badger's Sync; a test makes it fail.
 	syncFn func() error
+	// reserve is the free space below which writes are refused (disk.go).
+	reserve atomic.Int64
 }
 
 // Key layout. An outbox key is pOutbox, the sequence and the commit time,
@@ -229,6 +231,9 @@ func (s *Store) Dir() string { return s.dir }
 // opened with SyncWrites, the commit is on disk when Update returns: use it
 // for anything whose source is deleted once stored (a declaration file).
 func (s *Store) Update(durable bool, fn func(txn *badger.Txn) error) error {
+	if err := s.room(); err != nil {
+		return err
+	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	if err := s.db.Update(fn); err != nil {
@@ -386,6 +391,9 @@ func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message, con
 // attempts (BeginAttempt) goes in the same transaction.
 func (s *Store) Commit(c ScanCommit) (ok bool, err error) {
 	scanKey, results, msgs, consumed := c.Key, c.Results, c.Messages, c.Consumed
+	if err := s.room(); err != nil {
+		return false, fmt.Errorf("commit scan %s: %w", scanKey, err)
+	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	s.mu.Lock()
@@ -457,6 +465,9 @@ func (s *Store) queue(txn *badger.Txn, seq *uint64, msgs []Message, now time.Tim
 // Enqueue durably queues messages that are not part of an inspection (a
 // report of dropped messages).
 func (s *Store) Enqueue(msgs ...Message) error {
+	if err := s.room(); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	s.mu.Lock()

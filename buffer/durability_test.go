@@ -136,3 +136,39 @@ func TestPruneWeightsAndTares(t *testing.T) {
 		t.Errorf("%d marks of joined weights kept past retention", n)
 	}
 }
+
+// TestReserveRefusesWrites: with less free space than the reserve, every
+// write that adds data fails with ErrDiskFull (Badger never writes into a
+// full disk through its memory maps) and reads go on.
+func TestReserveRefusesWrites(t *testing.T) {
+	s := open(t, t.TempDir(), Options{SyncWrites: true})
+	if _, err := s.CommitScan("before", nil, []Message{{Topic: "t", QoS: 1, Payload: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	free, err := s.FreeBytes()
+	if err != nil || free <= 0 {
+		t.Fatalf("free space: %d %v", free, err)
+	}
+	s.SetReserve(free + 1<<40)
+	for what, err := range map[string]error{
+		"commit":      func() error { _, err := s.CommitScan("after", nil, nil); return err }(),
+		"enqueue":     s.Enqueue(Message{Topic: "t", QoS: 1}),
+		"declaration": s.StoreDeclaration("MSKU9070323", []byte("{}"), 0),
+		"weight":      s.PutWeight(Weight{Lane: "L1", GrossKg: 1, At: time.Now()}),
+		"ack":         s.Ack(1),
+	} {
+		if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "MB free") {
+			t.Errorf("%s with the disk under the reserve: %v, want ErrDiskFull saying how much is free", what, err)
+		}
+	}
+	if done, err := s.ScanDone("before"); !done || err != nil {
+		t.Errorf("reads with the disk full: %v %v", done, err)
+	}
+	if p, err := s.Pending(0, 10, 0); err != nil || len(p) != 1 {
+		t.Errorf("pending with the disk full: %d %v", len(p), err)
+	}
+	s.SetReserve(0)
+	if _, err := s.CommitScan("after", nil, nil); err != nil {
+		t.Errorf("commit once there is room: %v", err)
+	}
+}

@@ -202,6 +202,12 @@ func (c *Config) validateConnections(bad func(path, format string, a ...any)) {
 	if c.MQTT.Keepalive < time.Second {
 		bad("mqtt.keepalive", "%v is too short; use at least 1s", c.MQTT.Keepalive)
 	}
+	if c.Buffer.MaxDiskMB < -1 {
+		bad("buffer.max_disk_mb", "%d: give a size in MB (at least 64), 0 for a budget derived from the free space, or -1 for none", c.Buffer.MaxDiskMB)
+	}
+	if c.Buffer.MinFreeMB < 0 {
+		bad("buffer.min_free_mb", "%d cannot be negative (0 turns the free space checks off)", c.Buffer.MinFreeMB)
+	}
 	if c.Buffer.Dir == "" {
 		bad("buffer.dir", "must name the directory Badger keeps its files in")
 	}

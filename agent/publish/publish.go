@@ -794,6 +794,27 @@ func (p *Publisher) delivered1(seq uint64) {
 	}
 }
 
+// ErrNotConnected is returned by PublishNow without a connection.
+var ErrNotConnected = errors.New("not connected to the broker")
+
+// PublishNow sends messages outside the outbox, in order, and waits for
+// each one's PUBACK: for results the buffer cannot take (its disk is
+// full). It fails when not connected, or when a message is not
+// acknowledged before ctx ends.
+func (p *Publisher) PublishNow(ctx context.Context, msgs []buffer.Message) error {
+	c := p.current()
+	if c == nil {
+		return ErrNotConnected
+	}
+	for _, m := range msgs {
+		if err := wait(ctx, c.Publish(m.Topic, m.QoS, m.Retained, m.Payload)); err != nil {
+			return fmt.Errorf("publish %s live: %w", m.Topic, err)
+		}
+		p.delivered.Add(1)
+	}
+	return nil
+}
+
 // Publish sends a transient message (live weight) at QoS 0, without the
 // outbox. It never blocks: when the broker is not connected, or the last
 // ones have not gone yet, the message is dropped.
