@@ -73,14 +73,14 @@ type MQTT struct {
 
 // Buffer is the Badger store-and-forward buffer.
 type Buffer struct {
-	Dir               string        `yaml:"dir"`
-	SyncWrites        bool          `yaml:"sync_writes"`
-	Retention         time.Duration `yaml:"retention"`
-	MaxDiskMB         int64         `yaml:"max_disk_mb"`
+	Dir        string        `yaml:"dir"`
+	SyncWrites bool          `yaml:"sync_writes"`
+	Retention  time.Duration `yaml:"retention"`
+	MaxDiskMB  int64         `yaml:"max_disk_mb"`
 	// MinFreeMB is the free space below which the buffer stops keeping
 	// images; under half of it, it takes no writes at all.
-	MinFreeMB int64 `yaml:"min_free_mb"`
-	EncryptionKeyFile string        `yaml:"encryption_key_file"`
+	MinFreeMB         int64  `yaml:"min_free_mb"`
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
 	// Housekeeping is how often retention, the disk budget and the
 	// value-log GC run.
 	Housekeeping time.Duration `yaml:"housekeeping_interval"`
