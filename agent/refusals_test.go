@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,33 +25,11 @@ import (
 // The hostile-conditions part of the fault suite: the built binary against
 // a broker that refuses large packets, and on a disk that fills up.
 
-// writeNoisyScan writes a 1400×420 scan of a 14 m vehicle whose cargo is
-// noise: its annotated image does not compress, and takes about 150 kB
-// (over a 100 kB packet limit) at any width the detector annotates.
+// writeNoisyScan writes a scan whose annotated image takes about 150 kB,
+// over a 100 kB packet limit.
 func writeNoisyScan(t testing.TB, inbox, id string) {
 	t.Helper()
-	const w, h = 1400, 420
-	img := image.NewGray16(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			v := uint16(60000 - rand.IntN(300))
-			if x >= w/8 && x < w*7/8 && y >= h/5 && y < h*5/6 {
-				v = uint16(5000 + rand.IntN(20000))
-			}
-			img.SetGray16(x, y, color.Gray16{Y: v})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	agenttest.Put(t, inbox, id+".png", b.Bytes())
-	sc, _ := json.Marshal(map[string]any{
-		"scan_id": id, "lane": "L1", "scanned_at": time.Now().UTC().Format(time.RFC3339Nano),
-		"images": map[string]string{"high": id + ".png"}, "pixel_mm": map[string]float64{"x": 10, "y": 10},
-		"air": 60000, "dark": 0,
-	})
-	agenttest.Put(t, inbox, id+".json", sc)
+	agenttest.BlockScan(t, inbox, id, id, "L1", time.Now(), agenttest.NoisyBlock)
 }
 
 // hostileDaemon writes a fault config with extra mqtt and buffer keys,

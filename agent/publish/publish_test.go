@@ -411,6 +411,22 @@ func dups(got []string) []string {
 	return out
 }
 
+// refusing starts a broker that refuses what refuse matches, a publisher
+// config for it (3 attempts), a listener to everything of the gate and a
+// store holding refusalQueue.
+func refusing(t *testing.T, refuse func(topic string, payload []byte) bool) (*testbroker.Refusing, *config.Config, publish.Topics, *mqtttest.Recorder, *buffer.Store) {
+	t.Helper()
+	b := testbroker.StartRefusing(t)
+	b.SetRefuse(refuse)
+	cfg := testConfig(b.URL)
+	cfg.MQTT.MaxSendAttempts = 3
+	topics := publish.NewTopics(cfg.Site, cfg.Gate)
+	in := mqtttest.Listen(t, b.URL, "", topics.Base+"/#")
+	s := newStore(t)
+	refusalQueue(t, s, topics)
+	return b, cfg, topics, in, s
+}
+
 // refusalQueue commits, one scan each: a result, an image, a result, an
 // image, an alert; it returns their payloads.
 func refusalQueue(t *testing.T, s *buffer.Store, topics publish.Topics) []buffer.Message {
@@ -436,14 +452,7 @@ func refusalQueue(t *testing.T, s *buffer.Store, topics publish.Topics) []buffer
 // that message first in line, an image is dropped and reported, and what
 // follows is delivered.
 func TestRefusedImageDropped(t *testing.T) {
-	b := testbroker.StartRefusing(t)
-	b.SetRefuse(func(_ string, p []byte) bool { return len(p) > 100_000 })
-	cfg := testConfig(b.URL)
-	cfg.MQTT.MaxSendAttempts = 3
-	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	in := mqtttest.Listen(t, b.URL, "", topics.Base+"/#")
-	s := newStore(t)
-	refusalQueue(t, s, topics)
+	b, cfg, topics, in, s := refusing(t, func(_ string, p []byte) bool { return len(p) > 100_000 })
 	var mu sync.Mutex
 	var drops []buffer.Dropped
 	r := &running{log: &agenttest.LogBuffer{}, done: make(chan struct{})}
@@ -498,14 +507,7 @@ func TestRefusedImageDropped(t *testing.T) {
 // stops on it, and the retained status and State say so and why, until
 // the broker takes it; then everything flows again and the problem clears.
 func TestRefusedResultStuck(t *testing.T) {
-	b := testbroker.StartRefusing(t)
-	b.SetRefuse(func(_ string, p []byte) bool { return bytes.Equal(p, []byte(`{"n":2}`)) })
-	cfg := testConfig(b.URL)
-	cfg.MQTT.MaxSendAttempts = 3
-	topics := publish.NewTopics(cfg.Site, cfg.Gate)
-	in := mqtttest.Listen(t, b.URL, "", topics.Base+"/#")
-	s := newStore(t)
-	refusalQueue(t, s, topics)
+	b, cfg, topics, in, s := refusing(t, func(_ string, p []byte) bool { return bytes.Equal(p, []byte(`{"n":2}`)) })
 	r := start(t, cfg, s, nil)
 	agenttest.Eventually(t, 30*time.Second, "delivery stuck reported", func() bool { return r.p.State().Stuck != nil })
 	st := r.p.State()

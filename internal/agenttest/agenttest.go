@@ -152,24 +152,43 @@ func Put(t testing.TB, dir, name string, data []byte) {
 // image.
 func TinyScan(t testing.TB, dir, name, id, lane string, at time.Time, containerIDs ...string) {
 	t.Helper()
-	img := image.NewGray16(image.Rect(0, 0, 160, 48))
-	for y := range 48 {
-		for x := range 160 {
+	BlockScan(t, dir, name, id, lane, at, Block{W: 160, H: 48, Cargo: image.Rect(40, 10, 120, 40), Lo: 15000, Spread: 300, PixelMM: 100}, containerIDs...)
+}
+
+// Block is a synthetic scan: W×H pixels of air with a block of cargo whose
+// values are drawn from [Lo, Lo+Spread), PixelMM a side.
+type Block struct {
+	W, H       int
+	Cargo      image.Rectangle
+	Lo, Spread int
+	PixelMM    float64
+}
+
+// NoisyBlock is a 14 m vehicle whose cargo is noise: its annotated image
+// does not compress, about 150 kB at any width the detector annotates.
+var NoisyBlock = Block{W: 1400, H: 420, Cargo: image.Rect(175, 84, 1225, 350), Lo: 5000, Spread: 20000, PixelMM: 10}
+
+// BlockScan writes the scan b into dir as TinyScan does.
+func BlockScan(t testing.TB, dir, name, id, lane string, at time.Time, b Block, containerIDs ...string) {
+	t.Helper()
+	img := image.NewGray16(image.Rect(0, 0, b.W, b.H))
+	for y := range b.H {
+		for x := range b.W {
 			v := uint16(60000 - rand.Intn(300))
-			if x >= 40 && x < 120 && y >= 10 && y < 40 {
-				v = uint16(15000 + rand.Intn(300))
+			if image.Pt(x, y).In(b.Cargo) {
+				v = uint16(b.Lo + rand.Intn(b.Spread))
 			}
 			img.SetGray16(x, y, color.Gray16{Y: v})
 		}
 	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
-	Put(t, dir, name+".png", b.Bytes())
+	Put(t, dir, name+".png", buf.Bytes())
 	sc, _ := json.Marshal(map[string]any{
 		"scan_id": id, "lane": lane, "scanned_at": at.UTC().Format(time.RFC3339Nano),
-		"images": map[string]string{"high": name + ".png"}, "pixel_mm": map[string]float64{"x": 100, "y": 100},
+		"images": map[string]string{"high": name + ".png"}, "pixel_mm": map[string]float64{"x": b.PixelMM, "y": b.PixelMM},
 		"air": 60000, "dark": 0, "container_ids": containerIDs,
 	})
 	Put(t, dir, name+".json", sc)
