@@ -16,7 +16,7 @@ import (
 const (
 	diskOK   = iota
 	diskLow  // under buffer.min_free_mb: images are no longer kept
-	diskFull // under half of it: the buffer takes no writes; results go live
+	diskFull // under half of it: the buffer commits nothing; results go live
 )
 
 var diskProblem = [...]string{diskOK: "", diskLow: "disk_low", diskFull: "disk_full"}
@@ -106,7 +106,7 @@ func (a *Agent) checkDisk() int {
 	case diskLow:
 		a.log.Error("buffer disk nearly full: inspections go on and their results are kept and sent, annotated images are no longer kept", attrs...)
 	case diskFull:
-		a.log.Error("buffer disk full: the buffer takes no more writes; inspections go on and their results are sent live, a scan whose result cannot be sent stays in the inbox", attrs...)
+		a.log.Error("buffer disk full: the buffer commits nothing more; inspections go on and their results are sent live, a scan whose result cannot be sent stays in the inbox", attrs...)
 	}
 	if a.pub != nil {
 		for s := diskLow; s <= diskFull; s++ {
@@ -125,7 +125,7 @@ func (a *Agent) diskMessage(state int, free, floor int64) string {
 	if state == diskLow {
 		return fmt.Sprintf("%d MB free on the buffer's disk (%s), under buffer.min_free_mb %d: annotated images are not kept; results and alerts are. Free space there", free>>20, dir, floor>>20)
 	}
-	return fmt.Sprintf("%d MB free on the buffer's disk (%s), under half of buffer.min_free_mb %d: the buffer takes no writes; results and alerts are published live, without the outbox, and a scan whose result cannot be sent waits in the inbox. Free space there", free>>20, dir, floor>>20)
+	return fmt.Sprintf("%d MB free on the buffer's disk (%s), under half of buffer.min_free_mb %d: the buffer commits nothing; results and alerts are published live, without the outbox, and a scan whose result cannot be sent waits in the inbox. Free space there", free>>20, dir, floor>>20)
 }
 
 // keepable is what of a scan's messages the buffer keeps: with the disk

@@ -124,7 +124,7 @@ func (a *Agent) keepBuffer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-budget.C:
-			// The buffer takes no writes with its disk full, and a
+			// The buffer commits nothing with its disk full, and a
 			// compaction or GC would write: nothing but watching.
 			state := a.checkDisk()
 			if state == diskFull {

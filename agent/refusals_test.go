@@ -211,7 +211,7 @@ func fill(t *testing.T, ballast string, want int64) {
 // tmpfs (buffer.min_free_mb 60) that a ballast file fills: with room,
 // results and images are kept; under the floor, inspection goes on,
 // results are kept and delivered and images are not; under half of it,
-// the buffer takes no writes and results are published live, a scan whose
+// the buffer commits nothing and results are published live, a scan whose
 // result cannot be sent (broker away) waits in the inbox; with room again
 // it is inspected and delivered. Every scan's result arrives, the
 // status says what happens, and the daemon never dies.

@@ -231,7 +231,7 @@ func (s *Store) Dir() string { return s.dir }
 // opened with SyncWrites, the commit is on disk when Update returns: use it
 // for anything whose source is deleted once stored (a declaration file).
 func (s *Store) Update(durable bool, fn func(txn *badger.Txn) error) error {
-	if err := s.room(); err != nil {
+	if err := s.room(false); err != nil {
 		return err
 	}
 	s.gate.RLock()
@@ -391,7 +391,7 @@ func (s *Store) CommitScan(scanKey string, results []Record, msgs []Message, con
 // attempts (BeginAttempt) goes in the same transaction.
 func (s *Store) Commit(c ScanCommit) (ok bool, err error) {
 	scanKey, results, msgs, consumed := c.Key, c.Results, c.Messages, c.Consumed
-	if err := s.room(); err != nil {
+	if err := s.room(true); err != nil {
 		return false, fmt.Errorf("commit scan %s: %w", scanKey, err)
 	}
 	s.gate.RLock()
@@ -465,7 +465,7 @@ func (s *Store) queue(txn *badger.Txn, seq *uint64, msgs []Message, now time.Tim
 // Enqueue durably queues messages that are not part of an inspection (a
 // report of dropped messages).
 func (s *Store) Enqueue(msgs ...Message) error {
-	if err := s.room(); err != nil {
+	if err := s.room(true); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	s.gate.RLock()

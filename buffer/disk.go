@@ -22,19 +22,24 @@ func FreeBytes(dir string) (int64, error) {
 // FreeBytes is the space left on the store's file system.
 func (s *Store) FreeBytes() (int64, error) { return FreeBytes(s.dir) }
 
-// SetReserve makes the store refuse writes that add data (commits,
-// messages, declarations, weights, acknowledgements) while its file system
-// has less than n bytes free; 0 turns the check off. Badger writes its
-// logs and tables through memory maps: a page it touches that the file
-// system cannot back kills the process with SIGBUS, so the store stops
-// writing while a margin is left, and keeps serving reads.
+// SetReserve makes the store refuse commits and queued messages while
+// its file system has less than n bytes free, and every other write (an
+// acknowledgement, an attempt, a declaration, a weight: small ones) under
+// a quarter of n; 0 turns the checks off. Badger writes its logs and
+// tables through memory maps: a page it touches that the file system
+// cannot back kills the process with SIGBUS, so the store stops writing
+// while a margin is left, and keeps serving reads.
 func (s *Store) SetReserve(n int64) { s.reserve.Store(n) }
 
-// room fails with ErrDiskFull when a write must not go ahead.
-func (s *Store) room() error {
+// room fails with ErrDiskFull when a write must not go ahead: bulk is a
+// commit or a queued message, held to the whole reserve.
+func (s *Store) room(bulk bool) error {
 	r := s.reserve.Load()
 	if r <= 0 {
 		return nil
+	}
+	if !bulk {
+		r /= 4
 	}
 	free, err := s.FreeBytes()
 	if err != nil {

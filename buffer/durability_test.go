@@ -167,6 +167,18 @@ func TestReserveRefusesWrites(t *testing.T) {
 	if p, err := s.Pending(0, 10, 0); err != nil || len(p) != 1 {
 		t.Errorf("pending with the disk full: %d %v", len(p), err)
 	}
+	// Between a quarter of the reserve and the reserve, small writes (an
+	// acknowledgement, a scan's attempt) still go; commits do not.
+	s.SetReserve(free * 2)
+	if _, err := s.CommitScan("after", nil, nil); !errors.Is(err, ErrDiskFull) {
+		t.Errorf("commit under the reserve: %v, want ErrDiskFull", err)
+	}
+	if err := s.Ack(1); err != nil {
+		t.Errorf("ack above a quarter of the reserve: %v", err)
+	}
+	if _, err := s.BeginAttempt("after"); err != nil {
+		t.Errorf("attempt above a quarter of the reserve: %v", err)
+	}
 	s.SetReserve(0)
 	if _, err := s.CommitScan("after", nil, nil); err != nil {
 		t.Errorf("commit once there is room: %v", err)
