@@ -105,7 +105,7 @@ var (
 	descAlerts    = prometheus.NewDesc("gatescan_outbox_alerts", "Alert and review messages among those waiting in the outbox.", nil, nil)
 	descBuffer    = prometheus.NewDesc("gatescan_buffer_disk_bytes", "Space the Badger buffer takes on disk.", nil, nil)
 	descConfigGen = prometheus.NewDesc("gatescan_config_generation", "Number of configs applied since start: 1, plus one per applied reload.", nil, nil)
-	descBudget    = prometheus.NewDesc("gatescan_buffer_disk_budget_bytes", "The buffer's disk budget (buffer.max_disk_mb); 0 when it has none.", nil, nil)
+	descBudget    = prometheus.NewDesc("gatescan_buffer_disk_budget_bytes", "The buffer's disk budget in force (buffer.max_disk_mb, or derived from the free space at start when it is 0); 0 when it has none.", nil, nil)
 	// Alerts and dashboards join it on instance to name the gate.
 	descGate    = prometheus.NewDesc("gatescan_gate_info", "Always 1; the gate's site and gate (the MQTT topics' names) as labels.", []string{"site", "gate"}, nil)
 	descProblem = prometheus.NewDesc("gatescan_problem", "1 for each problem reported on …/status and the page: delivery_stuck, subscription_denied, disk_low, disk_full.", []string{"code"}, nil)
@@ -133,7 +133,7 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descConfigGen, prometheus.GaugeValue, float64(a.configGeneration()))
 	cfg := a.Config()
-	ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, float64(cfg.Buffer.MaxDiskMB<<20))
+	ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, float64(a.diskStatus().BudgetBytes))
 	ch <- prometheus.MustNewConstMetric(descGate, prometheus.GaugeValue, 1, cfg.Site, cfg.Gate)
 	if a.pub != nil {
 		ps := a.pub.State()
