@@ -146,14 +146,15 @@ func TestDeclarationVersionsOverMQTT(t *testing.T) {
 	send(false, versioned("X-9", "MSKU9070323", "2026-12-05T09:00:00Z", 0, "another declaration, older"))
 
 	stale := func() float64 { return counterValue(t, a, "gatescan_declarations_total", "outcome", "stale") }
-	waitFor("the three older versions ignored", func() bool { return stale() == 3 })
+	waitFor("the three older versions ignored", func() bool { return stale() >= 3 })
 	// The broker restarts; on reconnecting the agent subscribes again and
 	// gets the retained first version once more.
 	b.Shutdown()
 	waitFor("agent notices", func() bool { return !a.pub.State().Connected })
 	b.Restart()
 	waitFor("agent reconnected", func() bool { return a.pub.State().Connected })
-	waitFor("the replayed retained copy ignored", func() bool { return stale() == 4 })
+	// At least: a copy whose PUBACK the shutdown cut off comes again too.
+	waitFor("the replayed retained copy ignored", func() bool { return stale() >= 4 })
 	if d := desc("CSQU3054383"); d != "live amendment" {
 		t.Errorf("CSQU3054383 holds %q after the retained copy came back: want the live amendment", d)
 	}
