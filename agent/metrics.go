@@ -31,6 +31,9 @@ type Metrics struct {
 	// adapter is down while the weighbridge works.
 	LaneTrucks *prometheus.CounterVec
 	LaneScans  *prometheus.CounterVec
+	// SidecarToCommit is a scan's latency at the gate: from its sidecar
+	// first seen in the inbox to its results committed.
+	SidecarToCommit prometheus.Histogram
 	// live reads, at scrape time, what the agent knows anyway (outbox,
 	// broker, buffer size), rather than copying it into gauges.
 	live liveCollector
@@ -65,6 +68,9 @@ func NewMetrics() *Metrics {
 			Help: "Trucks weighed (a stable gross) per lane."}, []string{"lane"}),
 		LaneScans: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_lane_scans_total",
 			Help: "Scans inspected and committed per lane (a lane not in the config counts as \"unconfigured\")."}, []string{"lane"}),
+		SidecarToCommit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gatescan_sidecar_to_commit_seconds",
+			Help:    "From a scan's sidecar first seen in the inbox to its results committed: waiting for its declaration or weight, decoding, inspecting, committing.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_build_info", Help: "Always 1; the agent's version as a label."}, []string{"version"})
 	buildInfo.WithLabelValues(Version).Set(1)
@@ -77,7 +83,7 @@ func NewMetrics() *Metrics {
 		m.Reloads.WithLabelValues(r)
 	}
 	m.Registry.MustRegister(m.LaneUp, m.LaneSilent, m.ScansIngested, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations,
-		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, m.LaneTrucks, m.LaneScans, buildInfo, &m.live,
+		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, m.LaneTrucks, m.LaneScans, m.SidecarToCommit, buildInfo, &m.live,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

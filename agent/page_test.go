@@ -73,6 +73,7 @@ func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 			`gatescan_lane_silent{lane="L1"} 0`,
 			`gatescan_scans_ingested_total 1`,
 			`gatescan_scans_rejected_total 0`,
+			`gatescan_sidecar_to_commit_seconds_count 1`,
 			fmt.Sprintf(`gatescan_inspection_stage_seconds_bucket{stage="detector",le="+Inf"} %d`, n),
 			fmt.Sprintf(`gatescan_inspection_stage_seconds_count{stage="decode"} %d`, n),
 			`gatescan_inspections_total{verdict="alert"}`,

@@ -201,6 +201,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		a.scans.later(path, 5*time.Second)
 		return
 	}
+	a.metrics.SidecarToCommit.Observe(time.Since(first).Seconds())
 	a.afterCommit(sc, j, c.AnalysisErr)
 	for _, r := range results {
 		a.metrics.observe(&r)
