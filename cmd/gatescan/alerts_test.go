@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,4 +340,53 @@ func (c *console) saved(t *testing.T) []inspection.Result {
 		}
 	}
 	return out
+}
+
+// BenchmarkBrokerThroughput measures what one mosquitto carries from a
+// gate to a control-room subscriber: QoS 1 messages of an inspection
+// result's size and of an annotated image's, published with 16 in flight
+// (the agent's mqtt.inflight), each counted once delivered. The README's
+// "how many gates one broker serves" comes from it:
+// go test -run '^$' -bench BrokerThroughput ./cmd/gatescan/
+func BenchmarkBrokerThroughput(b *testing.B) {
+	broker := testbroker.Start(b)
+	for _, size := range []int{3 << 10, 256 << 10} {
+		b.Run(fmt.Sprintf("%dkB", size>>10), func(b *testing.B) {
+			var got atomic.Int64
+			sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID(fmt.Sprintf("bench-sub-%d", size)))
+			if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				b.Fatal(tok.Error())
+			}
+			defer sub.Disconnect(100)
+			if tok := sub.Subscribe("gatescan/v1/+/+/inspections", 1, func(mqtt.Client, mqtt.Message) { got.Add(1) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				b.Fatal(tok.Error())
+			}
+			pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID(fmt.Sprintf("bench-pub-%d", size)))
+			if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				b.Fatal(tok.Error())
+			}
+			defer pub.Disconnect(100)
+			payload := make([]byte, size)
+			window := make(chan mqtt.Token, 16)
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if len(window) == cap(window) {
+					(<-window).Wait()
+				}
+				window <- pub.Publish("gatescan/v1/bench/g1/inspections", 1, false, payload)
+			}
+			for len(window) > 0 {
+				(<-window).Wait()
+			}
+			for got.Load() < int64(b.N) {
+				if time.Since(start) > time.Minute {
+					b.Fatalf("%d of %d messages delivered within a minute", got.Load(), b.N)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
+		})
+	}
 }
