@@ -45,3 +45,32 @@ func (d *Detector) calibrated() bool {
 	}
 	return false
 }
+
+// attenuationOf is the attenuation that the calibration of the scan maps
+// to mass thickness g (g/cm²): massOf inverted, by bisection (massOf
+// rises with attenuation).
+func (d *Detector) attenuationOf(g float64) float64 {
+	lo, hi := 0.0, 1.0
+	for d.massOf(hi) < g && hi < 64 {
+		hi *= 2
+	}
+	for range 40 {
+		mid := (lo + hi) / 2
+		if d.massOf(mid) < g {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}
+
+// steelRatio is A_low/A_high behind steel at high-energy attenuation a:
+// the dual-energy calibration's steel curve when there is one, else a
+// typical linac's 1.12.
+func (d *Detector) steelRatio(a float64) float64 {
+	if d.dual != nil && len(d.dual.Steel) > 0 {
+		return ratioAt(d.dual.Steel, a)
+	}
+	return 1.12
+}

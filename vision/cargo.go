@@ -66,8 +66,8 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	if n > total/30 {
 		walls, wallsA, wallsL = s/float64(n), sa/float64(n), sl/float64(n)
 	} else if a != nil {
-		wallsA = cfgWalls * d.mu
-		wallsL = wallsA * 1.12 // steel's low/high ratio: the walls are steel
+		wallsA = d.attenuationOf(cfgWalls)
+		wallsL = wallsA * d.steelRatio(wallsA) // the walls are steel
 	}
 	c.SideWallsGCm2 = round(walls, 2)
 

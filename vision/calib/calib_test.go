@@ -3,6 +3,7 @@ package calib
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatescan/gatescan/config"
@@ -24,12 +25,15 @@ func wedgeOf(wf xraysim.WedgeFile) *Wedge {
 // simulate writes a wedge scan of the scanner model, loads it as the
 // scanner leaves it and calibrates from it with the default detector
 // settings.
-func simulate(t *testing.T, scanner string, dual bool, seed int64) (*Calibration, xraysim.WedgeFile, error) {
+func simulate(t *testing.T, scanner string, dual bool, seed int64, edit ...func(*xraysim.Scene)) (*Calibration, xraysim.WedgeFile, error) {
 	t.Helper()
 	dir := t.TempDir()
 	s := xraysim.WedgeScene(scanner, 6, 4, dual, seed)
 	s.DeadRows = 3
 	s.PixelMM.X, s.PixelMM.Y = 7, 7
+	for _, e := range edit {
+		e(&s)
+	}
 	wf, err := xraysim.WriteWedge(dir, "wedge", s, xraysim.DefaultWedge(), xraysim.SidecarMeta{ScanID: "W", Lane: "L1"})
 	if err != nil {
 		t.Fatal(err)
@@ -137,4 +141,22 @@ func massAt(tab [][2]float64, a float64) float64 {
 	}
 	x0, y0, x1, y1 := tab[k][0], tab[k][1], tab[k+1][0], tab[k+1][1]
 	return y0 + (a-x0)*(y1-y0)/(x1-x0)
+}
+
+// TestSaturatedWedgeScan: a wedge scanned with the gain so high that air
+// clips at the 16-bit ceiling is calibrated with a note saying so.
+func TestSaturatedWedgeScan(t *testing.T) {
+	c, _, err := simulate(t, "standard", false, 5, func(s *xraysim.Scene) {
+		s.Air, s.Dark, s.RowGainSpread, s.PulseJitter = 65000, 500, 0.04, 0.03
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noted := false
+	for _, n := range c.Notes {
+		noted = noted || strings.Contains(n, "16-bit ceiling")
+	}
+	if !noted {
+		t.Errorf("no saturation note: %q", c.Notes)
+	}
 }

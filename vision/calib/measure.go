@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 
+	"gocv.io/x/gocv"
+
 	"github.com/gatescan/gatescan/vision"
 	"github.com/gatescan/gatescan/vision/settings"
 )
@@ -160,6 +162,10 @@ func Run(det *vision.Detector, in vision.Input, wd *Wedge, from settings.Calibra
 	if err != nil {
 		return nil, err
 	}
+	notes := saturation(in.High, "high", ms)
+	if in.HasLow {
+		notes = append(notes, saturation(in.Low, "low", ms)...)
+	}
 	energy := [2]float64{in.EnergyHighMeV, 0}
 	if in.HasLow {
 		energy[1] = in.EnergyLowMeV
@@ -174,5 +180,48 @@ func Run(det *vision.Detector, in vision.Input, wd *Wedge, from settings.Calibra
 	for _, n := range att.Notes {
 		c.Notes = append(c.Notes, n.Message)
 	}
+	c.Notes = append(c.Notes, notes...)
 	return c, nil
+}
+
+// saturation leaves out the steps whose raw pixels in image m sit at the
+// 16-bit ceiling, where the detector clipped, and says how much of the
+// image did: clipped air biases every step's flat field.
+func saturation(m gocv.Mat, energy string, ms []Measured) []string {
+	if !m.IsContinuous() {
+		return nil
+	}
+	px, err := m.DataPtrUint16()
+	if err != nil {
+		return nil
+	}
+	w := m.Cols()
+	n := 0
+	for _, v := range px {
+		if v == math.MaxUint16 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	for i := range ms {
+		s := &ms[i]
+		k, all := 0, 0
+		for r := s.Rows[0]; r < s.Rows[1]; r++ {
+			for _, v := range px[r*w+s.Columns[0] : r*w+s.Columns[1]] {
+				all++
+				if v == math.MaxUint16 {
+					k++
+				}
+			}
+		}
+		if s.LeftOut == "" && float64(k) > clipFraction*float64(all) {
+			s.LeftOut = fmt.Sprintf("the detector saturated: %.0f %% of its %s-energy pixels at 65535", 100*float64(k)/float64(all), energy)
+		}
+	}
+	if frac := float64(n) / float64(len(px)); frac > 1e-3 {
+		return []string{fmt.Sprintf("%.1f %% of the %s-energy image's pixels are at the 16-bit ceiling (65535): the detector saturates, and air read there biases every step; lower the gain and scan the wedge again", 100*frac, energy)}
+	}
+	return nil
 }
