@@ -285,6 +285,12 @@ func (c *Config) validateDetection(bad func(path, format string, a ...any)) {
 	if e.WarningRatio <= 1 || e.CriticalRatio < e.WarningRatio {
 		bad("rules.evidence.critical_ratio", "need 1 < warning_ratio (%v) <= critical_ratio (%v)", e.WarningRatio, e.CriticalRatio)
 	}
+	if e.LighterMinKgM3 < 0 {
+		bad("rules.evidence.lighter_min_kg_m3", "%v: a density, kg/m³, 0 or more", e.LighterMinKgM3)
+	}
+	if e.DepthFillMin <= 0 || e.DepthFillMin > 1 {
+		bad("rules.evidence.depth_fill_min", "%v: a fraction of the container's width, above 0 and at most 1", e.DepthFillMin)
+	}
 	if w := e.WeighbridgeScale; w[0] <= 0 || w[0] > 1 || w[1] < 1 || w[1] > 3 {
 		bad("rules.evidence.weighbridge_scale", "%v: need [low <= 1, high >= 1], e.g. [0.75, 1.35]", w)
 	}

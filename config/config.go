@@ -210,6 +210,14 @@ type Evidence struct {
 	// goods, for image evidence of controlled goods.
 	WarningRatio  float64 `yaml:"warning_ratio"`
 	CriticalRatio float64 `yaml:"critical_ratio"`
+	// DepthFillMin: goods may stand this fraction of the container's
+	// width deep, so that a side view's apparent density of declared
+	// goods may be this much below their packed density.
+	DepthFillMin float64 `yaml:"depth_fill_min"`
+	// LighterMinKgM3: a band under denser goods that the declared goods'
+	// range explains is evidence only when this much mass per cubic metre
+	// is missing from it against the goods above.
+	LighterMinKgM3 float64 `yaml:"lighter_min_kg_m3"`
 	// WeighbridgeScale bounds the factor net / X-ray mass that scales
 	// apparent densities to the weighbridge; outside it (or with the X-ray
 	// mass a lower bound) densities stay as measured.

@@ -45,7 +45,9 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 	sc := c.Sidecar
 	n := max(1, len(sc.ContainerIDs))
 	var boxes []vision.Container
+	swapped := false
 	if c.Analysis != nil {
+		swapped = orderBoxes(c.Analysis.Containers, c.Declarations)
 		boxes = c.Analysis.Containers
 		n = max(n, len(boxes))
 	}
@@ -100,6 +102,11 @@ func Assess(cfg *config.Config, c Case) []inspection.Result {
 			corrected = c.Corrected[i]
 		}
 		a.container(id, corrected)
+		if swapped {
+			a.add(inspection.ImageQuality, inspection.Info,
+				"the two boxes' X-ray masses fit their declarations only with the container numbers in the other order: %s taken as the box %s in the image",
+				id, []string{"on the right", "on the left"}[i])
+		}
 		a.declared(decl, id)
 		a.image(c, box, decl)
 		a.weights(c, decl, box, shares[i], n)
@@ -249,6 +256,29 @@ func (a *assessor) image(c Case, box *vision.Container, d *declaration.Declarati
 			"declared %.0f kg of goods, but the container looks empty in the X-ray (%.0f kg)", d.ItemsKg(), box.CargoKg)
 		f.Measured = inspection.Ptr(math.Round(box.CargoKg))
 	}
+}
+
+// orderBoxes puts the two boxes of a chassis in the order of the
+// declarations (the sidecar's container numbers) when their X-ray masses
+// fit the declared masses clearly better that way round: a scanner may
+// list the numbers front to rear or in image order, and the cab may lead
+// or trail. Only boxes the beam crossed are weighed so, and only a
+// clear fit (half the log error or less) reorders them. It reports
+// whether it swapped them (in place).
+func orderBoxes(boxes []vision.Container, ds []*declaration.Declaration) bool {
+	if len(boxes) != 2 || len(ds) != 2 || ds[0] == nil || ds[1] == nil || boxes[0].LowerBound || boxes[1].LowerBound {
+		return false
+	}
+	const slack = 200 // kg: light and empty boxes weigh a little either way
+	miss := func(x, d float64) float64 { return math.Abs(math.Log((x + slack) / (d + slack))) }
+	asIs := miss(boxes[0].CargoKg, ds[0].ItemsKg()) + miss(boxes[1].CargoKg, ds[1].ItemsKg())
+	other := miss(boxes[1].CargoKg, ds[0].ItemsKg()) + miss(boxes[0].CargoKg, ds[1].ItemsKg())
+	if other >= asIs-math.Ln2 {
+		return false
+	}
+	boxes[0], boxes[1] = boxes[1], boxes[0]
+	boxes[0].Index, boxes[1].Index = 0, 1
+	return true
 }
 
 func largest(rs []vision.Region) *vision.Region {

@@ -205,6 +205,36 @@ func TestTwoContainersSplitTheGross(t *testing.T) {
 	}
 }
 
+func TestTwoContainersJoinedByMass(t *testing.T) {
+	cfg := config.Default()
+	a, b := "CSQU3054383", "MSKU9070323"
+	// The numbers are listed front to rear, the cab trails: the image
+	// shows the 550 kg box first.
+	c := Case{Sidecar: sidecar(a, b), Weighbridge: true, LaneTareKg: 14500,
+		Declarations: []*declaration.Declaration{decl(a, 2200, item("610910", 2800)), decl(b, 2200, item("610910", 550))},
+		GrossKg:      kg(14500 + 2200 + 2200 + 2800 + 550),
+		Analysis:     &vision.Analysis{Containers: []vision.Container{box(560), box(2790)}}}
+	rs := Assess(cfg, c)
+	for i, r := range rs {
+		if r.Verdict != inspection.Clear || r.Has(inspection.XrayMassMismatch) {
+			t.Errorf("container %d: %s %v", i, r.Verdict, r.Findings)
+		}
+		if r.Weights.XrayKg == nil || *r.Weights.XrayKg != []float64{2790, 560}[i] {
+			t.Errorf("container %d joined to the X-ray mass %v", i, r.Weights.XrayKg)
+		}
+	}
+	if c.Analysis.Containers[0].CargoKg != 2790 {
+		t.Error("the analysis' boxes were not put in the declarations' order (the annotation draws them by index)")
+	}
+	// Masses that fit either way keep the image order.
+	c.Analysis.Containers = []vision.Container{box(2700), box(2790)}
+	c.Declarations[1] = decl(b, 2200, item("610910", 2750))
+	Assess(cfg, c)
+	if c.Analysis.Containers[0].CargoKg != 2700 {
+		t.Error("boxes reordered without clear evidence")
+	}
+}
+
 func TestInspectionIDStable(t *testing.T) {
 	cfg := config.Default()
 	c := Case{Sidecar: sidecar("CSQU3054383"), Declarations: []*declaration.Declaration{nil}}

@@ -30,6 +30,19 @@ func logLikelihood(v float64, p config.Profile) float64 {
 	return -z*z/2 - math.Log(sd)
 }
 
+// declaredLikelihood is logLikelihood for the declared goods, which may
+// stand only part of the container's width deep: a side view cannot see
+// how deep goods stand, and apparent density is mass over the full width,
+// so that goods lighter than the declared ones are explained down to
+// evidence.depth_fill_min of their typical density. Denser goods are not.
+func declaredLikelihood(v float64, p config.Profile, fill float64) float64 {
+	t, _ := packed(p)
+	if v < t && fill > 0 {
+		v = math.Min(t, v/fill)
+	}
+	return logLikelihood(v, p)
+}
+
 // controlledEvidence is the image-evidence rule of the export controls, in
 // a container whose declaration has no controlled item: a region whose
 // density is far likelier for an export-controlled commodity's packed
@@ -88,7 +101,7 @@ func (m *matcher) controlledEvidence(d *declaration.Declaration) {
 			}
 			declared := math.Inf(-1)
 			for _, p := range m.ps {
-				declared = math.Max(declared, logLikelihood(v, p))
+				declared = math.Max(declared, declaredLikelihood(v, p, m.ev.DepthFillMin))
 			}
 			lr = math.Exp(bestLL - declared)
 			// Two independent pieces of evidence, the region standing out of

@@ -299,13 +299,16 @@ func (m *matcher) densities() {
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, but declared %s load at %.0f-%.0f kg/m³: %s",
 				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !inAny:
-			e := m.beyond(g, v, ref(lo))
+			// Lighter than the declared goods can be: measured from the
+			// goods around it when they are denser still (those the beam
+			// did not cross at their lower bound).
+			e := m.beyond(g, v, math.Max(ref(lo), m.bodyAround(i)))
 			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, lighter than declared %s can be (%.0f-%.0f kg/m³): other goods where the declared ones should stand? %s",
 				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !g.LowerBound:
-			// In a range: only a block denser than the rest of the load
-			// counts (added mass).
+			// In a range: a block denser than the rest of the load counts
+			// (added mass).
 			k := m.nearestTypical(v, g.LowerBound, typical)
 			if k < 0 {
 				continue
@@ -354,6 +357,43 @@ func (m *matcher) typical(p config.Profile) float64 {
 		g := &m.box.Regions[i]
 		if m.eligible(g) && !g.LowerBound && inRange(m.dens(g), false, p) {
 			xs = append(xs, wv{m.dens(g), g.AreaM2})
+			tot += g.AreaM2
+		}
+	}
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
+	acc := 0.0
+	for _, x := range xs {
+		acc += x.w
+		if acc >= tot/2 {
+			return x.v
+		}
+	}
+	return xs[len(xs)-1].v
+}
+
+// bodyAround is the density of the rest of the load around region i:
+// the area-weighted median density (as weighed) of the other eligible
+// regions any declared profile accepts, those the beam did not cross
+// included at their lower bound; 0 when there are none.
+func (m *matcher) bodyAround(i int) float64 {
+	type wv struct{ v, w float64 }
+	var xs []wv
+	tot := 0.0
+	for j := range m.box.Regions {
+		g := &m.box.Regions[j]
+		if j == i || !m.eligible(g) || g.P50 <= 0 {
+			continue
+		}
+		v := m.dens(g)
+		ok := false
+		for _, p := range m.ps {
+			ok = ok || inRange(v, g.LowerBound, p)
+		}
+		if ok {
+			xs = append(xs, wv{v, g.AreaM2})
 			tot += g.AreaM2
 		}
 	}
@@ -536,9 +576,17 @@ func (m *matcher) layers() {
 				lo = math.Min(lo, p.DensityKgM3[0])
 			}
 			sev = inspection.Info
-			if !fits && v < lo {
+			if dense := l.DenseKgM3 * m.scale; fits && dense-v >= m.ev.LighterMinKgM3 {
+				// The declared goods fit the band, but much mass is missing
+				// from it against the goods above it.
 				vol := l.LengthM * l.HeightM * m.width
-				e = strength{kg: (lo - v) * vol, sigma: math.Log(lo/math.Max(v, 1)) / m.spread}
+				e = strength{kg: (dense - v) * vol, sigma: math.Log(dense/math.Max(v, 1)) / m.spread}
+				sev = m.severity(e)
+			}
+			if !fits && v < lo {
+				ref := math.Max(lo, l.DenseKgM3*m.scale)
+				vol := l.LengthM * l.HeightM * m.width
+				e = strength{kg: (ref - v) * vol, sigma: math.Log(ref/math.Max(v, 1)) / m.spread}
 				sev = m.severity(e)
 				if sev == inspection.Info {
 					sev = inspection.Warning

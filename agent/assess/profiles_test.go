@@ -105,7 +105,7 @@ func TestProfileFindings(t *testing.T) {
 		{"tiles read as coils where the beam did not get through", declared("690721"), []vision.Region{opaque(coils(reg(1, 3, 900)))}, nil,
 			map[string]inspection.Severity{inspection.ShapeMismatch: inspection.Info}},
 		{"organic under wire", declared("721710"), []vision.Region{material(reg(1, 2, 300), "organic", 1.0)}, nil,
-			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Warning}},
+			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Critical}},
 		{"mixed ventilators", declared("901920"), []vision.Region{material(reg(1, 2, 240), "inorganic", 0.5)}, nil, nil},
 		{"masks under wire", declared("721710"), []vision.Region{reg(1, 2, 120), opaque(coils(reg(2, 3, 900)))}, []vision.Layer{layer},
 			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Critical, inspection.DensityMismatch: inspection.Critical,
