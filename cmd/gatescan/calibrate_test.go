@@ -309,7 +309,7 @@ func TestCommissioningSoftLinac(t *testing.T) {
 		n = v
 	}
 	jobs := eval.Jobs(xraysim.ScenarioNames(), n, 101)
-	opts := eval.Options{Scanner: "soft-linac", MinPixelMM: 7}
+	opts := eval.Options{Scanner: "soft-linac", MinPixelMM: 8}
 	median := func(cfg *config.Config) (float64, int) {
 		outs, errs := eval.Evaluate(cfg, jobs, opts, 2, nil)
 		var e []float64

@@ -64,6 +64,18 @@
 // or at a constant. The noise is seeded by Scene.Seed: the same scene always
 // renders the same pixels. Render is safe for concurrent use.
 //
+// # Scanner models and wedge scans
+//
+// Scene.Scanner names the scanner model whose spectrum a scan is rendered
+// with (ScannerNames): Standard, the spectrum above, or SoftLinac, tuned
+// to 80 % of its stated end-point energy with lighter filtration and
+// thinner crystals, 11-12 % more attenuation per g/cm² of organic goods.
+// RenderWedge and WriteWedge render a step-wedge calibration scan
+// (interfaces.md §1a) with any scene's scanner, beam and detector:
+// blocks side by side on a steel fixture, with NAME.wedge.json giving each
+// block's material, areal density and pixel ranges, and the noise-free
+// attenuation of each step.
+//
 // # Scenarios
 //
 // Scenario(name, rng) returns a randomised Scene and the declarations of its
