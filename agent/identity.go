@@ -12,7 +12,7 @@ import (
 )
 
 // scanIdentity is how the buffer knows a scan. A scan is identified by its
-// lane, scan id, scan time and the SHA-256 of its images: the same files
+// lane, scan id, scan time and the XXH64 of its images: the same files
 // delivered again are the same scan (committed once, cleaned up after), any
 // other scan under an id already committed (a scanner's counter reset, two
 // lanes numbering alike) is a scan of its own and is inspected.

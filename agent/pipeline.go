@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
@@ -95,6 +96,11 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	// its declaration or weight is tried again every few seconds, and must
 	// not be decoded each time.
 	scan, err := scanin.Open(path, lim)
+	if transient(err) {
+		a.log.Error("scan not readable now; will retry", "path", path, "err", err)
+		a.scans.later(path, 5*time.Second)
+		return
+	}
 	if err != nil {
 		var sc *scanin.Sidecar
 		if scan != nil {
@@ -176,8 +182,15 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 
 	t2 := time.Now()
-	if err := scan.Decode(); err != nil {
+	if err := scan.Decode(); transient(err) {
+		a.log.Error("scan not readable now; will retry", "scan_id", sc.ScanID, "err", err)
+		a.scans.later(path, 5*time.Second)
+		return
+	} else if err != nil {
 		a.reject(path, sc, err)
+		if err := a.store.ForgetAttempts(id.key); err != nil {
+			a.log.Warn("attempts of a rejected scan not forgotten", "scan_id", sc.ScanID, "err", err)
+		}
 		a.scans.done(path)
 		return
 	}
@@ -210,6 +223,18 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	a.finish(scan, false)
 	a.scans.done(path)
+}
+
+// transient reports whether err says the system, not the scan, failed
+// (out of descriptors or memory, the disk full, interrupted): the scan is
+// tried again later, not rejected for good.
+func transient(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOSPC, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // inspectHook, when set, runs as a scan's inspection begins (its attempt

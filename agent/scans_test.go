@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatescan/gatescan/agent/publish"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/inbox"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/internal/agenttest"
 )
@@ -375,4 +377,25 @@ func count(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestTransientErrors: what says the system failed (descriptors, memory,
+// disk) retries a scan; what says the scan is bad rejects it.
+func TestTransientErrors(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&os.PathError{Op: "open", Path: "a.json", Err: syscall.EMFILE}, true},
+		{fmt.Errorf("read a.png: %w", syscall.ENOMEM), true},
+		{fmt.Errorf("image %q: %w", "a.png", syscall.ENOSPC), true},
+		{&os.PathError{Op: "open", Path: "a.json", Err: syscall.ENOENT}, false},
+		{fmt.Errorf("a.png is a FIFO: %w", inbox.ErrNotRegular), false},
+		{errors.New("sidecar is not JSON"), false},
+		{nil, false},
+	} {
+		if got := transient(c.err); got != c.want {
+			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
 }

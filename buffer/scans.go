@@ -62,11 +62,11 @@ func decodeScanRecord(v []byte) (scanRecord, error) {
 
 // ScanIdentity is what tells two scans apart when a scanner reuses a
 // scan id (a counter reset, two lanes numbering alike): the lane, the
-// time the scan ended and the SHA-256 of its images.
+// time the scan ended and the XXH64 of its images.
 type ScanIdentity struct {
 	Lane      string    `json:"lane"`
 	ScannedAt time.Time `json:"scanned_at"`
-	Images    string    `json:"images_sha256"`
+	Images    string    `json:"images_xxh64"`
 }
 
 // Same reports whether i and o are the same scan delivered twice.
@@ -143,6 +143,12 @@ func (s *Store) BeginAttempt(key string) (Attempts, error) {
 // FailAttempt records why an attempt failed while the agent lived on.
 func (s *Store) FailAttempt(key, why string) (Attempts, error) {
 	return s.updateAttempts(key, func(a *Attempts, _ time.Time) { a.Failure = why })
+}
+
+// ForgetAttempts drops the record of a scan's attempts, for a scan that
+// ends without a commit (rejected as invalid).
+func (s *Store) ForgetAttempts(key string) error {
+	return s.Update(false, func(txn *badger.Txn) error { return txn.Delete(join(pAttempt, key)) })
 }
 
 func (s *Store) updateAttempts(key string, change func(*Attempts, time.Time)) (Attempts, error) {
