@@ -184,6 +184,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	t2 := time.Now()
 	if err := scan.Decode(); transient(err) {
 		a.log.Error("scan not readable now; will retry", "scan_id", sc.ScanID, "err", err)
+		a.endAttempt(id.key)
 		a.scans.later(path, 5*time.Second)
 		return
 	} else if err != nil {
@@ -211,6 +212,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	if err := a.commit(sc, id, results, det, an, j.weight); err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
+		a.endAttempt(id.key)
 		a.scans.later(path, 5*time.Second)
 		return
 	}
@@ -223,6 +225,15 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	}
 	a.finish(scan, false)
 	a.scans.done(path)
+}
+
+// endAttempt takes back an attempt that failed for the system, not the
+// scan: a full disk refusing commits must not quarantine the scans it
+// holds up.
+func (a *Agent) endAttempt(key string) {
+	if _, err := a.store.EndAttempt(key); err != nil {
+		a.log.Warn("attempt not taken back", "scan_key", key, "err", err)
+	}
 }
 
 // transient reports whether err says the system, not the scan, failed

@@ -399,3 +399,32 @@ func TestTransientErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFullDiskDoesNotQuarantine: a scan whose commit a full disk refuses
+// again and again waits in the inbox, and is inspected, not quarantined,
+// once the disk has room: the refusals are not failed attempts.
+func TestFullDiskDoesNotQuarantine(t *testing.T) {
+	cfg := scanConfig(t, 0, ", max_attempts: 2")
+	a := directAgent(t, cfg)
+	free, err := a.store.FreeBytes()
+	if err != nil {
+		t.Skip(err)
+	}
+	a.store.SetReserve(2 * free) // commits refused, small records written
+	agenttest.TinyScan(t, cfg.Scanner.Inbox, "s", "full-disk", "L1", time.Now())
+	for i := range 4 {
+		a.process(t, context.Background(), "s")
+		if _, err := os.Stat(filepath.Join(cfg.Scanner.Inbox, "s.json")); err != nil {
+			t.Fatalf("try %d with the disk full: scan left the inbox: %v", i+1, err)
+		}
+	}
+	if n := count(a.metrics.CommitErrors); n < 4 {
+		t.Fatalf("%v commit errors, want the disk full to refuse each of 4 tries", n)
+	}
+	a.store.SetReserve(0)
+	a.process(t, context.Background(), "s")
+	r, ok := a.resultOf(t, inspection.ID(cfg.Site, cfg.Gate, "full-disk", 0))
+	if !ok || r.Has(inspection.ImageQuality) || count(a.metrics.Quarantined) != 0 {
+		t.Fatalf("after the disk full: result %v (found %v), quarantined %v; want it inspected", r.Codes(), ok, count(a.metrics.Quarantined))
+	}
+}

@@ -140,6 +140,13 @@ func (s *Store) BeginAttempt(key string) (Attempts, error) {
 	})
 }
 
+// EndAttempt takes back an attempt that came back without failing on the
+// scan itself (its commit refused by a full disk, a file unreadable for
+// want of descriptors): it must not bring the scan nearer quarantine.
+func (s *Store) EndAttempt(key string) (Attempts, error) {
+	return s.updateAttempts(key, func(a *Attempts, _ time.Time) { a.Count = max(0, a.Count-1) })
+}
+
 // FailAttempt records why an attempt failed while the agent lived on.
 func (s *Store) FailAttempt(key, why string) (Attempts, error) {
 	return s.updateAttempts(key, func(a *Attempts, _ time.Time) { a.Failure = why })

@@ -24,6 +24,10 @@ func TestAttemptsSurviveAndEndWithTheCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.BeginAttempt("k")
+	if a, _ := s.EndAttempt("k"); a.Count != 2 {
+		t.Errorf("an attempt taken back still counts: %+v", a)
+	}
 	if a, _ := s.FailAttempt("k", "boom"); a.Count != 2 || a.Failure != "boom" || a.First.IsZero() || a.Last.Before(a.First) {
 		t.Errorf("after a failure: %+v", a)
 	}
