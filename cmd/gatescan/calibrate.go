@@ -153,7 +153,7 @@ func writeCalibrationTable(w io.Writer, c *calib.Calibration, sc *scanin.Sidecar
 		if m.FitGCm2 > 0 && m.LeftOut == "" {
 			fitG, resG = fmt.Sprintf("%.2f", m.FitGCm2), fmt.Sprintf("%+.2f", m.ResidualPct)
 		}
-		if m.FitALow > 0 && m.LeftOut == "" {
+		if m.FitALow > 0 && m.LeftOut == "" && m.LeftOutLow == "" {
 			fitL, resL = fmt.Sprintf("%.4f", m.FitALow), fmt.Sprintf("%+.2f", m.ResidualLowPct)
 		}
 		low := "-"
@@ -161,8 +161,11 @@ func writeCalibrationTable(w io.Writer, c *calib.Calibration, sc *scanin.Sidecar
 			low = fmt.Sprintf("%.4f", m.ALow)
 		}
 		note := ""
-		if m.LeftOut != "" {
+		switch {
+		case m.LeftOut != "":
 			note = "left out: " + m.LeftOut
+		case m.LeftOutLow != "":
+			note = "left out of the material curves: " + m.LeftOutLow
 		}
 		name := m.Name
 		if r := []rune(name); len(r) > 16 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -278,9 +277,9 @@ func TestSetCalibrationPlaces(t *testing.T) {
 
 // TestCommissioningSoftLinac commissions the simulator's soft-linac
 // scanner (12 % more attenuation per g/cm² than the defaults model) as a
-// site would: wedge scans of its 6/4 and 9/6 MeV modes, `gatescan
-// calibrate --write` into a config, then the detector over simulated
-// loads with and without it. The median X-ray mass error over loads the
+// site would: wedge scans of its 6/4 and 9/6 MeV modes (`gatescan eval
+// --wedge`), `gatescan calibrate --write` into a config, then the
+// detector over simulated loads with and without it. The median X-ray mass error over loads the
 // beam crosses must fall from the scanner's offset to 3 % or less.
 // GATESCAN_COMMISSION_N sets the number of scans of each run (default 12).
 func TestCommissioningSoftLinac(t *testing.T) {
@@ -289,14 +288,13 @@ func TestCommissioningSoftLinac(t *testing.T) {
 	if err := os.WriteFile(cfgPath, config.DefaultsYAML(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for i, e := range [][2]float64{{6, 4}, {9, 6}} {
-		s := xraysim.WedgeScene("soft-linac", e[0], e[1], true, int64(20+i))
-		name := fmt.Sprintf("wedge%d", i)
-		if _, err := xraysim.WriteWedge(dir, name, s, xraysim.DefaultWedge(), xraysim.SidecarMeta{ScanID: name, Lane: "L1"}); err != nil {
-			t.Fatal(err)
-		}
+	var wedges bytes.Buffer
+	if err := dispatch([]string{"eval", "--scanner", "soft-linac", "--wedge", dir, "--seed", "20"}, &wedges, &wedges); err != nil {
+		t.Fatalf("%v\n%s", err, wedges.String())
+	}
+	for _, sidecar := range strings.Fields(wedges.String()) {
 		var out bytes.Buffer
-		if err := dispatch([]string{"calibrate", filepath.Join(dir, name+".json"), "--write", cfgPath}, &out, &out); err != nil {
+		if err := dispatch([]string{"calibrate", sidecar, "--write", cfgPath}, &out, &out); err != nil {
 			t.Fatalf("%v\n%s", err, out.String())
 		}
 	}

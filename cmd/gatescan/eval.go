@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	files := fs.Bool("files", false, "write every scan to files and load it back as the daemon does (slower)")
 	verbose := fs.Bool("v", false, "print a line for every container inspected")
 	scanner := fs.String("scanner", "", "the simulator's scanner model: "+strings.Join(xraysim.ScannerNames(), ", ")+" (default standard)")
+	wedge := fs.String("wedge", "", "write the scanner model's step-wedge scans (6/4 and 9/6 MeV, dual energy) into this directory, for gatescan calibrate, and stop")
 	dir := fs.String("dir", "", "score the cases below DIR (xraygen's format: scan.json, declaration.json, truth.json per folder) instead of simulating")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -37,6 +39,9 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if *n < 1 {
 		return badInput("eval: --n %d: give at least one scan", *n)
+	}
+	if *wedge != "" {
+		return writeWedges(*wedge, *scanner, *seed, stdout)
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -153,6 +158,26 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if failed > 0 {
 		return fmt.Errorf("eval: %d of %d scans could not be made or inspected (see above)", failed, total)
+	}
+	return nil
+}
+
+// writeWedges writes a commissioning wedge scan of the simulator's scanner
+// model per energy pair into dir and prints the sidecars' paths.
+func writeWedges(dir, scanner string, seed int64, stdout io.Writer) error {
+	if _, err := xraysim.ScannerByName(scanner); err != nil {
+		return badInput("eval: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	for i, e := range [][2]float64{{6, 4}, {9, 6}} {
+		name := fmt.Sprintf("wedge-%g-%g", e[0], e[1])
+		s := xraysim.WedgeScene(scanner, e[0], e[1], true, seed+int64(i))
+		if _, err := xraysim.WriteWedge(dir, name, s, xraysim.DefaultWedge(), xraysim.SidecarMeta{ScanID: name, Lane: "L1"}); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		fmt.Fprintln(stdout, filepath.Join(dir, name+".json"))
 	}
 	return nil
 }

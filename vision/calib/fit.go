@@ -39,13 +39,18 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 		return nil, errors.New("the wedge scan's sidecar gives no energy_mev.high: the calibration is per beam energy; have the scanner state it")
 	}
 	c.Notes = append(c.Notes, organicNotes(ms)...)
-	by := map[string][]*Measured{}
+	// by holds the steps the high energy measured, for the mass curve;
+	// byDual those both energies did, for the material curves.
+	by, byDual := map[string][]*Measured{}, map[string][]*Measured{}
 	present := map[string]bool{}
 	for i := range ms {
 		m := &ms[i]
 		present[m.Material] = true
 		if m.LeftOut == "" {
 			by[m.Material] = append(by[m.Material], m)
+			if dual && m.LeftOutLow == "" {
+				byDual[m.Material] = append(byDual[m.Material], m)
+			}
 		}
 	}
 	classes := []string{Organic}
@@ -61,23 +66,15 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 			for _, m := range by[cl] {
 				m.LeftOut = "single energy: material curves need a dual-energy scan"
 			}
-			by[cl] = nil
 		}
 	}
-	for _, cl := range classes {
-		steps := by[cl]
-		if len(steps) < MinSteps {
-			return nil, fmt.Errorf("only %d usable %s steps (need %d)%s", len(steps), cl, MinSteps, leftOut(ms, cl))
-		}
-		sort.SliceStable(steps, func(i, j int) bool { return steps[i].GCm2 < steps[j].GCm2 })
-		for i := 1; i < len(steps); i++ {
-			p, q := steps[i-1], steps[i]
-			if q.GCm2 == p.GCm2 {
-				return nil, fmt.Errorf("steps %d and %d are both %v g/cm² of %s: give each thickness once", p.Index, q.Index, q.GCm2, cl)
-			}
-			if q.AHigh <= p.AHigh || (dual && q.ALow <= p.ALow) {
-				return nil, fmt.Errorf("attenuation not rising with thickness: %s step %d (%v g/cm²) has -ln T %.4f (low %.4f), step %d (%v g/cm²) %.4f (low %.4f): check the order and the ranges of the wedge file",
-					cl, q.Index, q.GCm2, q.AHigh, q.ALow, p.Index, p.GCm2, p.AHigh, p.ALow)
+	if err := usable(ms, Organic, by[Organic], false); err != nil {
+		return nil, err
+	}
+	if len(classes) > 1 {
+		for _, cl := range classes {
+			if err := usable(ms, cl, byDual[cl], true); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -114,7 +111,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 	}
 	de := &settings.DualEnergy{EnergyMeV: energy, Calibrated: from}
 	for _, cl := range classes {
-		low, xs, err := curve(by[cl], func(m *Measured) float64 { return m.ALow })
+		low, xs, err := curve(byDual[cl], func(m *Measured) float64 { return m.ALow })
 		if err != nil {
 			return nil, fmt.Errorf("%s dual-energy curve: %w", cl, err)
 		}
@@ -123,7 +120,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 			if m.Material == cl && m.AHigh > 0 && m.ALow > 0 {
 				m.FitALow = low(m.AHigh)
 				m.ResidualLowPct = 100 * (m.FitALow - m.ALow) / m.ALow
-				if m.LeftOut == "" {
+				if m.LeftOut == "" && m.LeftOutLow == "" {
 					c.MaxResidualPct = math.Max(c.MaxResidualPct, math.Abs(m.ResidualLowPct))
 				}
 			}
@@ -156,12 +153,41 @@ func curve(steps []*Measured, v func(*Measured) float64) (func(float64) float64,
 	return func(a float64) float64 { return a * poly(q, a) }, xs, nil
 }
 
+// usable checks that a curve of class cl has MinSteps steps whose
+// attenuation (and, with low, the low energy's) rises with thickness; it
+// sorts steps by thickness.
+func usable(ms []Measured, cl string, steps []*Measured, low bool) error {
+	if len(steps) < MinSteps {
+		what := ""
+		if low {
+			what = " at both energies"
+		}
+		return fmt.Errorf("only %d usable %s steps%s (need %d)%s", len(steps), cl, what, MinSteps, leftOut(ms, cl, low))
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].GCm2 < steps[j].GCm2 })
+	for i := 1; i < len(steps); i++ {
+		p, q := steps[i-1], steps[i]
+		if q.GCm2 == p.GCm2 {
+			return fmt.Errorf("steps %d and %d are both %v g/cm² of %s: give each thickness once", p.Index, q.Index, q.GCm2, cl)
+		}
+		if q.AHigh <= p.AHigh || (low && q.ALow <= p.ALow) {
+			return fmt.Errorf("attenuation not rising with thickness: %s step %d (%v g/cm²) has -ln T %.4f (low %.4f), step %d (%v g/cm²) %.4f (low %.4f): check the order and the ranges of the wedge file",
+				cl, q.Index, q.GCm2, q.AHigh, q.ALow, p.Index, p.GCm2, p.AHigh, p.ALow)
+		}
+	}
+	return nil
+}
+
 // leftOut lists why a class's steps were left out, for an error message.
-func leftOut(ms []Measured, cl string) string {
+func leftOut(ms []Measured, cl string, low bool) string {
 	var why []string
 	for _, m := range ms {
-		if m.Material == cl && m.LeftOut != "" {
-			why = append(why, fmt.Sprintf("step %d (%v g/cm²): %s", m.Index, m.GCm2, m.LeftOut))
+		reason := m.LeftOut
+		if reason == "" && low {
+			reason = m.LeftOutLow
+		}
+		if m.Material == cl && reason != "" {
+			why = append(why, fmt.Sprintf("step %d (%v g/cm²): %s", m.Index, m.GCm2, reason))
 		}
 	}
 	if len(why) == 0 {

@@ -24,8 +24,9 @@ type Measured struct {
 	AHigh, ALow float64
 	SpreadHigh  float64
 	// LeftOut says why the step takes no part in the fit ("" when it
-	// does).
-	LeftOut string
+	// does); LeftOutLow why it takes no part in the dual-energy curves
+	// although the high energy measured it.
+	LeftOut, LeftOutLow string
 	// RefGCm2 is an organic step's areal density as the reference
 	// organic's (see refZA). FitGCm2 and FitALow are the fitted curves'
 	// values at the step's attenuation (0 where no curve applies);
@@ -89,9 +90,11 @@ func Measure(wd *Wedge, att *vision.Attenuation) ([]Measured, error) {
 		}
 		n := float64(len(hi))
 		switch {
-		case float64(clipHi) > clipFraction*n || float64(clipLo) > clipFraction*n:
-			m.LeftOut = fmt.Sprintf("the beam did not get through as the detector counts it: %.0f %% (high), %.0f %% (low) of its pixels at the noise floor or below detector.reliable_transmission",
-				100*float64(clipHi)/n, 100*float64(clipLo)/n)
+		case float64(clipHi) > clipFraction*n:
+			m.LeftOut = fmt.Sprintf("the beam did not get through as the detector counts it: %.0f %% of its pixels at the noise floor or below detector.reliable_transmission",
+				100*float64(clipHi)/n)
+		case m.AHigh > att.OpaqueHigh-math.Ln2:
+			m.LeftOut = nearOpaque("", m.AHigh, att.OpaqueHigh)
 		case att.NoiseHigh > 0 && m.SpreadHigh > spreadFactor*expectedSpread(att.NoiseHigh, m.AHigh)+spreadSlack:
 			m.LeftOut = fmt.Sprintf("not uniform: its pixels scatter by %.3f in -ln T where the air noise allows %.3f; something else is in the beam there (an edge, the fixture): narrow its ranges",
 				m.SpreadHigh, expectedSpread(att.NoiseHigh, m.AHigh))
@@ -99,6 +102,11 @@ func Measure(wd *Wedge, att *vision.Attenuation) ([]Measured, error) {
 			m.LeftOut = fmt.Sprintf("attenuates nothing measurable (-ln T %.4f)", m.AHigh)
 		case s.Material == Lead:
 			m.LeftOut = "lead: no curve of the detector uses lead"
+		case float64(clipLo) > clipFraction*n:
+			m.LeftOutLow = fmt.Sprintf("the low energy did not get through: %.0f %% of its low-energy pixels at the noise floor or below detector.reliable_transmission",
+				100*float64(clipLo)/n)
+		case lo != nil && m.ALow > att.OpaqueLow-math.Ln2:
+			m.LeftOutLow = nearOpaque("low-energy ", m.ALow, att.OpaqueLow)
 		}
 		out = append(out, m)
 	}
@@ -121,6 +129,13 @@ const (
 	spreadSlack    = 0.02
 	minAttenuation = 0.01
 )
+
+// nearOpaque says why a step whose transmission is less than twice the
+// least the detector counts is left out: scatter, which adds a roughly
+// constant signal behind thick blocks, biases it most there.
+func nearOpaque(energy string, a, opaque float64) string {
+	return fmt.Sprintf("%stransmission %.2f %% is less than twice the %.2f %% the detector counts as opaque, where scatter biases it", energy, 100*math.Exp(-a), 100*math.Exp(-opaque))
+}
 
 // expectedSpread is the per-pixel scatter of -ln T behind attenuation a
 // when the air signal scatters by noise: quantum noise grows as the
@@ -217,7 +232,12 @@ func saturation(m gocv.Mat, energy string, ms []Measured) []string {
 			}
 		}
 		if s.LeftOut == "" && float64(k) > clipFraction*float64(all) {
-			s.LeftOut = fmt.Sprintf("the detector saturated: %.0f %% of its %s-energy pixels at 65535", 100*float64(k)/float64(all), energy)
+			why := fmt.Sprintf("the detector saturated: %.0f %% of its %s-energy pixels at 65535", 100*float64(k)/float64(all), energy)
+			if energy == "low" {
+				s.LeftOutLow = why
+			} else {
+				s.LeftOut = why
+			}
 		}
 	}
 	if frac := float64(n) / float64(len(px)); frac > 1e-3 {
