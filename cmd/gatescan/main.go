@@ -31,7 +31,7 @@ usage:
                                     fit the scanner's calibration from a step-wedge scan
   gatescan config check FILE
   gatescan config defaults
-  gatescan eval [--n N] [--seed S] [--scenarios a,b] [--scanner NAME] [-v]
+  gatescan eval [--n N] [--seed S] [--scenarios a,b] [--scanner NAME] [--wedge DIR] [-v]
                                     the detector over simulated scans: detection, false alarms, mass error
   gatescan eval --dir DIR [--scenarios c1,p3] [-v]
                                     the same over cases another simulator wrote (xraygen's format)
