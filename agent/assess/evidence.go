@@ -104,11 +104,12 @@ func (m *matcher) controlledEvidence(d *declaration.Declaration) {
 				declared = math.Max(declared, declaredLikelihood(v, p, m.ev.DepthFillMin))
 			}
 			lr = math.Exp(bestLL - declared)
-			// Two independent pieces of evidence, the region standing out of
-			// its load and its density fitting the controlled goods, make
-			// a strong case together.
+			// Two independent pieces of evidence make a strong case
+			// together: the density fitting the controlled goods, and the
+			// region standing out of its load or the weighbridge finding
+			// more mass than declared.
 			switch {
-			case kg >= m.ev.CriticalKg && (lr >= m.ev.CriticalRatio || lr >= m.ev.WarningRatio && flagged):
+			case kg >= m.ev.CriticalKg && (lr >= m.ev.CriticalRatio || lr >= m.ev.WarningRatio && (flagged || m.overweight)):
 				sev = inspection.Critical
 			case lr >= m.ev.WarningRatio && kg >= m.ev.WarningKg:
 				sev = inspection.Warning
@@ -124,6 +125,7 @@ func (m *matcher) controlledEvidence(d *declaration.Declaration) {
 			Measured: inspection.Ptr(math.Round(v)), Expected: &[2]float64{math.Round(t / math.Exp(2*sd)), math.Round(t * math.Exp(2*sd))},
 			Message: fmt.Sprintf("possible undeclared %s, %.1f m³ at %.0f kg/m³ (%.0f kg, region R%d, %s): that density is %s; export-controlled, needing %s, and not declared",
 				c.g.Name, m.volume(g), v, kg, g.Label, where(g.M), ratio, strings.Join(c.g.Documents, " and ")),
+			Evidence: &inspection.Evidence{Kg: math.Round(kg), LikelihoodRatio: math.Round(math.Min(lr, 9999)*10) / 10},
 		})
 	}
 }

@@ -69,6 +69,13 @@ func profileFindings(cfg *config.Config, r *inspection.Result, box *vision.Conta
 		m.width = 2.352 // ISO inner width, when the geometry is unknown
 	}
 	m.evidence = make([]inspection.Severity, len(box.Regions))
+	for _, f := range r.Findings {
+		// The weighbridge found more mass than declared: evidence of its
+		// own that the goods are not what the declaration says.
+		if f.Code == inspection.WeightMismatch && f.Measured != nil && f.Expected != nil && *f.Measured > f.Expected[1] {
+			m.overweight = true
+		}
+	}
 	m.spread = m.loadSpread()
 	m.layers()
 	if !weightOnly && len(ps) > 0 {
@@ -97,6 +104,9 @@ type matcher struct {
 	// evidence is the strongest density or layer finding raised on each
 	// region, "" for none.
 	evidence []inspection.Severity
+	// overweight: the weighbridge net exceeds the declared weight beyond
+	// the tolerance.
+	overweight bool
 }
 
 func (m *matcher) add(code string, sev inspection.Severity, reg *vision.Box, measured float64, expected [2]float64, format string, args ...any) {
@@ -295,7 +305,7 @@ func (m *matcher) densities() {
 		switch {
 		case !inAny && v > hi:
 			e := m.beyond(g, v, ref(hi))
-			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
+			m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, but declared %s load at %.0f-%.0f kg/m³: %s",
 				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !inAny:
@@ -303,7 +313,7 @@ func (m *matcher) densities() {
 			// goods around it when they are denser still (those the beam
 			// did not cross at their lower bound).
 			e := m.beyond(g, v, math.Max(ref(lo), m.bodyAround(i)))
-			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
+			m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, lighter than declared %s can be (%.0f-%.0f kg/m³): other goods where the declared ones should stand? %s",
 				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !g.LowerBound:
@@ -319,16 +329,20 @@ func (m *matcher) densities() {
 				continue
 			}
 			e := m.beyond(g, v, t)
-			m.raise(i, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * p.Uniformity), math.Round(t / p.Uniformity)},
+			m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * p.Uniformity), math.Round(t / p.Uniformity)},
 				"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³: %s",
 				g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*p.Uniformity, t/p.Uniformity, e)
 		}
 	}
 }
 
-// raise adds a finding about region i and remembers its evidence.
-func (m *matcher) raise(i int, sev inspection.Severity, code string, box *vision.Box, measured float64, expected [2]float64, format string, args ...any) {
+// raise adds a finding about region i with its evidence e and remembers
+// how strong it is.
+func (m *matcher) raise(i int, e strength, sev inspection.Severity, code string, box *vision.Box, measured float64, expected [2]float64, format string, args ...any) {
 	m.add(code, sev, box, measured, expected, format, args...)
+	if e.kg > 0 {
+		m.r.Findings[len(m.r.Findings)-1].Evidence = &inspection.Evidence{Kg: math.Round(e.kg), Sigma: math.Round(e.sigma*10) / 10}
+	}
 	if i >= 0 && rank(sev) > rank(m.evidence[i]) {
 		m.evidence[i] = sev
 	}
@@ -606,12 +620,12 @@ func (m *matcher) layers() {
 		}
 		expected := [2]float64{math.Round(l.DenseKgM3 * m.scale / m.p.LayerDensityRatio), math.Round(l.DenseKgM3 * m.scale)}
 		if l.Behind {
-			m.raise(l.Light, sev, inspection.LayeredConcealment, &l.M, v, expected,
+			m.raise(l.Light, e, sev, inspection.LayeredConcealment, &l.M, v, expected,
 				"a %.1f m high block of %.0f kg/m³ (R%d) runs %.1f m behind a %.1f m wall of %s at the end %s: goods hidden behind the cover load at the doors?%s",
 				l.HeightM, v, light.Label, l.LengthM, l.WallM, denseWord, where(l.M), why)
 			continue
 		}
-		m.raise(l.Light, sev, inspection.LayeredConcealment, &l.M, v, expected,
+		m.raise(l.Light, e, sev, inspection.LayeredConcealment, &l.M, v, expected,
 			"a %.1f m high band of %.0f kg/m³ (R%d) runs %.1f m under %s %s: goods hidden beneath the cover load? Loads are secured heaviest at the bottom%s",
 			l.HeightM, v, light.Label, l.LengthM, denseWord, where(l.M), why)
 	}

@@ -132,6 +132,9 @@ func TestProfileFindings(t *testing.T) {
 			if f.Region == nil || f.Measured == nil || f.Expected == nil || !strings.Contains(f.Message, "m") {
 				t.Errorf("%s: %s lacks region, measured value or expected range: %+v", tc.name, f.Code, f)
 			}
+			if (f.Code == inspection.DensityMismatch || f.Code == inspection.ControlledUndocumented) && (f.Evidence == nil || f.Evidence.Kg <= 0) {
+				t.Errorf("%s: %s does not say how strong its evidence is: %+v", tc.name, f.Code, f)
+			}
 		}
 		if len(got) != len(tc.want) {
 			t.Errorf("%s: findings %v, want %v", tc.name, r.Codes(), tc.want)
@@ -183,4 +186,32 @@ func TestBehindLayerMessage(t *testing.T) {
 		}
 	}
 	t.Fatalf("no LAYERED_CONCEALMENT: %v", r.Findings)
+}
+
+// Masks declared as flowers at half their weight: a density at the top of
+// the flowers' range fits masks six times better; with the weighbridge
+// finding more mass than declared, the two make a strong case.
+func TestControlledEvidenceWeighsTheWeighbridge(t *testing.T) {
+	cfg := config.Default()
+	box := &vision.Container{Regions: []vision.Region{reg(1, 9, 95)}, CargoKg: 2000, CargoAreaM2: 9.4, InnerWidthM: 2.352}
+	for _, tc := range []struct {
+		overweight bool
+		want       inspection.Severity
+	}{{false, inspection.Warning}, {true, inspection.Critical}} {
+		r := &inspection.Result{Findings: []inspection.Finding{}}
+		if tc.overweight {
+			r.Findings = append(r.Findings, inspection.Finding{Code: inspection.WeightMismatch, Severity: inspection.Warning,
+				Measured: inspection.Ptr(2000.0), Expected: &[2]float64{645, 1645}})
+		}
+		profileFindings(cfg, r, box, declared("670290"), 1)
+		got := inspection.Severity("")
+		for _, f := range r.Findings {
+			if f.Code == inspection.ControlledUndocumented {
+				got = f.Severity
+			}
+		}
+		if got != tc.want {
+			t.Errorf("overweight %v: controlled-goods evidence %q, want %q: %v", tc.overweight, got, tc.want, r.Findings)
+		}
+	}
 }

@@ -57,6 +57,20 @@ type Finding struct {
 	Region   *Region     `json:"region,omitempty"`
 	Measured *float64    `json:"measured,omitempty"`
 	Expected *[2]float64 `json:"expected,omitempty"`
+	// Evidence says how strong an image finding's case is (a compatible
+	// extension of the contract; absent on other findings).
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is the strength of an image finding: the mass the declared
+// goods cannot explain, how far the region stands out of what they
+// explain in units of the load's own variation, and for image evidence
+// of controlled goods how many times likelier its density is for them
+// than for the declared goods. Zero where it does not apply.
+type Evidence struct {
+	Kg              float64 `json:"kg"`
+	Sigma           float64 `json:"sigma"`
+	LikelihoodRatio float64 `json:"likelihood_ratio,omitempty"`
 }
 
 // Weights compares the masses known for an inspection, in kg; nil is unknown.
