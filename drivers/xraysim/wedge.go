@@ -36,10 +36,10 @@ func DefaultWedge() Wedge {
 	for _, g := range []float64{5, 10, 20, 40, 60, 80, 120, 160, 200, 260} {
 		w.Blocks = append(w.Blocks, Block{Organic, "polypropylene/cellulose 50/50", g})
 	}
-	for _, g := range []float64{5, 10, 20, 40, 80, 120, 160} {
+	for _, g := range []float64{5, 10, 20, 40, 60, 80, 120, 160} {
 		w.Blocks = append(w.Blocks, Block{Aluminium, "aluminium", g})
 	}
-	for _, g := range []float64{5, 10, 20, 40, 80, 120, 160} {
+	for _, g := range []float64{5, 10, 20, 40, 60, 80, 120, 160} {
 		w.Blocks = append(w.Blocks, Block{Steel, "S235 steel", g})
 	}
 	w.Blocks = append(w.Blocks, Block{Lead, "lead", 50})
