@@ -253,7 +253,35 @@ func (d *Detector) scan(src raw, p *plane) {
 	p.size(h, w)
 	colMean := p.colMean
 	clear(colMean)
-	for r := range h {
+	dark := src.dark
+	r := 0
+	// Four rows at a time: a row's two sums are chains of dependent
+	// additions, and four rows side by side keep the CPU busy while each
+	// waits. Every sum, a row's or a column's, adds the same values in the
+	// same order as one row at a time would.
+	for ; r+4 <= h; r += 4 {
+		p0 := src.px[r*w : (r+1)*w]
+		p1, p2, p3 := src.px[(r+1)*w:(r+2)*w], src.px[(r+2)*w:(r+3)*w], src.px[(r+3)*w:(r+4)*w]
+		p1, p2, p3, cm := p1[:len(p0)], p2[:len(p0)], p3[:len(p0)], colMean[:len(p0)]
+		var s0, s1, s2, s3, q0, q1, q2, q3 float32
+		for c, x := range p0 {
+			v0, v1, v2, v3 := float32(x)-dark, float32(p1[c])-dark, float32(p2[c])-dark, float32(p3[c])-dark
+			cm[c] = cm[c] + v0 + v1 + v2 + v3
+			s0 += v0
+			s1 += v1
+			s2 += v2
+			s3 += v3
+			q0 += v0 * v0
+			q1 += v1 * v1
+			q2 += v2 * v2
+			q3 += v3 * v3
+		}
+		p.rowSum[r], p.rowSum2[r] = float64(s0), float64(q0)
+		p.rowSum[r+1], p.rowSum2[r+1] = float64(s1), float64(q1)
+		p.rowSum[r+2], p.rowSum2[r+2] = float64(s2), float64(q2)
+		p.rowSum[r+3], p.rowSum2[r+3] = float64(s3), float64(q3)
+	}
+	for ; r < h; r++ {
 		var s, s2 float32
 		for c := range colMean {
 			v := src.v(r*w + c)
