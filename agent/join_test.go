@@ -52,32 +52,32 @@ func TestJoinWeights(t *testing.T) {
 	// Weighed before the portal.
 	put(t0.Add(-40*time.Second), 30000)
 	j, err := a.joiner().join(scan("A", t0), true, "A")
-	if err != nil || j.weight == nil || j.weight.GrossKg != 30000 || j.missing {
+	if err != nil || j.Weight == nil || j.Weight.GrossKg != 30000 || j.missing {
 		t.Fatalf("weight before the scan not joined: %+v %v", j, err)
 	}
-	if _, err := a.store.CommitScan("A", nil, nil, *j.weight); err != nil {
+	if _, err := a.store.CommitScan("A", nil, nil, *j.Weight); err != nil {
 		t.Fatal(err)
 	}
 	// The next truck's scan must not take truck A's weight...
 	j, _ = a.joiner().join(scan("B", t0.Add(2*time.Minute)), true, "B")
-	if j.weight != nil || !j.missing {
-		t.Fatalf("scan B took truck A's weight: %+v", j.weight)
+	if j.Weight != nil || !j.missing {
+		t.Fatalf("scan B took truck A's weight: %+v", j.Weight)
 	}
 	// ...but takes its own, weighed after the portal.
 	put(t0.Add(2*time.Minute+30*time.Second), 25000)
 	j, _ = a.joiner().join(scan("B", t0.Add(2*time.Minute)), true, "B")
-	if j.weight == nil || j.weight.GrossKg != 25000 {
-		t.Fatalf("weight after the scan not joined: %+v", j.weight)
+	if j.Weight == nil || j.Weight.GrossKg != 25000 {
+		t.Fatalf("weight after the scan not joined: %+v", j.Weight)
 	}
 	// Re-inspecting scan A after a crash joins the same weight again.
 	j, _ = a.joiner().join(scan("A", t0), true, "A")
-	if j.weight == nil || j.weight.GrossKg != 30000 {
-		t.Fatalf("re-inspected scan lost its weight: %+v", j.weight)
+	if j.Weight == nil || j.Weight.GrossKg != 30000 {
+		t.Fatalf("re-inspected scan lost its weight: %+v", j.Weight)
 	}
 	// Outside the window: nothing.
 	j, _ = a.joiner().join(scan("C", t0.Add(time.Hour)), true, "C")
-	if j.weight != nil {
-		t.Fatalf("weight joined across an hour: %+v", j.weight)
+	if j.Weight != nil {
+		t.Fatalf("weight joined across an hour: %+v", j.Weight)
 	}
 	// A scanner-only lane does not wait for a weight.
 	if j, _ = a.joiner().join(scan("D", t0.Add(time.Hour)), false, "D"); j.missing {
@@ -110,25 +110,25 @@ func TestJoinDeclarations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.decls[0] == nil || j.decls[0].ContainerID != "CSQU3054383" || j.corrected[0] != "" {
-		t.Errorf("printed form not joined: %+v %q", j.decls[0], j.corrected[0])
+	if j.Declarations[0] == nil || j.Declarations[0].ContainerID != "CSQU3054383" || j.Corrected[0] != "" {
+		t.Errorf("printed form not joined: %+v %q", j.Declarations[0], j.Corrected[0])
 	}
-	if j.decls[1] == nil || j.corrected[1] != "CSQU3054383" {
-		t.Errorf("O-for-0 misread not corrected: %q", j.corrected[1])
+	if j.Declarations[1] == nil || j.Corrected[1] != "CSQU3054383" {
+		t.Errorf("O-for-0 misread not corrected: %q", j.Corrected[1])
 	}
 	// MSKU9070324 is one character from two declared numbers: no guess.
-	if j.decls[2] != nil || j.corrected[2] != "" {
-		t.Errorf("ambiguous misread joined to %q", j.corrected[2])
+	if j.Declarations[2] != nil || j.Corrected[2] != "" {
+		t.Errorf("ambiguous misread joined to %q", j.Corrected[2])
 	}
-	if j.decls[3] != nil || !j.missing {
-		t.Errorf("unknown container joined: %+v", j.decls[3])
+	if j.Declarations[3] != nil || !j.missing {
+		t.Errorf("unknown container joined: %+v", j.Declarations[3])
 	}
 	// A newer declaration replaces the older.
 	newer := fmt.Sprintf(declJSON, "NEW", "CSQU3054383")
 	a.storeDeclaration([]byte(newer))
 	j, _ = a.joiner().join(&scanin.Sidecar{ContainerIDs: []string{"CSQU3054383"}}, false, "")
-	if j.decls[0].DeclarationID != "D-NEW" {
-		t.Errorf("older declaration kept: %s", j.decls[0].DeclarationID)
+	if j.Declarations[0].DeclarationID != "D-NEW" {
+		t.Errorf("older declaration kept: %s", j.Declarations[0].DeclarationID)
 	}
 }
 
@@ -152,10 +152,10 @@ func TestPlateTareLearned(t *testing.T) {
 	sc := &scanin.Sidecar{ScanID: "bare", Lane: "L1", ScannedAt: time.Now()}
 	sc.Vehicle.Plate = "LU-42"
 	w := buffer.Weight{Lane: "L1", GrossKg: 13210, At: time.Now()}
-	a.afterCommit(sc, joined{weight: &w}, vision.ErrNoContainer)
+	a.afterCommit(sc, Joined{Weight: &w}, vision.ErrNoContainer)
 	j, _ := a.joiner().join(&scanin.Sidecar{ScanID: "next", Lane: "L1", Vehicle: sc.Vehicle}, false, "next")
-	if j.plateTare != 13210 {
-		t.Fatalf("tare not learned from a truck without container: %v", j.plateTare)
+	if j.PlateTareKg != 13210 {
+		t.Fatalf("tare not learned from a truck without container: %v", j.PlateTareKg)
 	}
 }
 

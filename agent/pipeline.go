@@ -205,11 +205,10 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	defer debug.FreeOSMemory()
 	decodeMS := ms(time.Since(t2))
 
-	c := caseFor(cfg, sc, j, map[string]float64{"decode": decodeMS, "join": joinMS})
-	results := assess.Inspect(cfg, det, scan, &c)
+	results, c := Inspect(cfg, det, scan, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	id.name(cfg, results)
 	an := c.Analysis
-	if err := a.commit(sc, id, results, det, an, j.weight); err != nil {
+	if err := a.commit(sc, id, results, det, an, j.Weight); err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.endAttempt(id.key)
@@ -363,12 +362,24 @@ type joiner struct {
 
 func (a *Agent) joiner() joiner { return joiner{cfg: a.Config(), store: a.store, log: a.log} }
 
-// joined is what a scan was joined with.
-type joined struct {
-	decls     []*declaration.Declaration
-	corrected []string // per container number: the corrected number, or ""
-	weight    *buffer.Weight
-	plateTare float64 // learned tare of the vehicle, 0 if none
+// Joined is what a scan is inspected with beside its images: in the
+// daemon and replay what the buffer holds, in batch inspect what files
+// say.
+type Joined struct {
+	// Declarations are the containers' declarations in the order of the
+	// scan's container numbers (nil: none); Corrected, per number, the
+	// number a misread one was corrected to, or "".
+	Declarations []*declaration.Declaration
+	Corrected    []string
+	// Weight is the truck's stable weight on the weighbridge (nil: none);
+	// Weighbridge says whether the lane weighs trucks at all, so that a
+	// missing weight is a finding.
+	Weight      *buffer.Weight
+	Weighbridge bool
+	// LaneTareKg is the lane's usual tractor and chassis tare,
+	// PlateTareKg the vehicle's learned tare (0 if none).
+	LaneTareKg  float64
+	PlateTareKg float64
 	// missing reports that a declaration or the weight has not arrived.
 	missing bool
 }
@@ -378,9 +389,13 @@ type joined struct {
 // lane's stable truck weight nearest the scan that no other scan took, and
 // the vehicle's learned tare. key is the scan's key in the buffer (see
 // scanIdentity): a weight it joined before a crash is its own still.
-func (a joiner) join(sc *scanin.Sidecar, hasBridge bool, key string) (joined, error) {
+func (a joiner) join(sc *scanin.Sidecar, hasBridge bool, key string) (Joined, error) {
 	cfg := a.cfg
-	j := joined{decls: make([]*declaration.Declaration, len(sc.ContainerIDs)), corrected: make([]string, len(sc.ContainerIDs))}
+	j := Joined{Declarations: make([]*declaration.Declaration, len(sc.ContainerIDs)), Corrected: make([]string, len(sc.ContainerIDs)),
+		Weighbridge: hasBridge}
+	if lc := cfg.Lane(sc.Lane); lc != nil {
+		j.LaneTareKg = lc.VehicleTareKg
+	}
 	var known []string // stored container numbers, read once if needed
 	for i, raw := range sc.ContainerIDs {
 		id := declaration.Normalize(raw)
@@ -399,10 +414,10 @@ func (a joiner) join(sc *scanin.Sidecar, hasBridge bool, key string) (joined, er
 				if d, err = a.declaration(fix); err != nil {
 					return j, err
 				}
-				j.corrected[i] = fix
+				j.Corrected[i] = fix
 			}
 		}
-		j.decls[i] = d
+		j.Declarations[i] = d
 		j.missing = j.missing || d == nil
 	}
 	if hasBridge {
@@ -411,7 +426,7 @@ func (a joiner) join(sc *scanin.Sidecar, hasBridge bool, key string) (joined, er
 			return j, err
 		}
 		if ok {
-			j.weight = &w
+			j.Weight = &w
 		} else {
 			j.missing = true
 		}
@@ -422,7 +437,7 @@ func (a joiner) join(sc *scanin.Sidecar, hasBridge bool, key string) (joined, er
 			return j, err
 		}
 		if ok {
-			j.plateTare = kg
+			j.PlateTareKg = kg
 		}
 	}
 	return j, nil
@@ -445,13 +460,13 @@ func (a joiner) declaration(id string) (*declaration.Declaration, error) {
 // afterCommit learns from a committed scan: a vehicle weighed without a
 // container teaches us its tare. (The weight the scan joined is marked as
 // its own by the commit itself.)
-func (a *Agent) afterCommit(sc *scanin.Sidecar, j joined, analysisErr error) {
-	if j.weight == nil {
+func (a *Agent) afterCommit(sc *scanin.Sidecar, j Joined, analysisErr error) {
+	if j.Weight == nil {
 		return
 	}
 	if sc.Vehicle.Plate != "" && errors.Is(analysisErr, vision.ErrNoContainer) {
-		if err := a.store.PutPlateTare(sc.Vehicle.Plate, j.weight.GrossKg, time.Now()); err == nil {
-			a.log.Info("vehicle tare learned", "plate", sc.Vehicle.Plate, "tare_kg", j.weight.GrossKg)
+		if err := a.store.PutPlateTare(sc.Vehicle.Plate, j.Weight.GrossKg, time.Now()); err == nil {
+			a.log.Info("vehicle tare learned", "plate", sc.Vehicle.Plate, "tare_kg", j.Weight.GrossKg)
 		}
 	}
 }
@@ -462,17 +477,14 @@ func hasWeighbridge(cfg *config.Config, lane string) bool {
 	return lc != nil && lc.Weighbridge != nil
 }
 
-// caseFor is what the assessment of a joined scan starts from, in the
-// daemon and in replay alike.
-func caseFor(cfg *config.Config, sc *scanin.Sidecar, j joined, timingsMS map[string]float64) assess.Case {
-	lc := cfg.Lane(sc.Lane)
-	c := assess.Case{Declarations: j.decls, Corrected: j.corrected, Weighbridge: hasWeighbridge(cfg, sc.Lane),
-		PlateTareKg: j.plateTare, TimingsMS: timingsMS}
-	if j.weight != nil {
-		c.GrossKg = &j.weight.GrossKg
+// Inspect inspects a decoded scan joined with j: the daemon, replay and
+// batch inspect all go through here. timingsMS are the stages timed so
+// far (decode, join); the detector's and the assessment's are added.
+func Inspect(cfg *config.Config, det *vision.Detector, scan *scanin.Scan, j Joined, timingsMS map[string]float64) ([]inspection.Result, *assess.Case) {
+	c := &assess.Case{Declarations: j.Declarations, Corrected: j.Corrected, Weighbridge: j.Weighbridge,
+		LaneTareKg: j.LaneTareKg, PlateTareKg: j.PlateTareKg, TimingsMS: timingsMS}
+	if j.Weight != nil {
+		c.GrossKg = &j.Weight.GrossKg
 	}
-	if lc != nil {
-		c.LaneTareKg = lc.VehicleTareKg
-	}
-	return c
+	return assess.Inspect(cfg, det, scan, c), c
 }

@@ -22,7 +22,7 @@ func QuarantineDir(cfg *config.Config) string {
 // so that the control room inspects the container by hand; its files go
 // to the quarantine directory. It is not tried again: the gate goes on
 // with the next truck.
-func (a *Agent) quarantine(scan *scanin.Scan, id scanIdentity, j joined, att buffer.Attempts) {
+func (a *Agent) quarantine(scan *scanin.Scan, id scanIdentity, j Joined, att buffer.Attempts) {
 	cfg := a.Config()
 	sc := scan.Sidecar
 	why := att.Failure
@@ -42,19 +42,19 @@ func (a *Agent) quarantine(scan *scanin.Scan, id scanIdentity, j joined, att buf
 			TimingsMS:   map[string]float64{},
 			InspectedAt: time.Now().UTC(),
 		}
-		if i < len(j.decls) && j.decls[i] != nil {
-			r.DeclarationID = j.decls[i].DeclarationID
+		if i < len(j.Declarations) && j.Declarations[i] != nil {
+			r.DeclarationID = j.Declarations[i].DeclarationID
 		}
 		if len(sc.ContainerIDs) > 1 {
 			r.Container = sc.ContainerIDs[i]
 		}
-		if j.weight != nil {
-			r.Weights.GrossKg = inspection.Ptr(j.weight.GrossKg)
+		if j.Weight != nil {
+			r.Weights.GrossKg = inspection.Ptr(j.Weight.GrossKg)
 		}
 		results[i] = r
 	}
 	id.quarantined = true
-	if err := a.commit(sc, id, results, nil, nil, j.weight); err != nil {
+	if err := a.commit(sc, id, results, nil, nil, j.Weight); err != nil {
 		a.log.Error("cannot commit the quarantine alert; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.scans.later(scan.Path, 5*time.Second)

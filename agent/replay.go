@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
@@ -24,10 +23,10 @@ func Reinspect(cfg *config.Config, store *buffer.Store, det *vision.Detector, sc
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: join with the buffer: %w", sc.ScanID, err)
 	}
-	j.weight = nil
+	j.Weight = nil
 	if storedGrossKg != nil {
-		j.weight = &buffer.Weight{Lane: sc.Lane, GrossKg: *storedGrossKg}
+		j.Weight = &buffer.Weight{Lane: sc.Lane, GrossKg: *storedGrossKg}
 	}
-	c := caseFor(cfg, sc, j, nil)
-	return assess.Inspect(cfg, det, scan, &c), nil
+	results, _ := Inspect(cfg, det, scan, j, nil)
+	return results, nil
 }

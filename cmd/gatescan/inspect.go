@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/inspection"
+	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
@@ -128,21 +130,21 @@ func (ins *inspector) run(path string, join joinFunc) ([]inspection.Result, *ass
 	}
 	defer scan.Close()
 	sc := scan.Sidecar
-	c := &assess.Case{TimingsMS: map[string]float64{"decode": ms(time.Since(t0))}}
-	if l := ins.cfg.Lane(sc.Lane); l != nil {
-		c.LaneTareKg = l.VehicleTareKg
-	} else if len(ins.cfg.Lanes) > 0 {
-		c.LaneTareKg = ins.cfg.Lanes[0].VehicleTareKg
-	}
+	decodeMS := ms(time.Since(t0))
 	g, decls, err := join(sc)
 	if err != nil {
 		return nil, nil, badInput("%s: %v", path, err)
 	}
+	j := agent.Joined{Declarations: decls, Weighbridge: g != nil}
 	if g != nil {
-		c.GrossKg, c.Weighbridge = g, true
+		j.Weight = &buffer.Weight{Lane: sc.Lane, GrossKg: *g}
 	}
-	c.Declarations = decls
-	results := assess.Inspect(ins.cfg, ins.det, scan, c)
+	if l := ins.cfg.Lane(sc.Lane); l != nil {
+		j.LaneTareKg = l.VehicleTareKg
+	} else if len(ins.cfg.Lanes) > 0 {
+		j.LaneTareKg = ins.cfg.Lanes[0].VehicleTareKg
+	}
+	results, c := agent.Inspect(ins.cfg, ins.det, scan, j, map[string]float64{"decode": decodeMS})
 	total := ms(time.Since(t0))
 	for i := range results {
 		results[i].TimingsMS["total"] = total
