@@ -125,7 +125,12 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 				}
 			}
 		}
-		tab := table(xs, low)
+		// Beam hardening goes on beyond the thickest step measured at both
+		// energies (scatter keeps thicker ones out): the fit carries the
+		// ratio's trend on to half again further, where holding the last
+		// ratio would drift towards the next class.
+		top := xs[len(xs)-1]
+		tab := table(append(xs, 1.25*top, 1.5*top), low)
 		switch cl {
 		case Organic:
 			de.Organic = tab
