@@ -300,6 +300,9 @@ func (c *Config) validateDetection(bad func(path, format string, a ...any)) {
 	if r.WeightTolerancePct < 0 || r.WeightToleranceKg < 0 {
 		bad("rules.weight_tolerance_pct", "tolerances cannot be negative")
 	}
+	if r.WeightCriticalPct < 0 {
+		bad("rules.weight_critical_pct", "%v: a percentage of the declared weight, 0 or more", r.WeightCriticalPct)
+	}
 	for i, k := range c.Containers {
 		for _, p := range k.Check() {
 			bad(join(fmt.Sprintf("containers[%d]", i), p.Key), "%s", p.Msg)

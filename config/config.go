@@ -179,16 +179,20 @@ type (
 
 // Rules holds the weight and risk rules.
 type Rules struct {
-	WeightTolerancePct float64       `yaml:"weight_tolerance_pct"`
-	WeightToleranceKg  float64       `yaml:"weight_tolerance_kg"`
-	XrayTolerancePct   float64       `yaml:"xray_tolerance_pct"`
-	XrayToleranceKg    float64       `yaml:"xray_tolerance_kg"`
-	JoinWindow         time.Duration `yaml:"join_window"`
-	Grace              time.Duration `yaml:"grace"`
-	ReviewRisk         float64       `yaml:"review_risk"`
-	AlertRisk          float64       `yaml:"alert_risk"`
-	SeverityRisk       SeverityRisk  `yaml:"severity_risk"`
-	Evidence           Evidence      `yaml:"evidence"`
+	WeightTolerancePct float64 `yaml:"weight_tolerance_pct"`
+	WeightToleranceKg  float64 `yaml:"weight_tolerance_kg"`
+	// WeightCriticalPct: a box weighed alone whose net is off its
+	// declaration beyond the tolerance and by more than this percentage
+	// of it is critical (0: only beyond three tolerances).
+	WeightCriticalPct float64       `yaml:"weight_critical_pct"`
+	XrayTolerancePct  float64       `yaml:"xray_tolerance_pct"`
+	XrayToleranceKg   float64       `yaml:"xray_tolerance_kg"`
+	JoinWindow        time.Duration `yaml:"join_window"`
+	Grace             time.Duration `yaml:"grace"`
+	ReviewRisk        float64       `yaml:"review_risk"`
+	AlertRisk         float64       `yaml:"alert_risk"`
+	SeverityRisk      SeverityRisk  `yaml:"severity_risk"`
+	Evidence          Evidence      `yaml:"evidence"`
 }
 
 // Evidence says how strong the image's evidence against a declaration must
@@ -214,9 +218,10 @@ type Evidence struct {
 	// width deep, so that a side view's apparent density of declared
 	// goods may be this much below their packed density.
 	DepthFillMin float64 `yaml:"depth_fill_min"`
-	// LighterMinKgM3: a band under denser goods that the declared goods'
-	// range explains is evidence only when this much mass per cubic metre
-	// is missing from it against the goods above.
+	// LighterMinKgM3: a region lighter than the declared goods can be, or
+	// a band under denser goods that their range explains, is evidence
+	// only when this much mass per cubic metre is missing from it against
+	// the goods around or above it.
 	LighterMinKgM3 float64 `yaml:"lighter_min_kg_m3"`
 	// WeighbridgeScale bounds the factor net / X-ray mass that scales
 	// apparent densities to the weighbridge; outside it (or with the X-ray

@@ -396,7 +396,10 @@ func (a *assessor) weights(c Case, d *declaration.Declaration, box *vision.Conta
 	tol := math.Max(declared*rules.WeightTolerancePct/100, rules.WeightToleranceKg)
 	if diff := net - declared; math.Abs(diff) > tol {
 		sev := inspection.Warning
-		if math.Abs(diff) > 3*tol {
+		// Far beyond the tolerance, or (a box weighed alone) off by a
+		// good part of the declaration itself: no weighing or packing
+		// variance explains that.
+		if math.Abs(diff) > 3*tol || n == 1 && rules.WeightCriticalPct > 0 && math.Abs(diff) > declared*rules.WeightCriticalPct/100 {
 			sev = inspection.Critical
 		}
 		f := a.add(inspection.WeightMismatch, sev, "weighbridge net %.0f kg%s differs from the declared %.0f kg by %+.0f kg (tolerance ±%.0f kg)",

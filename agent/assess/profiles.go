@@ -250,13 +250,14 @@ func (m *matcher) densities() {
 	// The typical density of each profile's part of the load: the
 	// area-weighted median over the eligible regions in its range.
 	typical := make([]float64, len(m.ps))
-	// seen: the declared goods' part of the load is a sample of several
-	// cartons, not a patch, so that what they weigh here can be the
-	// reference.
-	seen := make([]bool, len(m.ps))
+	// seen: the area of the declared goods' part of the load. It is the
+	// reference for a region out of every range only when it is a sample
+	// of several cartons, not a patch, and at least as large as the region:
+	// otherwise the region is the load's body, judged by the range.
+	seen := make([]float64, len(m.ps))
 	for k, p := range m.ps {
 		typical[k] = m.typical(p)
-		seen[k] = m.area(p) >= 2.5*m.p.MismatchMinAreaM2
+		seen[k] = m.area(p)
 	}
 	lo, hi := math.Inf(1), 0.0
 	for _, p := range m.ps {
@@ -293,7 +294,7 @@ func (m *matcher) densities() {
 		ref := func(bound float64) float64 {
 			best := 0.0
 			for k, t := range typical {
-				if t > 0 && seen[k] && (best == 0 || math.Abs(math.Log(v/t)) < math.Abs(math.Log(v/best))) {
+				if t > 0 && seen[k] >= math.Max(2.5*m.p.MismatchMinAreaM2, g.AreaM2) && (best == 0 || math.Abs(math.Log(v/t)) < math.Abs(math.Log(v/best))) {
 					best = t
 				}
 			}
@@ -312,8 +313,13 @@ func (m *matcher) densities() {
 			// Lighter than the declared goods can be: measured from the
 			// goods around it when they are denser still (those the beam
 			// did not cross at their lower bound).
-			e := m.beyond(g, v, math.Max(ref(lo), m.bodyAround(i)))
-			m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
+			r := math.Max(ref(lo), m.bodyAround(i))
+			e := m.beyond(g, v, r)
+			sev := m.severity(e)
+			if r-v < m.ev.LighterMinKgM3 {
+				sev = inspection.Info // a light patch in a light load: air
+			}
+			m.raise(i, e, sev, inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, lighter than declared %s can be (%.0f-%.0f kg/m³): other goods where the declared ones should stand? %s",
 				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !g.LowerBound:
