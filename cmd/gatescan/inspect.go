@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,7 +81,18 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		return g, matchDeclarations(sc.ContainerIDs, pool), nil
+		ds := matchDeclarations(sc.ContainerIDs, pool)
+		if slices.Contains(ds, nil) {
+			// A container the --declaration files do not cover (the rear
+			// box of two) takes its declaration from beside the sidecar,
+			// as in a batch.
+			beside, err := readBesideDeclarations(filepath.Dir(pos[0]))
+			if err != nil {
+				return nil, nil, err
+			}
+			ds = batchDeclarations(sc.ContainerIDs, pool, beside)
+		}
+		return g, ds, nil
 	})
 	if err != nil {
 		return err
@@ -370,18 +382,7 @@ func readDeclarations(path string) ([]*declaration.Declaration, error) {
 // matchDeclarations orders declarations as the sidecar's container numbers;
 // a scan without numbers takes the declarations in file order.
 func matchDeclarations(ids []string, ds []*declaration.Declaration) []*declaration.Declaration {
-	if len(ids) == 0 {
-		return ds
-	}
-	out := make([]*declaration.Declaration, len(ids))
-	for i, id := range ids {
-		for _, d := range ds {
-			if d.ContainerID == declaration.Normalize(id) {
-				out[i] = d
-			}
-		}
-	}
-	return out
+	return declaration.Order(ids, ds)
 }
 
 // batchDeclarations picks a batch scan's declarations: by container

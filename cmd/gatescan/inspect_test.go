@@ -268,3 +268,25 @@ func TestFindSidecars(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectSingleTakesTheRearDeclarationBeside inspects a scan of two
+// 20 ft boxes the way xraygen's score runs it, with --declaration naming
+// only the front box's file: the rear box's declaration is taken from
+// declaration_2.json beside the sidecar, so that neither box is judged
+// without its declaration.
+func TestInspectSingleTakesTheRearDeclarationBeside(t *testing.T) {
+	two := writeBatchCase(t, t.TempDir(), "two", "honest-paper", 2)
+	var out bytes.Buffer
+	if err := dispatch([]string{"inspect", two.sidecar, "--declaration", filepath.Join(two.dir, "declaration.json")}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var rs []inspection.Result
+	if err := json.Unmarshal(out.Bytes(), &rs); err != nil || len(rs) != 2 {
+		t.Fatalf("want two results, got %v: %s", err, out.String())
+	}
+	for i, want := range []string{"D-two-1", "D-two-2"} {
+		if rs[i].DeclarationID != want || rs[i].Has(inspection.NoDeclaration) {
+			t.Errorf("container %d: declaration %q (%v), want %q", i, rs[i].DeclarationID, rs[i].Codes(), want)
+		}
+	}
+}
