@@ -165,3 +165,68 @@ func TestDeclarationVersionsOverMQTT(t *testing.T) {
 	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T11:00:00Z", 3, "revision 3"))
 	waitFor("revision 3 stored", func() bool { return desc("MSKU9070323") == "revision 3" })
 }
+
+// TestDeclarationStoreFailureNotAcked: a declaration from MQTT that the
+// buffer cannot store (its disk under the reserve) is logged, counted as
+// store_failed and not acknowledged; the broker sends it again on the
+// next connection, and once there is room it is stored.
+func TestDeclarationStoreFailureNotAcked(t *testing.T) {
+	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
+	cfg := joinConfig(t, time.Second)
+	cfg.MQTT.Broker = b.URL()
+	cfg.MQTT.Keepalive = time.Second
+	cfg.MQTT.ReconnectMin, cfg.MQTT.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
+	a := runAgent(t, cfg)
+	customs := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs-sf"))
+	if tok := customs.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("customs client: %v", tok.Error())
+	}
+	defer customs.Disconnect(100)
+	send := func(payload string) {
+		t.Helper()
+		if tok := customs.Publish(publish.Declarations(cfg.Site), 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	desc := func(container string) string {
+		d, err := a.joiner().declaration(container)
+		if err != nil || d == nil {
+			return ""
+		}
+		return d.Items[0].Description
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 20s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("subscribed", func() bool {
+		send(versioned("S-0", "CSQU3054383", "", 0, "probe"))
+		time.Sleep(100 * time.Millisecond)
+		return desc("CSQU3054383") == "probe"
+	})
+	free, err := a.store.FreeBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.store.SetReserve(4 * (free + 1<<40)) // the disk "full": every write refused
+	send(versioned("S-1", "MSKU9070323", "", 0, "arrived while the disk was full"))
+	waitFor("store failure counted", func() bool {
+		return counterValue(t, a, "gatescan_declarations_total", "outcome", "store_failed") >= 1
+	})
+	if desc("MSKU9070323") != "" {
+		t.Fatal("stored with every write refused")
+	}
+	a.store.SetReserve(0) // room again; the broker still holds it unacknowledged
+	b.Shutdown()
+	waitFor("agent notices", func() bool { return !a.pub.State().Connected })
+	b.Restart()
+	waitFor("the unacknowledged declaration sent again and stored", func() bool {
+		return desc("MSKU9070323") == "arrived while the disk was full"
+	})
+}
