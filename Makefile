@@ -48,7 +48,8 @@ demo: build
 
 test: deps test-deps
 	$(GO) vet ./...
-	$(GO) test $(GOFLAGS_T) -timeout 15m ./...
+	# Every package under the race detector: a data race fails the build.
+	$(GO) test $(GOFLAGS_T) -race -timeout 25m ./...
 	$(GO) test $(GOFLAGS_T) -tags matprofile -run 'MatProfile|Detector' -timeout 10m ./vision/
 
 # One package at a time (-p 1), so that benchmarks do not share the CPU;
