@@ -185,7 +185,6 @@ func (m *matcher) beyond(g *vision.Region, v, ref float64) strength {
 // deviation), over the eligible regions the beam crossed that a declared
 // profile accepts; at least evidence.load_spread_min.
 func (m *matcher) loadSpread() float64 {
-	type wv struct{ v, w float64 }
 	var xs []wv
 	for i := range m.box.Regions {
 		g := &m.box.Regions[i]
@@ -203,27 +202,37 @@ func (m *matcher) loadSpread() float64 {
 	if len(xs) < 2 {
 		return m.ev.LoadSpreadMin
 	}
-	wmedian := func(xs []wv) float64 {
-		slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
-		tot := 0.0
-		for _, x := range xs {
-			tot += x.w
-		}
-		acc := 0.0
-		for _, x := range xs {
-			acc += x.w
-			if acc >= tot/2 {
-				return x.v
-			}
-		}
-		return xs[len(xs)-1].v
-	}
-	med := wmedian(xs)
+	med := weightedMedian(xs)
 	dev := make([]wv, len(xs))
 	for i, x := range xs {
 		dev[i] = wv{math.Abs(x.v - med), x.w}
 	}
-	return math.Max(m.ev.LoadSpreadMin, 1.4826*wmedian(dev))
+	return math.Max(m.ev.LoadSpreadMin, 1.4826*weightedMedian(dev))
+}
+
+// wv is a value with a weight (a region's density or log density and
+// its area).
+type wv struct{ v, w float64 }
+
+// weightedMedian is the weighted median of xs (sorted in place); 0 when
+// empty.
+func weightedMedian(xs []wv) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
+	tot := 0.0
+	for _, x := range xs {
+		tot += x.w
+	}
+	acc := 0.0
+	for _, x := range xs {
+		acc += x.w
+		if acc >= tot/2 {
+			return x.v
+		}
+	}
+	return xs[len(xs)-1].v
 }
 
 func cmpFloat(a, b float64) int {
@@ -370,28 +379,14 @@ func rank(s inspection.Severity) int {
 // eligible, penetrated regions in profile p's range; 0 when there are
 // none.
 func (m *matcher) typical(p config.Profile) float64 {
-	type wv struct{ v, w float64 }
 	var xs []wv
-	tot := 0.0
 	for i := range m.box.Regions {
 		g := &m.box.Regions[i]
 		if m.eligible(g) && !g.LowerBound && inRange(m.dens(g), false, p) {
 			xs = append(xs, wv{m.dens(g), g.AreaM2})
-			tot += g.AreaM2
 		}
 	}
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
-	acc := 0.0
-	for _, x := range xs {
-		acc += x.w
-		if acc >= tot/2 {
-			return x.v
-		}
-	}
-	return xs[len(xs)-1].v
+	return weightedMedian(xs)
 }
 
 // bodyAround is the density of the rest of the load around region i:
@@ -399,36 +394,21 @@ func (m *matcher) typical(p config.Profile) float64 {
 // regions any declared profile accepts, those the beam did not cross
 // included at their lower bound; 0 when there are none.
 func (m *matcher) bodyAround(i int) float64 {
-	type wv struct{ v, w float64 }
 	var xs []wv
-	tot := 0.0
 	for j := range m.box.Regions {
 		g := &m.box.Regions[j]
 		if j == i || !m.eligible(g) || g.P50 <= 0 {
 			continue
 		}
 		v := m.dens(g)
-		ok := false
 		for _, p := range m.ps {
-			ok = ok || inRange(v, g.LowerBound, p)
-		}
-		if ok {
-			xs = append(xs, wv{v, g.AreaM2})
-			tot += g.AreaM2
-		}
-	}
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.SortFunc(xs, func(a, b wv) int { return cmpFloat(a.v, b.v) })
-	acc := 0.0
-	for _, x := range xs {
-		acc += x.w
-		if acc >= tot/2 {
-			return x.v
+			if inRange(v, g.LowerBound, p) {
+				xs = append(xs, wv{v, g.AreaM2})
+				break
+			}
 		}
 	}
-	return xs[len(xs)-1].v
+	return weightedMedian(xs)
 }
 
 // area is the area of the eligible, penetrated regions in profile p's

@@ -171,16 +171,7 @@ func RunCase(cfg *config.Config, det *vision.Detector, c Case) (*Outcome, error)
 				continue
 			}
 			out.Truth.Containers = append(out.Truth.Containers, xraysim.ContainerTruth{ID: ct.ID, CargoKg: ct.CargoKg})
-			if kase.Analysis == nil || i >= len(kase.Analysis.Containers) || ct.CargoKg < 500 {
-				break
-			}
-			box := kase.Analysis.Containers[i]
-			if box.LowerBound {
-				out.LowerBounds++
-				break
-			}
-			out.MassErr = append(out.MassErr, (box.CargoKg-ct.CargoKg)/ct.CargoKg)
-			out.AbsErrKg = append(out.AbsErrKg, box.CargoKg-ct.CargoKg)
+			out.mass(kase.Analysis, i, ct.CargoKg)
 			break
 		}
 	}

@@ -182,18 +182,25 @@ func RunWith(cfg *config.Config, det *vision.Detector, scenario string, seed int
 		}
 		misdeclared := math.Abs(declared-ct.CargoKg) > math.Max(0.1*ct.CargoKg, 500)
 		out.Target = append(out.Target, Concealment(scenario) && (hidden || misdeclared))
-		if c.Analysis == nil || i >= len(c.Analysis.Containers) || ct.CargoKg < 500 {
-			continue
-		}
-		box := c.Analysis.Containers[i]
-		if box.LowerBound {
-			out.LowerBounds++
-			continue
-		}
-		out.MassErr = append(out.MassErr, (box.CargoKg-ct.CargoKg)/ct.CargoKg)
-		out.AbsErrKg = append(out.AbsErrKg, box.CargoKg-ct.CargoKg)
+		out.mass(c.Analysis, i, ct.CargoKg)
 	}
 	return out, nil
+}
+
+// mass adds container i's X-ray mass error against the truth's kg: loads
+// under 500 kg are left out, and those the beam did not cross counted as
+// lower bounds.
+func (out *Outcome) mass(a *vision.Analysis, i int, truthKg float64) {
+	if a == nil || i >= len(a.Containers) || truthKg < 500 {
+		return
+	}
+	box := a.Containers[i]
+	if box.LowerBound {
+		out.LowerBounds++
+		return
+	}
+	out.MassErr = append(out.MassErr, (box.CargoKg-truthKg)/truthKg)
+	out.AbsErrKg = append(out.AbsErrKg, box.CargoKg-truthKg)
 }
 
 // sidecar is what xraysim.Write would put in the scan's sidecar.
