@@ -22,7 +22,7 @@ func TestCalibrationFallback(t *testing.T) {
 		note      bool
 		calibrate string
 	}{
-		{"never calibrated", 0, 6, false, "default step wedge for 6 MeV"},
+		{"never calibrated", 0, 6, true, "default step wedge for 6 MeV"},
 		{"the scan's energy calibrated", 6, 6, false, "step wedge for 6 MeV calibrated 2026-12-06T07:00:00Z (wedge scan W1)"},
 		{"another energy calibrated", 9, 6, true, "default step wedge for 6 MeV"},
 	} {
