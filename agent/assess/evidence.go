@@ -99,9 +99,15 @@ func (m *matcher) controlledEvidence(d *declaration.Declaration) {
 			if !flagged && !m.body(g, v) {
 				continue
 			}
+			// A region standing out of its own load lies within goods that
+			// fill the width: no part-depth allowance for it.
+			fill := m.ev.DepthFillMin
+			if flagged {
+				fill = 1
+			}
 			declared := math.Inf(-1)
 			for _, p := range m.ps {
-				declared = math.Max(declared, declaredLikelihood(v, p, m.ev.DepthFillMin))
+				declared = math.Max(declared, declaredLikelihood(v, p, fill))
 			}
 			lr = math.Exp(bestLL - declared)
 			// Two independent pieces of evidence make a strong case
