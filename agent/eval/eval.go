@@ -94,6 +94,30 @@ func RunWith(cfg *config.Config, det *vision.Detector, scenario string, seed int
 	scene.PixelMM.X = math.Max(scene.PixelMM.X, o.MinPixelMM)
 	scene.PixelMM.Y = math.Max(scene.PixelMM.Y, o.MinPixelMM)
 	name := fmt.Sprintf("%s-%d", scenario, seed)
+	ds, err := parseDeclared(name, decls)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Scenario: scenario, Seed: seed, Declared: decls}
+	var truth xraysim.Truth
+	var results []inspection.Result
+	c := assess.Case{Weighbridge: true, LaneTareKg: scene.VehicleTareKg}
+	if o.Dir != "" {
+		truth, results, err = inspectWritten(cfg, det, o.Dir, name, scene, ds, &c, out)
+	} else {
+		truth, results, err = inspectRendered(cfg, det, name, scene, ds, &c, out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.Truth, out.Results, out.Analysis = truth, results, c.Analysis
+	out.score(scenario, decls, truth, c.Analysis)
+	return out, nil
+}
+
+// parseDeclared turns the simulator's declarations into parsed ones, through
+// the JSON the daemon reads, each with the evaluation's documents.
+func parseDeclared(name string, decls []xraysim.Declared) ([]*declaration.Declaration, error) {
 	var ds []*declaration.Declaration
 	for i, d := range decls {
 		b, err := d.JSON(fmt.Sprintf("DECL-%s-%d", name, i))
@@ -107,68 +131,79 @@ func RunWith(cfg *config.Config, det *vision.Detector, scenario string, seed int
 		pd.Documents = append([]declaration.Document(nil), Documents...)
 		ds = append(ds, pd)
 	}
-	out := &Outcome{Scenario: scenario, Seed: seed, Declared: decls}
-	var truth xraysim.Truth
-	var results []inspection.Result
-	// The scene lists containers front to rear; the sidecar, as the
-	// scanner sees them, in image order: join by container number, as the
-	// daemon does.
-	ordered := func(t xraysim.Truth) []*declaration.Declaration {
-		var out []*declaration.Declaration
-		for _, ct := range t.Containers {
-			for _, d := range ds {
-				if d.ContainerID == ct.ID {
-					out = append(out, d)
-				}
+	return ds, nil
+}
+
+// ordered returns the declarations in t's container order. The scene lists
+// containers front to rear; the sidecar, as the scanner sees them, in image
+// order: join by container number, as the daemon does.
+func ordered(ds []*declaration.Declaration, t xraysim.Truth) []*declaration.Declaration {
+	var out []*declaration.Declaration
+	for _, ct := range t.Containers {
+		for _, d := range ds {
+			if d.ContainerID == ct.ID {
+				out = append(out, d)
 			}
 		}
-		return out
 	}
-	c := assess.Case{Weighbridge: true, LaneTareKg: scene.VehicleTareKg}
-	if o.Dir != "" {
-		truth, err = xraysim.Write(o.Dir, name, scene, xraysim.SidecarMeta{ScanID: name, Lane: "L1", ScannedAt: time.Now()})
-		if err != nil {
-			return nil, err
-		}
-		scan, err := scanin.Load(filepath.Join(o.Dir, name+".json"), scanin.Limits{MaxWidth: 20000, MaxHeight: 4096})
-		if err != nil {
-			return nil, err
-		}
-		defer scan.Close()
-		c.Declarations = ordered(truth)
-		gross := truth.GrossKg
-		c.GrossKg = &gross
-		t0 := time.Now()
-		results = assess.Inspect(cfg, det, scan, &c)
-		out.Elapsed = time.Since(t0)
-	} else {
-		high, low, tr, err := xraysim.Render(scene)
-		if err != nil {
-			return nil, err
-		}
-		truth = tr
-		c.Declarations = ordered(truth)
-		sc := sidecar(name, scene, truth, low != nil)
-		hm, err := mat16(high)
-		if err != nil {
-			return nil, err
-		}
-		defer hm.Close()
-		lm := gocv.NewMat()
-		if low != nil {
-			lm.Close()
-			if lm, err = mat16(low); err != nil {
-				return nil, err
-			}
-		}
-		defer lm.Close()
-		gross := truth.GrossKg
-		c.GrossKg = &gross
-		t0 := time.Now()
-		results = assess.InspectImages(cfg, det, sc, hm, lm, low != nil, &c)
-		out.Elapsed = time.Since(t0)
+	return out
+}
+
+// inspectWritten writes the scene's files into dir and inspects them as
+// loaded back from disk, timing the inspection into out.Elapsed.
+func inspectWritten(cfg *config.Config, det *vision.Detector, dir, name string, scene xraysim.Scene, ds []*declaration.Declaration, c *assess.Case, out *Outcome) (xraysim.Truth, []inspection.Result, error) {
+	truth, err := xraysim.Write(dir, name, scene, xraysim.SidecarMeta{ScanID: name, Lane: "L1", ScannedAt: time.Now()})
+	if err != nil {
+		return truth, nil, err
 	}
-	out.Truth, out.Results, out.Analysis = truth, results, c.Analysis
+	scan, err := scanin.Load(filepath.Join(dir, name+".json"), scanin.Limits{MaxWidth: 20000, MaxHeight: 4096})
+	if err != nil {
+		return truth, nil, err
+	}
+	defer scan.Close()
+	c.Declarations = ordered(ds, truth)
+	gross := truth.GrossKg
+	c.GrossKg = &gross
+	t0 := time.Now()
+	results := assess.Inspect(cfg, det, scan, c)
+	out.Elapsed = time.Since(t0)
+	return truth, results, nil
+}
+
+// inspectRendered renders the scene in memory and inspects its images,
+// timing the inspection into out.Elapsed.
+func inspectRendered(cfg *config.Config, det *vision.Detector, name string, scene xraysim.Scene, ds []*declaration.Declaration, c *assess.Case, out *Outcome) (xraysim.Truth, []inspection.Result, error) {
+	high, low, truth, err := xraysim.Render(scene)
+	if err != nil {
+		return truth, nil, err
+	}
+	c.Declarations = ordered(ds, truth)
+	sc := sidecar(name, scene, truth, low != nil)
+	hm, err := mat16(high)
+	if err != nil {
+		return truth, nil, err
+	}
+	defer hm.Close()
+	lm := gocv.NewMat()
+	if low != nil {
+		lm.Close()
+		if lm, err = mat16(low); err != nil {
+			return truth, nil, err
+		}
+	}
+	defer lm.Close()
+	gross := truth.GrossKg
+	c.GrossKg = &gross
+	t0 := time.Now()
+	results := assess.InspectImages(cfg, det, sc, hm, lm, low != nil, c)
+	out.Elapsed = time.Since(t0)
+	return truth, results, nil
+}
+
+// score marks which of truth's containers are targets of a concealment
+// scenario (a hidden region or a misdeclared weight) and adds their X-ray
+// mass errors.
+func (out *Outcome) score(scenario string, decls []xraysim.Declared, truth xraysim.Truth, a *vision.Analysis) {
 	for i, ct := range truth.Containers {
 		hidden := false
 		for _, r := range ct.Regions {
@@ -182,9 +217,8 @@ func RunWith(cfg *config.Config, det *vision.Detector, scenario string, seed int
 		}
 		misdeclared := math.Abs(declared-ct.CargoKg) > math.Max(0.1*ct.CargoKg, 500)
 		out.Target = append(out.Target, Concealment(scenario) && (hidden || misdeclared))
-		out.mass(c.Analysis, i, ct.CargoKg)
+		out.mass(a, i, ct.CargoKg)
 	}
-	return out, nil
 }
 
 // mass adds container i's X-ray mass error against the truth's kg: loads

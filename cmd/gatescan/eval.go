@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/eval"
+	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/xraysim"
 )
 
@@ -53,103 +54,30 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 			wanted = append(wanted, strings.TrimSpace(sc))
 		}
 	}
-	var (
-		total  int
-		titles map[string]string
-		run    func(func(*eval.Outcome, error)) ([]*eval.Outcome, []error)
-	)
-	if *dir != "" {
-		cases, err := eval.Cases(*dir)
-		if err != nil {
-			return badInput("eval: %v", err)
-		}
-		titles = eval.Titles(cases)
-		if wanted != nil {
-			cases = slices.DeleteFunc(cases, func(c eval.Case) bool { return !slices.Contains(wanted, c.Truth.Scenario) })
-			if len(cases) == 0 {
-				return badInput("eval: no case of scenarios %s under %s", *list, *dir)
-			}
-		}
-		total = len(cases)
-		run = func(p func(*eval.Outcome, error)) ([]*eval.Outcome, []error) {
-			return eval.EvaluateCases(cfg, cases, *workers, p)
-		}
-	} else {
-		known := xraysim.ScenarioNames()
-		names := known
-		for _, sc := range wanted {
-			if !slices.Contains(known, sc) {
-				return badInput("eval: unknown scenario %q; know: %s", sc, strings.Join(known, ", "))
-			}
-		}
-		if wanted != nil {
-			names = wanted
-		}
-		if _, err := xraysim.ScannerByName(*scanner); err != nil {
-			return badInput("eval: %v", err)
-		}
-		opts := eval.Options{Scanner: *scanner}
-		if *files {
-			dir, err := os.MkdirTemp("", "gatescan-eval-")
-			if err != nil {
-				return fmt.Errorf("eval: %w", err)
-			}
-			defer os.RemoveAll(dir)
-			opts.Dir = dir
-		}
-		jobs := eval.Jobs(names, *n, *seed)
-		total = len(jobs)
-		run = func(p func(*eval.Outcome, error)) ([]*eval.Outcome, []error) {
-			return eval.Evaluate(cfg, jobs, opts, *workers, p)
-		}
+	src, cleanup, err := evalSource(cfg, wanted, *list, *dir, *scanner, *files, *n, *seed, *workers)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	t0 := time.Now()
 	done := 0
-	outs, errs := run(func(o *eval.Outcome, err error) {
+	outs, errs := src.run(func(o *eval.Outcome, err error) {
 		done++
 		switch {
 		case err != nil:
 			fmt.Fprintf(stderr, "eval: %v\n", err)
 		case *verbose:
-			for i, r := range o.Results {
-				role := "honest"
-				if i < len(o.Target) && o.Target[i] {
-					role = "TARGET"
-				}
-				xray := "-"
-				if r.Weights.XrayKg != nil {
-					xray = fmt.Sprintf("%.0f", *r.Weights.XrayKg)
-				}
-				truth := 0.0
-				if i < len(o.Truth.Containers) {
-					truth = o.Truth.Containers[i].CargoKg
-				}
-				which := fmt.Sprintf("seed %-4d", o.Seed)
-				if o.Case != "" {
-					which = fmt.Sprintf("case %-6s", o.Case)
-				}
-				fmt.Fprintf(stdout, "%-20s %s c%d %-6s truth %6.0f kg  xray %6s kg  %-6s %s\n",
-					o.Scenario, which, i, role, truth, xray, r.Verdict, strings.Join(r.Codes(), " "))
-			}
+			printOutcome(stdout, o)
 		default:
-			fmt.Fprintf(stderr, "\r%d/%d scans", done, total)
+			fmt.Fprintf(stderr, "\r%d/%d scans", done, src.total)
 		}
 	})
 	if !*verbose {
 		fmt.Fprintln(stderr)
 	}
 	fmt.Fprint(stdout, eval.Format(eval.Summarize(outs)))
-	if titles != nil {
-		keys := make([]string, 0, len(titles))
-		for k := range titles {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fmt.Fprintf(stdout, "  %-5s %s\n", k, titles[k])
-		}
-	}
-	fmt.Fprintf(stdout, "%d scans in %v\n", total, time.Since(t0).Round(time.Second))
+	printTitles(stdout, src.titles)
+	fmt.Fprintf(stdout, "%d scans in %v\n", src.total, time.Since(t0).Round(time.Second))
 	failed := 0
 	for _, e := range errs {
 		if e != nil {
@@ -157,9 +85,106 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("eval: %d of %d scans could not be made or inspected (see above)", failed, total)
+		return fmt.Errorf("eval: %d of %d scans could not be made or inspected (see above)", failed, src.total)
 	}
 	return nil
+}
+
+// evalRun is what cmdEval scores: how many scans, the case titles (only for
+// --dir) and the function that evaluates them, reporting each as it ends.
+type evalRun struct {
+	total  int
+	titles map[string]string
+	run    func(func(*eval.Outcome, error)) ([]*eval.Outcome, []error)
+}
+
+// evalSource picks the cases under dir when it is set, else the simulator's
+// jobs. The cleanup removes the temporary directory --files writes to; call
+// it when the run is over.
+func evalSource(cfg *config.Config, wanted []string, list, dir, scanner string, files bool, n int, seed int64, workers int) (evalRun, func(), error) {
+	noop := func() {}
+	if dir != "" {
+		cases, err := eval.Cases(dir)
+		if err != nil {
+			return evalRun{}, noop, badInput("eval: %v", err)
+		}
+		titles := eval.Titles(cases)
+		if wanted != nil {
+			cases = slices.DeleteFunc(cases, func(c eval.Case) bool { return !slices.Contains(wanted, c.Truth.Scenario) })
+			if len(cases) == 0 {
+				return evalRun{}, noop, badInput("eval: no case of scenarios %s under %s", list, dir)
+			}
+		}
+		return evalRun{total: len(cases), titles: titles, run: func(p func(*eval.Outcome, error)) ([]*eval.Outcome, []error) {
+			return eval.EvaluateCases(cfg, cases, workers, p)
+		}}, noop, nil
+	}
+	known := xraysim.ScenarioNames()
+	names := known
+	for _, sc := range wanted {
+		if !slices.Contains(known, sc) {
+			return evalRun{}, noop, badInput("eval: unknown scenario %q; know: %s", sc, strings.Join(known, ", "))
+		}
+	}
+	if wanted != nil {
+		names = wanted
+	}
+	if _, err := xraysim.ScannerByName(scanner); err != nil {
+		return evalRun{}, noop, badInput("eval: %v", err)
+	}
+	opts := eval.Options{Scanner: scanner}
+	cleanup := noop
+	if files {
+		tmp, err := os.MkdirTemp("", "gatescan-eval-")
+		if err != nil {
+			return evalRun{}, noop, fmt.Errorf("eval: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(tmp) }
+		opts.Dir = tmp
+	}
+	jobs := eval.Jobs(names, n, seed)
+	return evalRun{total: len(jobs), run: func(p func(*eval.Outcome, error)) ([]*eval.Outcome, []error) {
+		return eval.Evaluate(cfg, jobs, opts, workers, p)
+	}}, cleanup, nil
+}
+
+// printOutcome prints a line per container of one scan, for eval -v.
+func printOutcome(stdout io.Writer, o *eval.Outcome) {
+	for i, r := range o.Results {
+		role := "honest"
+		if i < len(o.Target) && o.Target[i] {
+			role = "TARGET"
+		}
+		xray := "-"
+		if r.Weights.XrayKg != nil {
+			xray = fmt.Sprintf("%.0f", *r.Weights.XrayKg)
+		}
+		truth := 0.0
+		if i < len(o.Truth.Containers) {
+			truth = o.Truth.Containers[i].CargoKg
+		}
+		which := fmt.Sprintf("seed %-4d", o.Seed)
+		if o.Case != "" {
+			which = fmt.Sprintf("case %-6s", o.Case)
+		}
+		fmt.Fprintf(stdout, "%-20s %s c%d %-6s truth %6.0f kg  xray %6s kg  %-6s %s\n",
+			o.Scenario, which, i, role, truth, xray, r.Verdict, strings.Join(r.Codes(), " "))
+	}
+}
+
+// printTitles prints the cases' titles in key order; nothing when there are none.
+func printTitles(stdout io.Writer, titles map[string]string) {
+	if titles == nil {
+		return
+	}
+	keys := make([]string, 0, len(titles))
+	for k := range titles {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stdout, "  %-5s %s\n", k, titles[k])
+	}
 }
 
 // writeWedges writes a commissioning wedge scan of the simulator's scanner
