@@ -484,8 +484,10 @@ func TestRefusedImageDropped(t *testing.T) {
 		st, _ := s.Stats()
 		return st.Pending == 0
 	})
-	if n := b.Refused.Load(); n != 3 {
-		t.Errorf("the broker refused the image %d times, want max_send_attempts = 3", n)
+	// Counted only while it was first in line: the first refusal may come
+	// while an earlier message still waited for its PUBACK.
+	if n := b.Refused.Load(); n < 3 || n > 4 {
+		t.Errorf("the broker refused the image %d times, want max_send_attempts = 3 (one more if it was not first in line the first time)", n)
 	}
 	for _, topic := range []string{topics.Inspections(), topics.Image("i2"), topics.Alerts()} {
 		if len(in.Payloads(topic)) == 0 {
