@@ -85,12 +85,47 @@ func (a *Agent) reject(path string, sc *scanin.Sidecar, err error) {
 }
 
 func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path string, first time.Time) {
+	t0 := time.Now()
+	scan, id, ok := a.openScan(path)
+	if !ok {
+		return
+	}
+	defer scan.Close()
+	j, joinMS, ok := a.joinScan(ctx, scan, id, path, first)
+	if !ok {
+		return
+	}
+	att, ok := a.beginAttempt(scan, id, j, path)
+	if !ok {
+		return
+	}
+	defer func() {
+		// A panic inside the inspection fails this attempt; the scan is
+		// tried again, and quarantined once max_attempts have failed.
+		if r := recover(); r != nil {
+			why := fmt.Sprintf("internal error: %v", r)
+			a.log.Error("scan inspection panicked; will retry", "scan_id", scan.Sidecar.ScanID, "attempt", att.Count, "panic", r, "stack", string(debug.Stack()))
+			if _, err := a.store.FailAttempt(id.key, why); err != nil {
+				a.log.Error("cannot record the failed attempt", "scan_id", scan.Sidecar.ScanID, "err", err)
+			}
+			a.scans.later(path, 2*time.Second)
+		}
+	}()
+	if inspectHook != nil {
+		inspectHook(scan)
+	}
+	a.inspectScan(det, scan, id, j, path, first, t0, joinMS)
+}
+
+// openScan opens the scan of the sidecar at path and tells who it is; ok
+// is false when there is nothing (more) to do with it now: gone, rejected,
+// to be retried, or already committed and now cleaned up.
+func (a *Agent) openScan(path string) (scan *scanin.Scan, id scanIdentity, ok bool) {
 	cfg := a.Config()
 	if _, err := os.Lstat(path); err != nil {
 		a.scans.done(path) // gone (processed or removed)
-		return
+		return nil, id, false
 	}
-	t0 := time.Now()
 	lim := scanin.Limits{MaxWidth: cfg.Scanner.MaxWidth, MaxHeight: cfg.Scanner.MaxHeight, MaxFileBytes: cfg.Scanner.MaxFileMB << 20}
 	// Open checks the sidecar and image headers only: a scan waiting for
 	// its declaration or weight is tried again every few seconds, and must
@@ -99,7 +134,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 	if transient(err) {
 		a.log.Error("scan not readable now; will retry", "path", path, "err", err)
 		a.scans.later(path, 5*time.Second)
-		return
+		return nil, id, false
 	}
 	if err != nil {
 		var sc *scanin.Sidecar
@@ -108,79 +143,84 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 		}
 		a.reject(path, sc, err)
 		a.scans.done(path)
-		return
+		return nil, id, false
 	}
-	defer scan.Close()
-	sc := scan.Sidecar
-	id, err := a.identify(scan)
+	id, err = a.identify(scan)
 	if err != nil {
-		a.log.Error("buffer unreadable; will retry", "scan_id", sc.ScanID, "err", err)
+		a.log.Error("buffer unreadable; will retry", "scan_id", scan.Sidecar.ScanID, "err", err)
 		a.scans.later(path, 5*time.Second)
-		return
+		scan.Close()
+		return nil, id, false
 	}
 	if id.done {
 		// Committed before a crash or restart: only the clean-up is left.
 		a.finish(scan, id.quarantined)
 		a.scans.done(path)
-		return
+		scan.Close()
+		return nil, id, false
 	}
+	return scan, id, true
+}
 
-	// Join: wait (within the grace) for a declaration or weight not yet here.
+// joinScan joins the scan with its declarations and the truck's weight,
+// waiting (within the grace) for what is not here yet; ok is false when
+// the scan is to be tried again later, or left for the next start because
+// the agent is shutting down.
+func (a *Agent) joinScan(ctx context.Context, scan *scanin.Scan, id scanIdentity, path string, first time.Time) (j Joined, joinMS float64, ok bool) {
+	cfg := a.Config()
+	sc := scan.Sidecar
 	t1 := time.Now()
 	j, err := a.joiner().join(sc, hasWeighbridge(cfg, sc.Lane), id.key)
 	if err != nil {
 		a.log.Error("buffer unreadable while joining; will retry", "scan_id", sc.ScanID, "err", err)
 		a.scans.later(path, 5*time.Second)
-		return
+		return j, 0, false
 	}
 	if j.missing && time.Since(first) < cfg.Rules.Grace {
 		a.log.Debug("scan waiting for its declaration or weight", "scan_id", sc.ScanID, "lane", sc.Lane,
 			"grace_left", (cfg.Rules.Grace - time.Since(first)).Round(time.Second))
 		a.scans.later(path, min(2*time.Second, cfg.Rules.Grace))
-		return
+		return j, 0, false
 	}
 	if ctx.Err() != nil {
 		// Shutting down before this scan's inspection began: it stays in
 		// the inbox as it is, and the next start takes it up (and waits
 		// for what it lacks again), rather than committing it without
 		// the weight or declaration on their way.
-		return
+		return j, 0, false
 	}
-	joinMS := ms(time.Since(t1))
+	return j, ms(time.Since(t1)), true
+}
 
-	// The attempt is on record before anything that could crash or hang
-	// on this scan runs: a scan that takes the agent down is not tried
-	// for ever (scanner.max_attempts).
+// beginAttempt puts the attempt on record before anything that could
+// crash or hang on this scan runs, so that a scan that takes the agent
+// down is not tried for ever (scanner.max_attempts): past them it is
+// quarantined, and ok is false.
+func (a *Agent) beginAttempt(scan *scanin.Scan, id scanIdentity, j Joined, path string) (att buffer.Attempts, ok bool) {
+	cfg := a.Config()
+	sc := scan.Sidecar
 	att, err := a.store.BeginAttempt(id.key)
 	if err != nil {
 		a.log.Error("cannot record the attempt; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.scans.later(path, 5*time.Second)
-		return
+		return att, false
 	}
 	if att.Count > cfg.Scanner.MaxAttempts {
 		a.quarantine(scan, id, j, att)
-		return
+		return att, false
 	}
 	if att.Count > 1 {
 		a.log.Warn("scan tried again after an attempt that did not end", "scan_id", sc.ScanID, "attempt", att.Count, "max_attempts", cfg.Scanner.MaxAttempts, "failure", att.Failure)
 	}
-	defer func() {
-		// A panic inside the inspection fails this attempt; the scan is
-		// tried again, and quarantined once max_attempts have failed.
-		if r := recover(); r != nil {
-			why := fmt.Sprintf("internal error: %v", r)
-			a.log.Error("scan inspection panicked; will retry", "scan_id", sc.ScanID, "attempt", att.Count, "panic", r, "stack", string(debug.Stack()))
-			if _, err := a.store.FailAttempt(id.key, why); err != nil {
-				a.log.Error("cannot record the failed attempt", "scan_id", sc.ScanID, "err", err)
-			}
-			a.scans.later(path, 2*time.Second)
-		}
-	}()
-	if inspectHook != nil {
-		inspectHook(scan)
-	}
+	return att, true
+}
 
+// inspectScan decodes and inspects the scan, commits its results and
+// messages, and finishes it by removing (or keeping aside) its files.
+func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIdentity, j Joined, path string, first, t0 time.Time, joinMS float64) {
+	cfg := a.Config()
+	sc := scan.Sidecar
 	t2 := time.Now()
 	if err := scan.Decode(); transient(err) {
 		a.log.Error("scan not readable now; will retry", "scan_id", sc.ScanID, "err", err)
@@ -207,8 +247,7 @@ func (a *Agent) processScan(ctx context.Context, det *vision.Detector, path stri
 
 	results, c := Inspect(cfg, det, scan, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	id.name(cfg, results)
-	an := c.Analysis
-	if err := a.commit(sc, id, results, det, an, j.Weight); err != nil {
+	if err := a.commit(sc, id, results, det, c.Analysis, j.Weight); err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.endAttempt(id.key)
