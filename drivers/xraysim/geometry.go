@@ -257,8 +257,18 @@ func (b *builder) axle(u float64, dual, springs bool) {
 func (b *builder) container(a float64, d isoDims, sh Shell) {
 	yb := b.t.DeckHeightM
 	top := yb + d.outerH
-	ft := yb + floorT
-	L := d.outerL
+	b.containerWalls(a, d.outerL, yb, top, sh)
+	b.containerFloor(a, d.outerL, yb, sh)
+	// Ends. e(u) measures inwards from each end.
+	for _, end := range []shellEnd{{true, 0.006, 0.15, 0.1}, {false, 0.008, 0.16, 0.15}} {
+		b.containerEnd(a, d.outerL, yb, top, end, sh)
+	}
+}
+
+// containerWalls adds the corrugated side walls, the top side rails and
+// the roof of a container L long with its outer front at u = a, its
+// bottom at yb and its top at top.
+func (b *builder) containerWalls(a, L, yb, top float64, sh Shell) {
 	const zi, zo = innerW / 2, outerW / 2
 
 	// Side walls, corrugated: flat, web, flat, web per pitch.
@@ -291,6 +301,14 @@ func (b *builder) container(a float64, d isoDims, sh Shell) {
 		b.box(u, u1, top-sh.RoofBandM, top-0.002, -zi, zi, Steel, rr*f)
 		u = u1
 	}
+}
+
+// containerFloor adds the floor, its cross-members and the bottom side
+// rails of a container L long with its outer front at u = a, its bottom at
+// yb.
+func (b *builder) containerFloor(a, L, yb float64, sh Shell) {
+	ft := yb + floorT
+	const zi, zo = innerW / 2, outerW / 2
 	// Floor: plywood boards on C-section cross-members, bottom side rails.
 	b.box(a+frontWallT, a+L-doorEndT, ft-0.028, ft, -zi, zi, Wood, sh.FloorBoardDensity/1000)
 	b.box(a+0.1, a+L-0.1, yb+0.0045, ft-0.028, -zi, zi, Steel, sh.FloorGCm2/(2*zi*100))
@@ -302,56 +320,63 @@ func (b *builder) container(a float64, d isoDims, sh Shell) {
 	b.sym(a, a+L, yb, yb+0.158, zo-0.0045, zo, Steel, steelRho)
 	b.sym(a, a+L, yb, yb+0.006, zo-0.05, zo-0.0045, Steel, steelRho)
 	b.sym(a, a+L, yb+0.152, yb+0.158, zo-0.05, zo-0.0045, Steel, steelRho)
+}
 
-	// Ends. e(u) measures inwards from each end.
+// shellEnd is one end of a container: the front wall or the doors,
+// with its corner posts' thickness and depth and its header's height.
+type shellEnd struct {
+	front bool
+	postT float64
+	postD float64
+	head  float64
+}
+
+// containerEnd adds the corner posts, header, sill, corner castings and the
+// end wall or door leaves of one end of a container L long with its outer
+// front at u = a.
+func (b *builder) containerEnd(a, L, yb, top float64, end shellEnd, sh Shell) {
+	const zi, zo = innerW / 2, outerW / 2
 	flat := steelRho * 0.26
-	for _, end := range []struct {
-		front bool
-		postT float64
-		postD float64
-		head  float64
-	}{{true, 0.006, 0.15, 0.1}, {false, 0.008, 0.16, 0.15}} {
-		e := func(d0, d1 float64) (float64, float64) {
-			if end.front {
-				return a + d0, a + d1
-			}
-			return a + L - d1, a + L - d0
+	e := func(d0, d1 float64) (float64, float64) {
+		if end.front {
+			return a + d0, a + d1
 		}
-		// Corner posts (near and far side).
-		u0, u1 := e(0, end.postD)
-		b.sym(u0, u1, yb, top, zo-end.postT, zo, Steel, steelRho)
-		b.sym(u0, u1, yb, top, zo-0.113, zo-0.113+end.postT, Steel, steelRho)
-		p0, p1 := e(0, end.postT)
-		b.sym(p0, p1, yb, top, zo-0.113, zo, Steel, steelRho)
-		p0, p1 = e(end.postD-end.postT, end.postD)
-		b.sym(p0, p1, yb, top, zo-0.113, zo, Steel, steelRho)
-		// Header and sill.
-		h0, h1 := e(0, 0.1)
-		b.box(h0, h1, top-end.head, top, -zi, zi, Steel, 1.2)
-		b.box(h0, h1, yb, yb+0.12, -zi, zi, Steel, 1.2)
-		// Corner castings, top and bottom, both sides.
-		c0, c1 := e(0, 0.178)
-		b.sym(c0, c1, top-0.118, top, zo-0.162, zo, Steel, 3.0)
-		b.sym(c0, c1, yb, yb+0.118, zo-0.162, zo, Steel, 3.0)
-		// End wall or door leaves seen edge-on: two lines of flats, webs between.
-		w0 := 0.012
-		web := sh.EndWallGCm2 / (2 * zi * 100)
-		if !end.front {
-			w0 = 0.035
-			web *= 1.3
-		}
-		f0, f1 := e(w0, w0+0.002)
-		b.box(f0, f1, yb+0.12, top-end.head, -zi, zi, Steel, flat)
-		f0, f1 = e(w0+0.038, w0+0.040)
-		b.box(f0, f1, yb+0.12, top-end.head, -zi, zi, Steel, flat)
-		f0, f1 = e(w0+0.002, w0+0.038)
-		b.box(f0, f1, yb+0.12, top-end.head, -zi, zi, Steel, web)
-		if !end.front {
-			// Four locking bars, Ø 27 mm.
-			r0, r1 := e(0.005, 0.032)
-			for _, zc := range []float64{-0.9, -0.3, 0.3, 0.9} {
-				b.box(r0, r1, yb+0.05, top-0.05, zc-0.0105, zc+0.0105, Steel, steelRho)
-			}
+		return a + L - d1, a + L - d0
+	}
+	// Corner posts (near and far side).
+	u0, u1 := e(0, end.postD)
+	b.sym(u0, u1, yb, top, zo-end.postT, zo, Steel, steelRho)
+	b.sym(u0, u1, yb, top, zo-0.113, zo-0.113+end.postT, Steel, steelRho)
+	p0, p1 := e(0, end.postT)
+	b.sym(p0, p1, yb, top, zo-0.113, zo, Steel, steelRho)
+	p0, p1 = e(end.postD-end.postT, end.postD)
+	b.sym(p0, p1, yb, top, zo-0.113, zo, Steel, steelRho)
+	// Header and sill.
+	h0, h1 := e(0, 0.1)
+	b.box(h0, h1, top-end.head, top, -zi, zi, Steel, 1.2)
+	b.box(h0, h1, yb, yb+0.12, -zi, zi, Steel, 1.2)
+	// Corner castings, top and bottom, both sides.
+	c0, c1 := e(0, 0.178)
+	b.sym(c0, c1, top-0.118, top, zo-0.162, zo, Steel, 3.0)
+	b.sym(c0, c1, yb, yb+0.118, zo-0.162, zo, Steel, 3.0)
+	// End wall or door leaves seen edge-on: two lines of flats, webs between.
+	w0 := 0.012
+	web := sh.EndWallGCm2 / (2 * zi * 100)
+	if !end.front {
+		w0 = 0.035
+		web *= 1.3
+	}
+	f0, f1 := e(w0, w0+0.002)
+	b.box(f0, f1, yb+0.12, top-end.head, -zi, zi, Steel, flat)
+	f0, f1 = e(w0+0.038, w0+0.040)
+	b.box(f0, f1, yb+0.12, top-end.head, -zi, zi, Steel, flat)
+	f0, f1 = e(w0+0.002, w0+0.038)
+	b.box(f0, f1, yb+0.12, top-end.head, -zi, zi, Steel, web)
+	if !end.front {
+		// Four locking bars, Ø 27 mm.
+		r0, r1 := e(0.005, 0.032)
+		for _, zc := range []float64{-0.9, -0.3, 0.3, 0.9} {
+			b.box(r0, r1, yb+0.05, top-0.05, zc-0.0105, zc+0.0105, Steel, steelRho)
 		}
 	}
 }

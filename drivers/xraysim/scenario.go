@@ -506,14 +506,6 @@ func (g *gen) fill(name string, c *Container) []DeclaredItem {
 	if strings.HasPrefix(name, "honest-") {
 		return []DeclaredItem{g.honest(l, commodities[strings.TrimPrefix(name, "honest-")], false)}
 	}
-	// declareCover: the cover goods' item; trueTotal decides the weight.
-	declareCover := func(cover commodity, coverKg float64, pkgs int) []DeclaredItem {
-		kg := coverKg
-		if g.p(0.5) {
-			kg = l.kg
-		}
-		return []DeclaredItem{g.item(cover, kg, pkgs, false)}
-	}
 	switch name {
 	case "empty":
 		return nil
@@ -521,126 +513,158 @@ func (g *gen) fill(name string, c *Container) []DeclaredItem {
 		g.honest(l, commodities[honestKeys[g.rng.Intn(len(honestKeys))]], true)
 		return nil
 	case "masks-under-wire":
-		masks := commodities["masks"]
-		const count = 111650
-		perCarton := []float64{2000, 2500, 1000}[g.rng.Intn(3)]
-		cartons := math.Ceil(count / perCarton)
-		vol := count / g.u(20000, 26000) // masks per m³ of cartons
-		hm := g.u(0.5, 0.9)
-		depth := innerW - g.u(0.05, 0.12)
-		length := vol / (hm * depth)
-		if length > l.d.innerL*0.8 {
-			hm = vol / (depth * l.d.innerL * 0.8)
-			length = l.d.innerL * 0.8
-		}
-		mx0 := g.u(0, l.d.innerL-length-0.1)
-		dens := g.r(masks.dens)
-		// Carton blocks of ~1 m with small gaps.
-		for x := mx0; x < mx0+length-0.05; {
-			e := math.Min(x+g.u(0.8, 1.2), mx0+length)
-			b := Box{X0: x, X1: e, Y0: 0, Y1: hm, Depth: depth, Material: Organic, Density: dens * g.u(0.97, 1.03),
-				Label: fmt.Sprintf("face masks (%d pcs in %d cartons)", count, int(cartons)), Hidden: true}
-			c.Boxes = append(c.Boxes, b)
-			l.kg += b.Kg()
-			x = e + g.u(0.01, 0.03)
-		}
-		masksKg := l.kg
-		wire := commodities["wire"]
-		pk := l.pkgs
-		rl := g.reel(wire.coil)
-		g.coils(l, wire, rl, 0, mx0, 0, false)
-		g.coils(l, wire, rl, mx0, mx0+length, hm+0.005, false)
-		g.coils(l, wire, rl, mx0+length+0.02, l.d.innerL, 0, false)
-		wireKg := l.kg - masksKg
-		return []DeclaredItem{g.item(wire, wireKg, l.pkgs-pk, true)}
+		return g.fillMasksUnderWire(l, c)
 	case "masks-in-bags", "dense-in-light":
-		cover := commodities["bags"]
-		if name == "dense-in-light" {
-			cover = commodities[[]string{"flowers", "bottles", "tshirts", "garments", "masks"}[g.rng.Intn(5)]]
-		}
-		L := g.fillLen(l.d)
-		if L < 3 {
-			L = 3
-		}
-		pallet := g.p(cover.palletP)
-		dens := g.r(cover.dens)
-		us := g.layUnits(l, 0, L, cover.stackH, pallet)
-		// The hidden block spans whole units away from the doors.
-		first := 0
-		if len(us) > 3 {
-			first = g.rng.Intn(len(us) - 2)
-		}
-		k := 1 + g.rng.Intn(2)
-		if name == "masks-in-bags" {
-			k = 2 + g.rng.Intn(2)
-		}
-		last := min(first+k-1, len(us)-1)
-		y0 := 0.0
-		if pallet {
-			y0 = 0.144
-		}
-		minH := us[first].h
-		for _, u := range us[first : last+1] {
-			minH = math.Min(minH, u.h)
-		}
-		var hole Box
-		if name == "masks-in-bags" {
-			hole = Box{X0: us[first].x0, X1: us[last].x1, Y0: y0, Y1: y0 + (minH-y0)*g.u(0.55, 0.9),
-				Depth: g.u(1.0, 1.6), Material: Organic, Density: g.r(commodities["masks"].dens), Label: "face masks (cartons)", Hidden: true}
-		} else {
-			span := us[last].x1 - us[first].x0
-			bl := math.Min(g.u(0.4, 1.0), span-0.1)
-			bx := us[first].x0 + g.u(0.05, span-bl-0.05)
-			bh := math.Min(g.u(0.3, 0.8), minH-y0-0.2)
-			by := y0 + g.u(0, minH-y0-bh-0.1)
-			hole = Box{X0: bx, X1: bx + bl, Y0: by, Y1: by + bh, Depth: g.u(0.4, 1.0), Material: Steel,
-				Density: g.u(3000, 7850), Label: "steel block (undeclared)", Hidden: true}
-		}
-		label := strings.SplitN(cover.desc, ",", 2)[0]
-		for _, u := range us {
-			g.stack(l, u, cover, dens, pallet, label, false, &hole)
-		}
-		coverKg := l.kg
-		coverPk := l.pkgs
-		c.Boxes = append(c.Boxes, hole)
-		l.kg += hole.Kg()
-		return declareCover(cover, coverKg, coverPk)
+		return g.fillHiddenBlock(name, l, c)
 	case "masks-as-bottles", "masks-as-flowers":
-		cover := commodities[strings.TrimPrefix(name, "masks-as-")]
-		masks := commodities["masks"]
-		L := g.fillLen(l.d)
-		wall := 0.0
-		if g.p(0.6) {
-			wall = math.Min(g.u(1.0, 2.4), L/3)
-		}
-		var coverVol float64
-		if wall > 0 {
-			us := g.cartons(l, cover, L-wall, L, false, nil)
-			for _, u := range us {
-				coverVol += (u.x1 - u.x0) * u.h * innerW
-			}
-		}
-		coverKg := l.kg
-		us := g.cartons(l, masks, 0, L-wall-0.03, true, nil)
+		return g.fillMasksAs(name, l)
+	case "overweight":
+		return g.fillOverweight(l, c)
+	}
+	return nil
+}
+
+// declareCover is the cover goods' item; trueTotal decides the weight.
+func (g *gen) declareCover(l *load, cover commodity, coverKg float64, pkgs int) []DeclaredItem {
+	kg := coverKg
+	if g.p(0.5) {
+		kg = l.kg
+	}
+	return []DeclaredItem{g.item(cover, kg, pkgs, false)}
+}
+
+// fillMasksUnderWire hides carton blocks of face masks under wire coils and
+// declares only the wire.
+func (g *gen) fillMasksUnderWire(l *load, c *Container) []DeclaredItem {
+	masks := commodities["masks"]
+	const count = 111650
+	perCarton := []float64{2000, 2500, 1000}[g.rng.Intn(3)]
+	cartons := math.Ceil(count / perCarton)
+	vol := count / g.u(20000, 26000) // masks per m³ of cartons
+	hm := g.u(0.5, 0.9)
+	depth := innerW - g.u(0.05, 0.12)
+	length := vol / (hm * depth)
+	if length > l.d.innerL*0.8 {
+		hm = vol / (depth * l.d.innerL * 0.8)
+		length = l.d.innerL * 0.8
+	}
+	mx0 := g.u(0, l.d.innerL-length-0.1)
+	dens := g.r(masks.dens)
+	// Carton blocks of ~1 m with small gaps.
+	for x := mx0; x < mx0+length-0.05; {
+		e := math.Min(x+g.u(0.8, 1.2), mx0+length)
+		b := Box{X0: x, X1: e, Y0: 0, Y1: hm, Depth: depth, Material: Organic, Density: dens * g.u(0.97, 1.03),
+			Label: fmt.Sprintf("face masks (%d pcs in %d cartons)", count, int(cartons)), Hidden: true}
+		c.Boxes = append(c.Boxes, b)
+		l.kg += b.Kg()
+		x = e + g.u(0.01, 0.03)
+	}
+	masksKg := l.kg
+	wire := commodities["wire"]
+	pk := l.pkgs
+	rl := g.reel(wire.coil)
+	g.coils(l, wire, rl, 0, mx0, 0, false)
+	g.coils(l, wire, rl, mx0, mx0+length, hm+0.005, false)
+	g.coils(l, wire, rl, mx0+length+0.02, l.d.innerL, 0, false)
+	wireKg := l.kg - masksKg
+	return []DeclaredItem{g.item(wire, wireKg, l.pkgs-pk, true)}
+}
+
+// fillHiddenBlock stacks cover goods (bags, or for dense-in-light light
+// goods) around a hidden block: mask cartons or a steel block.
+func (g *gen) fillHiddenBlock(name string, l *load, c *Container) []DeclaredItem {
+	cover := commodities["bags"]
+	if name == "dense-in-light" {
+		cover = commodities[[]string{"flowers", "bottles", "tshirts", "garments", "masks"}[g.rng.Intn(5)]]
+	}
+	L := g.fillLen(l.d)
+	if L < 3 {
+		L = 3
+	}
+	pallet := g.p(cover.palletP)
+	dens := g.r(cover.dens)
+	us := g.layUnits(l, 0, L, cover.stackH, pallet)
+	// The hidden block spans whole units away from the doors.
+	first := 0
+	if len(us) > 3 {
+		first = g.rng.Intn(len(us) - 2)
+	}
+	k := 1 + g.rng.Intn(2)
+	if name == "masks-in-bags" {
+		k = 2 + g.rng.Intn(2)
+	}
+	last := min(first+k-1, len(us)-1)
+	y0 := 0.0
+	if pallet {
+		y0 = 0.144
+	}
+	minH := us[first].h
+	for _, u := range us[first : last+1] {
+		minH = math.Min(minH, u.h)
+	}
+	var hole Box
+	if name == "masks-in-bags" {
+		hole = Box{X0: us[first].x0, X1: us[last].x1, Y0: y0, Y1: y0 + (minH-y0)*g.u(0.55, 0.9),
+			Depth: g.u(1.0, 1.6), Material: Organic, Density: g.r(commodities["masks"].dens), Label: "face masks (cartons)", Hidden: true}
+	} else {
+		span := us[last].x1 - us[first].x0
+		bl := math.Min(g.u(0.4, 1.0), span-0.1)
+		bx := us[first].x0 + g.u(0.05, span-bl-0.05)
+		bh := math.Min(g.u(0.3, 0.8), minH-y0-0.2)
+		by := y0 + g.u(0, minH-y0-bh-0.1)
+		hole = Box{X0: bx, X1: bx + bl, Y0: by, Y1: by + bh, Depth: g.u(0.4, 1.0), Material: Steel,
+			Density: g.u(3000, 7850), Label: "steel block (undeclared)", Hidden: true}
+	}
+	label := strings.SplitN(cover.desc, ",", 2)[0]
+	for _, u := range us {
+		g.stack(l, u, cover, dens, pallet, label, false, &hole)
+	}
+	coverKg := l.kg
+	coverPk := l.pkgs
+	c.Boxes = append(c.Boxes, hole)
+	l.kg += hole.Kg()
+	return g.declareCover(l, cover, coverKg, coverPk)
+}
+
+// fillMasksAs loads face masks declared as the cover goods of the scenario's
+// name, sometimes behind a wall of the real cover goods at the doors.
+func (g *gen) fillMasksAs(name string, l *load) []DeclaredItem {
+	cover := commodities[strings.TrimPrefix(name, "masks-as-")]
+	masks := commodities["masks"]
+	L := g.fillLen(l.d)
+	wall := 0.0
+	if g.p(0.6) {
+		wall = math.Min(g.u(1.0, 2.4), L/3)
+	}
+	var coverVol float64
+	if wall > 0 {
+		us := g.cartons(l, cover, L-wall, L, false, nil)
 		for _, u := range us {
 			coverVol += (u.x1 - u.x0) * u.h * innerW
 		}
-		// What the cover goods would weigh in the loaded volume.
-		pk := int(coverVol / cover.pkgM3)
-		return declareCover(cover, math.Max(coverKg, coverVol*g.r(cover.dens)*0.9), pk)
-	case "overweight":
-		com := commodities["tiles"]
-		if c.Type[0] == '4' && g.p(0.5) {
-			com = commodities["bags"]
-		}
-		target := 15000.0
-		l.maxKg = target
-		g.cartons(l, com, 0, l.d.innerL, false, nil)
-		g.topUp(l, target)
-		g.scaleTo(l, target)
-		return []DeclaredItem{g.item(com, 10000, l.pkgs, false)}
 	}
-	return nil
+	coverKg := l.kg
+	us := g.cartons(l, masks, 0, L-wall-0.03, true, nil)
+	for _, u := range us {
+		coverVol += (u.x1 - u.x0) * u.h * innerW
+	}
+	// What the cover goods would weigh in the loaded volume.
+	pk := int(coverVol / cover.pkgM3)
+	return g.declareCover(l, cover, math.Max(coverKg, coverVol*g.r(cover.dens)*0.9), pk)
+}
+
+// fillOverweight loads heavy goods up to 15 t declared as 10 t.
+func (g *gen) fillOverweight(l *load, c *Container) []DeclaredItem {
+	com := commodities["tiles"]
+	if c.Type[0] == '4' && g.p(0.5) {
+		com = commodities["bags"]
+	}
+	target := 15000.0
+	l.maxKg = target
+	g.cartons(l, com, 0, l.d.innerL, false, nil)
+	g.topUp(l, target)
+	g.scaleTo(l, target)
+	return []DeclaredItem{g.item(com, 10000, l.pkgs, false)}
 }
 
 // topUp trims or extends the last box so that the load weighs exactly target.

@@ -87,102 +87,130 @@ func RenderWedge(s Scene, w Wedge) (high, low *image.Gray16, wf WedgeFile, err e
 		return
 	}
 	w = w.withDefaults()
-	if len(w.Blocks) == 0 {
-		return nil, nil, wf, errorf("wedge has no blocks")
-	}
-	for i, b := range w.Blocks {
-		if _, ok := matIndex(b.Material); !ok || !(b.GCm2 > 0) || b.GCm2 > 5000 {
-			return nil, nil, wf, errorf("wedge block %d: material %q, %v g/cm²: want a known material and 0 < g/cm² <= 5000", i, b.Material, b.GCm2)
-		}
-	}
-	px, py := s.PixelMM.X/1000, s.PixelMM.Y/1000
-	pitch := w.BlockWidthM + w.GapM
-	width := int(math.Ceil((s.LeadInM + float64(len(w.Blocks))*pitch + s.LeadOutM) / px))
-	h := int(math.Round(s.HeightM / py))
-	top := w.BaseM + w.BlockHeightM
-	if top+0.2 > float64(h)*py || w.BaseM < 0.15 {
-		return nil, nil, wf, errorf("wedge %.2f m high on a %.2f m base does not fit a %.2f m detector column with air above", w.BlockHeightM, w.BaseM, s.HeightM)
-	}
-	if width*h > 60_000_000 || width < 8 {
-		return nil, nil, wf, errorf("wedge image %d×%d: too large or too small", width, h)
+	g, err := layoutWedge(&s, w)
+	if err != nil {
+		return nil, nil, wf, err
 	}
 	model, _ := ScannerByName(s.Scanner)
 	eh, el := s.energies()
 	bh, bl := model.beam(eh), model.beam(el)
-	htop := float64(h) * py
-	// overlap is the fraction of [a0, a1) that [b0, b1) covers.
-	overlap := func(a0, a1, b0, b1 float64) float64 {
-		return math.Max(0, math.Min(a1, b1)-math.Max(a0, b0)) / (a1 - a0)
-	}
-	rowsOf := func(y0, y1 float64) [2]int { // metres above ground to rows, inside
-		return [2]int{int(math.Ceil((htop-y1)/py)) + 2, int(math.Floor((htop-y0)/py)) - 2}
-	}
-	trans := func(b *beam, m Material, g float64) float64 {
-		var t [nMat]float64
-		i, _ := matIndex(m)
-		t[i] = g
-		return b.transmission(&t)
-	}
-	tHi := getFloats(width * h)
+	tHi := getFloats(g.width * g.h)
 	defer putFloats(tHi)
 	var tLo []float32
 	if s.DualEnergy {
-		tLo = getFloats(width * h)
+		tLo = getFloats(g.width * g.h)
 		defer putFloats(tLo)
 	}
-	var fixHi, fixLo float64
-	{
-		var t [nMat]float64
-		i, _ := matIndex(Steel)
-		t[i] = w.FixtureGCm2
-		fixHi, fixLo = bh.transmission(&t), bl.transmission(&t)
+	fixHi, fixLo := transmissionOf(bh, Steel, w.FixtureGCm2), transmissionOf(bl, Steel, w.FixtureGCm2)
+	wf.Steps = g.steps(bh, bl)
+	g.fill(tHi, bh, fixHi)
+	if tLo != nil {
+		g.fill(tLo, bl, fixLo)
 	}
-	for k, b := range w.Blocks {
-		x0 := s.LeadInM + float64(k)*pitch
-		x1 := x0 + w.BlockWidthM
+	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x5bd1e9955bd1e995))
+	high, low, _ = detect(&s, tHi, tLo, g.width, g.h, rng)
+	return high, low, wf, nil
+}
+
+// wedgeLayout places a wedge's blocks on a scene's image: pixel sizes in
+// metres, the image's size, and the blocks' pitch and top above ground.
+type wedgeLayout struct {
+	w             Wedge
+	leadIn        float64
+	px, py, pitch float64
+	width, h      int
+	top, htop     float64
+}
+
+// layoutWedge checks wedge w's blocks and that the wedge fits s's detector
+// column, and lays it out.
+func layoutWedge(s *Scene, w Wedge) (wedgeLayout, error) {
+	if len(w.Blocks) == 0 {
+		return wedgeLayout{}, errorf("wedge has no blocks")
+	}
+	for i, b := range w.Blocks {
+		if _, ok := matIndex(b.Material); !ok || !(b.GCm2 > 0) || b.GCm2 > 5000 {
+			return wedgeLayout{}, errorf("wedge block %d: material %q, %v g/cm²: want a known material and 0 < g/cm² <= 5000", i, b.Material, b.GCm2)
+		}
+	}
+	g := wedgeLayout{w: w, leadIn: s.LeadInM, px: s.PixelMM.X / 1000, py: s.PixelMM.Y / 1000}
+	g.pitch = w.BlockWidthM + w.GapM
+	g.width = int(math.Ceil((s.LeadInM + float64(len(w.Blocks))*g.pitch + s.LeadOutM) / g.px))
+	g.h = int(math.Round(s.HeightM / g.py))
+	g.top = w.BaseM + w.BlockHeightM
+	if g.top+0.2 > float64(g.h)*g.py || w.BaseM < 0.15 {
+		return wedgeLayout{}, errorf("wedge %.2f m high on a %.2f m base does not fit a %.2f m detector column with air above", w.BlockHeightM, w.BaseM, s.HeightM)
+	}
+	if g.width*g.h > 60_000_000 || g.width < 8 {
+		return wedgeLayout{}, errorf("wedge image %d×%d: too large or too small", g.width, g.h)
+	}
+	g.htop = float64(g.h) * g.py
+	return g, nil
+}
+
+// overlap is the fraction of [a0, a1) that [b0, b1) covers.
+func overlap(a0, a1, b0, b1 float64) float64 {
+	return math.Max(0, math.Min(a1, b1)-math.Max(a0, b0)) / (a1 - a0)
+}
+
+// transmissionOf is beam b's transmission through g g/cm² of material m.
+func transmissionOf(b *beam, m Material, g float64) float64 {
+	var t [nMat]float64
+	i, _ := matIndex(m)
+	t[i] = g
+	return b.transmission(&t)
+}
+
+// steps is the wedge file's steps: each block's pixels, inside its edges,
+// and its noise-free attenuations at both energies.
+func (g wedgeLayout) steps(bh, bl *beam) []WedgeFileStep {
+	var steps []WedgeFileStep
+	// Metres above ground to rows, inside.
+	rows := [2]int{int(math.Ceil((g.htop-g.top)/g.py)) + 2, int(math.Floor((g.htop-g.w.BaseM)/g.py)) - 2}
+	for k, b := range g.w.Blocks {
+		x0 := g.leadIn + float64(k)*g.pitch
+		x1 := x0 + g.w.BlockWidthM
 		st := WedgeFileStep{Material: wedgeClass(b.Material), Name: b.Name, GCm2: b.GCm2,
-			Columns: [2]int{int(math.Ceil(x0/px)) + 2, int(math.Floor(x1/px)) - 2},
-			Rows:    rowsOf(w.BaseM, top)}
-		th, tl := trans(bh, b.Material, b.GCm2), trans(bl, b.Material, b.GCm2)
+			Columns: [2]int{int(math.Ceil(x0/g.px)) + 2, int(math.Floor(x1/g.px)) - 2},
+			Rows:    rows}
+		th, tl := transmissionOf(bh, b.Material, b.GCm2), transmissionOf(bl, b.Material, b.GCm2)
 		st.Truth = &WedgeStep{A: -math.Log(th), GCm2: b.GCm2}
 		st.TruthLow = &WedgeStep{A: -math.Log(tl), GCm2: b.GCm2}
-		wf.Steps = append(wf.Steps, st)
+		steps = append(steps, st)
 	}
-	fill := func(t []float32, b *beam, fix float64) {
-		for c := 0; c < width; c++ {
-			cx0, cx1 := float64(c)*px, float64(c+1)*px
-			col := t[c*h : (c+1)*h]
-			for r := range col {
-				col[r] = 1
+	return steps
+}
+
+// fill writes into t, column-major, beam b's transmission through the
+// blocks and, below them, the fixture's (transmission fix).
+func (g wedgeLayout) fill(t []float32, b *beam, fix float64) {
+	w, py, htop := g.w, g.py, g.htop
+	for c := 0; c < g.width; c++ {
+		cx0, cx1 := float64(c)*g.px, float64(c+1)*g.px
+		col := t[c*g.h : (c+1)*g.h]
+		for r := range col {
+			col[r] = 1
+		}
+		k := int(math.Floor((cx0 - g.leadIn) / g.pitch))
+		for _, kk := range []int{k, k + 1} {
+			if kk < 0 || kk >= len(w.Blocks) {
+				continue
 			}
-			k := int(math.Floor((cx0 - s.LeadInM) / pitch))
-			for _, kk := range []int{k, k + 1} {
-				if kk < 0 || kk >= len(w.Blocks) {
-					continue
-				}
-				bx0 := s.LeadInM + float64(kk)*pitch
-				fx := overlap(cx0, cx1, bx0, bx0+w.BlockWidthM)
-				if fx == 0 {
-					continue
-				}
-				tb := trans(b, w.Blocks[kk].Material, w.Blocks[kk].GCm2)
-				for r := range col {
-					y1 := htop - float64(r)*py
-					y0 := y1 - py
-					fy := overlap(y0, y1, w.BaseM, top)
-					ff := overlap(y0, y1, w.BaseM-0.1, w.BaseM)
-					col[r] -= float32(fx * (fy*(1-tb) + ff*(1-fix)))
-				}
+			bx0 := g.leadIn + float64(kk)*g.pitch
+			fx := overlap(cx0, cx1, bx0, bx0+w.BlockWidthM)
+			if fx == 0 {
+				continue
+			}
+			tb := transmissionOf(b, w.Blocks[kk].Material, w.Blocks[kk].GCm2)
+			for r := range col {
+				y1 := htop - float64(r)*py
+				y0 := y1 - py
+				fy := overlap(y0, y1, w.BaseM, g.top)
+				ff := overlap(y0, y1, w.BaseM-0.1, w.BaseM)
+				col[r] -= float32(fx * (fy*(1-tb) + ff*(1-fix)))
 			}
 		}
 	}
-	fill(tHi, bh, fixHi)
-	if tLo != nil {
-		fill(tLo, bl, fixLo)
-	}
-	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x5bd1e9955bd1e995))
-	high, low, _ = detect(&s, tHi, tLo, width, h, rng)
-	return high, low, wf, nil
 }
 
 // wedgeClass is the contract's material class of a simulated material.
