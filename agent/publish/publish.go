@@ -631,67 +631,11 @@ type sent struct {
 // lostWith counts its attempts.
 func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan struct{}) (*sent, error) {
 	window := max(1, p.cfg.Inflight)
-	var (
-		q        []sent
-		after    uint64 // last acknowledged, in memory
-		recorded uint64 // last acknowledged, in the buffer
-	)
-	record := func() {
-		if after > recorded {
-			if err := p.store.Ack(after); err != nil {
-				// Delivery goes on; a restart would send these again.
-				p.log.Error("cannot record delivery in the buffer", "seq", after, "err", err)
-				return
-			}
-			recorded = after
-		}
-	}
-	defer record()
-	timer := time.NewTimer(pubackTimeout)
-	defer timer.Stop()
-	fail := func(err error) (*sent, error) {
-		if len(q) == 0 {
-			return nil, err
-		}
-		h := q[0]
-		h.last = q[len(q)-1].seq
-		return &h, err
-	}
-	await := func(f sent) error {
-		timer.Reset(pubackTimeout)
-		select {
-		case <-f.tok.Done():
-			if err := f.tok.Error(); err != nil {
-				return fmt.Errorf("publish message %d: %w", f.seq, err)
-			}
-		case <-lost:
-			return errLost
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return fmt.Errorf("no PUBACK for message %d within %v", f.seq, pubackTimeout)
-		}
-		after = f.seq
-		p.delivered.Add(1)
-		if f.seq >= p.headSeq && p.headSeq != 0 {
-			p.delivered1(f.seq)
-		}
-		if after-recorded >= ackEvery {
-			record()
-		}
-		return nil
-	}
-	drain := func(n int) error {
-		for len(q) > n {
-			if err := await(q[0]); err != nil {
-				return err
-			}
-			q = q[1:]
-		}
-		return nil
-	}
+	d := &delivery{p: p, ctx: ctx, lost: lost, timer: time.NewTimer(pubackTimeout)}
+	defer d.record()
+	defer d.timer.Stop()
 	for {
-		batch, err := p.store.Pending(after, batchMessages, batchBytes)
+		batch, err := p.store.Pending(d.after, batchMessages, batchBytes)
 		if err != nil {
 			p.log.Error("cannot read the outbox; retrying", "err", err)
 			if !sleep(ctx, time.Second) {
@@ -700,7 +644,7 @@ func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan stru
 			continue
 		}
 		if len(batch) == 0 {
-			record()
+			d.record()
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -717,21 +661,93 @@ func (p *Publisher) deliver(ctx context.Context, c mqtt.Client, lost <-chan stru
 			if one {
 				limit = 0
 			}
-			if err := drain(limit); err != nil {
-				return fail(err)
+			if err := d.drain(limit); err != nil {
+				return d.fail(err)
 			}
-			q = append(q, sent{seq: m.Seq, topic: m.Topic, ref: m.Ref, image: m.Image, alert: m.Alert, bytes: len(m.Payload),
+			d.q = append(d.q, sent{seq: m.Seq, topic: m.Topic, ref: m.Ref, image: m.Image, alert: m.Alert, bytes: len(m.Payload),
 				tok: c.Publish(m.Topic, m.QoS, m.Retained, m.Payload)})
 			if one {
-				if err := drain(0); err != nil {
-					return fail(err)
+				if err := d.drain(0); err != nil {
+					return d.fail(err)
 				}
 			}
 		}
-		if err := drain(0); err != nil {
-			return fail(err)
+		if err := d.drain(0); err != nil {
+			return d.fail(err)
 		}
 	}
+}
+
+// delivery is one connection's window of messages in flight: sent in
+// order, acknowledged in order, the last acknowledged recorded in the
+// buffer every ackEvery messages (and when the connection ends).
+type delivery struct {
+	p        *Publisher
+	ctx      context.Context
+	lost     <-chan struct{}
+	timer    *time.Timer
+	q        []sent
+	after    uint64 // last acknowledged, in memory
+	recorded uint64 // last acknowledged, in the buffer
+}
+
+func (d *delivery) record() {
+	if d.after > d.recorded {
+		if err := d.p.store.Ack(d.after); err != nil {
+			// Delivery goes on; a restart would send these again.
+			d.p.log.Error("cannot record delivery in the buffer", "seq", d.after, "err", err)
+			return
+		}
+		d.recorded = d.after
+	}
+}
+
+// fail ends the connection's delivery with err, naming the messages still
+// in flight (the head and the last one sent).
+func (d *delivery) fail(err error) (*sent, error) {
+	if len(d.q) == 0 {
+		return nil, err
+	}
+	h := d.q[0]
+	h.last = d.q[len(d.q)-1].seq
+	return &h, err
+}
+
+// await waits for f's PUBACK.
+func (d *delivery) await(f sent) error {
+	d.timer.Reset(pubackTimeout)
+	select {
+	case <-f.tok.Done():
+		if err := f.tok.Error(); err != nil {
+			return fmt.Errorf("publish message %d: %w", f.seq, err)
+		}
+	case <-d.lost:
+		return errLost
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	case <-d.timer.C:
+		return fmt.Errorf("no PUBACK for message %d within %v", f.seq, pubackTimeout)
+	}
+	d.after = f.seq
+	d.p.delivered.Add(1)
+	if f.seq >= d.p.headSeq && d.p.headSeq != 0 {
+		d.p.delivered1(f.seq)
+	}
+	if d.after-d.recorded >= ackEvery {
+		d.record()
+	}
+	return nil
+}
+
+// drain waits until at most n messages are in flight.
+func (d *delivery) drain(n int) error {
+	for len(d.q) > n {
+		if err := d.await(d.q[0]); err != nil {
+			return err
+		}
+		d.q = d.q[1:]
+	}
+	return nil
 }
 
 // lostWith counts a lost connection against the message that was first
