@@ -39,51 +39,86 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 		return nil, errors.New("the wedge scan's sidecar gives no energy_mev.high: the calibration is per beam energy; have the scanner state it")
 	}
 	c.Notes = append(c.Notes, organicNotes(ms)...)
+	g := groupSteps(ms, dual)
+	if !g.material && dual {
+		c.Notes = append(c.Notes, "no dual-energy material curves: the wedge has no aluminium or no steel steps")
+	}
+	if err := usable(ms, Organic, g.by[Organic], false); err != nil {
+		return nil, err
+	}
+	if g.material {
+		for _, cl := range g.classes {
+			if err := usable(ms, cl, g.byDual[cl], true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := c.fitMass(ms, g.by[Organic], energy[0], from); err != nil {
+		return nil, err
+	}
+	if !g.material {
+		return c, nil
+	}
+	de, err := c.fitDual(ms, g, energy, from)
+	if err != nil {
+		return nil, err
+	}
+	c.Dual = de
+	return c, nil
+}
+
+// stepGroups is the wedge's usable steps sorted by material, so that Fit's
+// stages share one pass over the measurements.
+type stepGroups struct {
 	// by holds the steps the high energy measured, for the mass curve;
 	// byDual those both energies did, for the material curves.
-	by, byDual := map[string][]*Measured{}, map[string][]*Measured{}
+	by, byDual map[string][]*Measured
+	// classes are the materials that get a dual-energy curve: organic
+	// alone unless the scan is dual energy with aluminium and steel steps.
+	classes []string
+	// material says whether the material curves are fitted at all.
+	material bool
+}
+
+// groupSteps sorts the usable steps by material and marks the metal steps
+// of a single-energy scan left out, since only two energies tell
+// materials apart.
+func groupSteps(ms []Measured, dual bool) stepGroups {
+	g := stepGroups{by: map[string][]*Measured{}, byDual: map[string][]*Measured{}}
 	present := map[string]bool{}
 	for i := range ms {
 		m := &ms[i]
 		present[m.Material] = true
 		if m.LeftOut == "" {
-			by[m.Material] = append(by[m.Material], m)
+			g.by[m.Material] = append(g.by[m.Material], m)
 			if dual && m.LeftOutLow == "" {
-				byDual[m.Material] = append(byDual[m.Material], m)
+				g.byDual[m.Material] = append(g.byDual[m.Material], m)
 			}
 		}
 	}
-	classes := []string{Organic}
-	if dual {
-		if present[Aluminium] && present[Steel] {
-			classes = append(classes, Aluminium, Steel)
-		} else {
-			c.Notes = append(c.Notes, "no dual-energy material curves: the wedge has no aluminium or no steel steps")
-		}
+	g.classes = []string{Organic}
+	if dual && present[Aluminium] && present[Steel] {
+		g.classes = append(g.classes, Aluminium, Steel)
 	}
+	g.material = len(g.classes) > 1
 	for _, cl := range []string{Aluminium, Steel} {
 		if !dual && present[cl] {
-			for _, m := range by[cl] {
+			for _, m := range g.by[cl] {
 				m.LeftOut = "single energy: material curves need a dual-energy scan"
 			}
 		}
 	}
-	if err := usable(ms, Organic, by[Organic], false); err != nil {
-		return nil, err
-	}
-	if len(classes) > 1 {
-		for _, cl := range classes {
-			if err := usable(ms, cl, byDual[cl], true); err != nil {
-				return nil, err
-			}
-		}
-	}
+	return g
+}
 
-	// Mass: organic-equivalent g/cm² = A·q(A).
-	org := by[Organic]
+// fitMass fits the organic-equivalent mass curve g/cm² = A·q(A) to the
+// organic steps org, records each organic step's fit and residual, and
+// tabulates the curve at the steps and midway between them, so the
+// config's interpolation follows the fit rather than straight chords.
+func (c *Calibration) fitMass(ms []Measured, org []*Measured, high float64, from settings.Calibrated) error {
 	mass, _, err := curve(org, func(m *Measured) float64 { return m.RefGCm2 })
 	if err != nil {
-		return nil, fmt.Errorf("organic curve: %w", err)
+		return fmt.Errorf("organic curve: %w", err)
 	}
 	for i := range ms {
 		m := &ms[i]
@@ -95,7 +130,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 			}
 		}
 	}
-	c.Wedge = settings.StepWedge{EnergyMeV: energy[0], Calibrated: from}
+	c.Wedge = settings.StepWedge{EnergyMeV: high, Calibrated: from}
 	var at []float64
 	at = append(at, org[0].AHigh/2)
 	for i, m := range org {
@@ -105,13 +140,15 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 		at = append(at, m.AHigh)
 	}
 	c.Wedge.Steps = table(at, mass)
+	return nil
+}
 
-	if len(classes) == 1 {
-		return c, nil
-	}
+// fitDual fits each class's low- against high-energy attenuation curve,
+// records each step's fit and residual, and returns the material tables.
+func (c *Calibration) fitDual(ms []Measured, g stepGroups, energy [2]float64, from settings.Calibrated) (*settings.DualEnergy, error) {
 	de := &settings.DualEnergy{EnergyMeV: energy, Calibrated: from}
-	for _, cl := range classes {
-		low, xs, err := curve(byDual[cl], func(m *Measured) float64 { return m.ALow })
+	for _, cl := range g.classes {
+		low, xs, err := curve(g.byDual[cl], func(m *Measured) float64 { return m.ALow })
 		if err != nil {
 			return nil, fmt.Errorf("%s dual-energy curve: %w", cl, err)
 		}
@@ -140,8 +177,7 @@ func Fit(ms []Measured, energy [2]float64, from settings.Calibrated) (*Calibrati
 			de.Steel = tab
 		}
 	}
-	c.Dual = de
-	return c, nil
+	return de, nil
 }
 
 // curve fits v(A) = A·q(A) to the steps' high-energy attenuations A and
