@@ -27,15 +27,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	}
 	d.massPlane(d.a, r, &d.cm)
 	m, _ := d.cm.DataPtrFloat32()
-	// For dual energy the two attenuations are read from the planes here
-	// and worked through one scratch image in turn (cargoAttenuation).
-	var a, al []uint16
-	stride, strideLo := d.a.Cols(), d.aLo.Cols()
 	rLo := r.Sub(d.aLoAt) // r in aLo's own coordinates
-	if d.dual != nil {
-		a, _ = d.a.DataPtrUint16()
-		al, _ = d.aLo.DataPtrUint16()
-	}
 	w, h := r.Dx(), r.Dy()
 	areaCm2 := px * py * 1e4
 	topBand := int(0.5 / py)
@@ -43,32 +35,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	bottomBand := max(topBand+1, h-int(0.3/py))
 	floorBand := h - int(0.15/py)
 
-	// Side walls: measured where the container is empty (middle rows, away
-	// from roof and floor), else configured.
-	cfgWalls := b.geom.SideWallsGCm2
-	var s, sa, sl float64
-	n, total := 0, 0
-	for y := topBand; y < bottomBand; y++ {
-		for x := range w {
-			v := m[y*w+x]
-			total++
-			if float64(v) > 0.5*cfgWalls && float64(v) < 1.6*cfgWalls {
-				s += float64(v)
-				n++
-				if a != nil {
-					sa += float64(attOf(a[(r.Min.Y+y)*stride+r.Min.X+x]))
-					sl += float64(attOf(al[(rLo.Min.Y+y)*strideLo+rLo.Min.X+x]))
-				}
-			}
-		}
-	}
-	walls, wallsA, wallsL := cfgWalls, 0.0, 0.0
-	if n > total/30 {
-		walls, wallsA, wallsL = s/float64(n), sa/float64(n), sl/float64(n)
-	} else if a != nil {
-		wallsA = d.attenuationOf(cfgWalls)
-		wallsL = wallsA * d.steelRatio(wallsA) // the walls are steel
-	}
+	walls, wallsA, wallsL := d.sideWalls(m, r, rLo, topBand, bottomBand, b.geom.SideWallsGCm2)
 	c.SideWallsGCm2 = round(walls, 2)
 
 	// Per-row baseline: the side walls, and near the roof and the floor
@@ -109,8 +76,57 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	}
 
 	g := d.buildGrid(r, b, px, py)
-	// The mass is a lower bound when a good part of it lies where the beam
-	// did not get through: a few opaque corners do not make it one.
+	d.coverage(&c, g, b.geom.InnerWidthM)
+	return c, true
+}
+
+// sideWalls measures the side walls' mass thickness (and for dual energy
+// their attenuation at each energy, wallsA and wallsL) in the inner space
+// m (r in the high-energy plane, rLo in the low one) where the container
+// is empty: the middle rows top..bottom, away from roof and floor. When
+// too few pixels look like bare walls, cfgWalls, the configured value,
+// stands in, since an averaged full load would not be the walls.
+func (d *Detector) sideWalls(m []float32, r, rLo image.Rectangle, top, bottom int, cfgWalls float64) (walls, wallsA, wallsL float64) {
+	// For dual energy the two attenuations are read from the planes here
+	// and worked through one scratch image in turn (cargoAttenuation).
+	var a, al []uint16
+	stride, strideLo := d.a.Cols(), d.aLo.Cols()
+	if d.dual != nil {
+		a, _ = d.a.DataPtrUint16()
+		al, _ = d.aLo.DataPtrUint16()
+	}
+	w := r.Dx()
+	var s, sa, sl float64
+	n, total := 0, 0
+	for y := top; y < bottom; y++ {
+		for x := range w {
+			v := m[y*w+x]
+			total++
+			if float64(v) > 0.5*cfgWalls && float64(v) < 1.6*cfgWalls {
+				s += float64(v)
+				n++
+				if a != nil {
+					sa += float64(attOf(a[(r.Min.Y+y)*stride+r.Min.X+x]))
+					sl += float64(attOf(al[(rLo.Min.Y+y)*strideLo+rLo.Min.X+x]))
+				}
+			}
+		}
+	}
+	walls = cfgWalls
+	if n > total/30 {
+		walls, wallsA, wallsL = s/float64(n), sa/float64(n), sl/float64(n)
+	} else if a != nil {
+		wallsA = d.attenuationOf(cfgWalls)
+		wallsL = wallsA * d.steelRatio(wallsA) // the walls are steel
+	}
+	return walls, wallsA, wallsL
+}
+
+// coverage sets the cargo's area, penetration, emptiness and mean density
+// on c from the segmented cells of grid g, and says when the mass is a
+// lower bound: when a good part of it lies where the beam did not get
+// through (a few opaque corners do not make it one).
+func (d *Detector) coverage(c *Container, g *grid, innerWidthM float64) {
 	cargoCells, opaque := 0, 0
 	var kg, opaqueKg float64
 	gm, _ := d.gM.DataPtrFloat32()
@@ -130,7 +146,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	}
 	c.Empty = c.CargoKg < d.p.EmptyMaxKg && c.CargoAreaM2 < d.p.EmptyMaxAreaM2
 	if c.CargoAreaM2 > 0 {
-		c.MeanDensity = c.CargoKg / (c.CargoAreaM2 * b.geom.InnerWidthM)
+		c.MeanDensity = c.CargoKg / (c.CargoAreaM2 * innerWidthM)
 	}
 	c.LowerBound = c.CargoAreaM2 >= d.p.EmptyMaxAreaM2 && kg > 0 && opaqueKg > d.p.NoPenetrationMaxFraction*kg
 	if c.LowerBound {
@@ -139,7 +155,6 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 		f.Measured, f.Expected = ptr(round(opaqueKg/kg, 3)), &[2]float64{0, d.p.NoPenetrationMaxFraction}
 		c.Findings = append(c.Findings, f)
 	}
-	return c, true
 }
 
 // cargoBands are the parts of a container's inner space that the
