@@ -78,103 +78,142 @@ func (d *Detector) coils(c *Container) []int {
 	}
 	cf, _ := circles.DataPtrFloat32()
 	ds, _ := d.gS.DataPtrFloat32()
-	at := func(x, y float64) (int, bool) {
-		xi, yi := int(math.Floor(x)), int(math.Floor(y))
-		if xi < 0 || yi < 0 || xi >= g.w || yi >= g.h {
-			return 0, false
-		}
-		return yi*g.w + xi, true
-	}
-	val := func(i int) float64 {
-		if s.opaque[i] {
-			return 1e5
-		}
-		if !s.cargo[i] {
-			return 0
-		}
-		return float64(ds[i])
-	}
+	p := coilProbe{s: s, g: g, ds: ds}
 	for k := 0; k+2 < len(cf); k += 3 {
 		cx, cy, r := float64(cf[k]), float64(cf[k+1]), float64(cf[k+2])
-		// Hough often answers the hole of a ring: measure the outer edge
-		// along eight rays, where the density falls below half of what the
-		// ray met first.
-		var radii [8]float32
-		nr := 0
-		for j := range 8 {
-			th := math.Pi / 4 * float64(j)
-			first := 0.0
-			for t := 1.0; t <= float64(rmax)+2; t++ {
-				i, ok := at(cx+t*math.Cos(th), cy+t*math.Sin(th))
-				if !ok {
-					break
-				}
-				v := val(i)
-				if first == 0 && v > 0 {
-					first = v
-				} else if first > 0 && v < 0.5*first {
-					radii[nr] = float32(t - 0.5)
-					nr++
-					break
-				}
-			}
+		if ro, ok := p.outerRadius(cx, cy, rmax); ok && ro > r {
+			r = ro
 		}
-		if nr >= 5 {
-			if ro := float64(median32(radii[:nr])); ro > r {
-				r = ro
-			}
-		}
-		inside, in := 0, 0.0
-		const nIn = 16
-		for j := range nIn {
-			th := 2 * math.Pi * float64(j) / nIn
-			if i, ok := at(cx+0.8*r*math.Cos(th), cy+0.8*r*math.Sin(th)); ok && s.cargo[i] {
-				inside++
-				v := float64(ds[i])
-				if s.opaque[i] {
-					v = 1e5
-				}
-				in += v
-			}
-		}
-		if inside < nIn-2 {
+		if !p.standsOut(cx, cy, r) {
 			continue
 		}
-		in /= float64(inside)
-		light := 0
-		for j := range 4 {
-			th := math.Pi/4 + math.Pi/2*float64(j)
-			i, ok := at(cx+1.3*r*math.Cos(th), cy+1.3*r*math.Sin(th))
-			if !ok || !s.cargo[i] || !s.opaque[i] && float64(ds[i]) < 0.5*in {
-				light++
-			}
-		}
-		if light < 2 {
-			continue
-		}
-		// Mark the disc; count the coil in the region holding most of it.
-		x0, x1 := max(0, int(cx-r)), min(g.w-1, int(cx+r))
-		y0, y1 := max(0, int(cy-r)), min(g.h-1, int(cy+r))
-		votes := s.vals[:0]
-		for y := y0; y <= y1; y++ {
-			for x := x0; x <= x1; x++ {
-				dx, dy := float64(x)+0.5-cx, float64(y)+0.5-cy
-				if dx*dx+dy*dy <= r*r {
-					i := y*g.w + x
-					s.circle[i] = true
-					if l := s.lab[i]; l > 0 {
-						votes = append(votes, float32(l))
-					}
-				}
-			}
-		}
-		s.vals = votes
-		if len(votes) > 0 {
-			l := int(median32(votes))
+		if l := p.mark(cx, cy, r); l > 0 {
 			count[l-1]++
 		}
 	}
 	return count
+}
+
+// coilProbe reads the segmented cell grid around one Hough circle at a
+// time. It is a value on coils' stack, so probing costs no allocation.
+type coilProbe struct {
+	s  *segmenter
+	g  *grid
+	ds []float32 // density per cell
+}
+
+// at is the index of the cell holding grid point (x, y); ok is false
+// outside the grid.
+func (p *coilProbe) at(x, y float64) (int, bool) {
+	xi, yi := int(math.Floor(x)), int(math.Floor(y))
+	if xi < 0 || yi < 0 || xi >= p.g.w || yi >= p.g.h {
+		return 0, false
+	}
+	return yi*p.g.w + xi, true
+}
+
+// val is cell i's density for edge finding: 0 where there is no cargo,
+// and far above any cargo where the beam did not get through.
+func (p *coilProbe) val(i int) float64 {
+	if p.s.opaque[i] {
+		return 1e5
+	}
+	if !p.s.cargo[i] {
+		return 0
+	}
+	return float64(p.ds[i])
+}
+
+// outerRadius measures the outer edge of the circle at (cx, cy) along
+// eight rays, where the density falls below half of what the ray met
+// first, because Hough often answers the hole of a ring. ok is false when
+// fewer than five rays found an edge within rmax (and two cells).
+func (p *coilProbe) outerRadius(cx, cy float64, rmax int) (float64, bool) {
+	var radii [8]float32
+	nr := 0
+	for j := range 8 {
+		th := math.Pi / 4 * float64(j)
+		first := 0.0
+		for t := 1.0; t <= float64(rmax)+2; t++ {
+			i, ok := p.at(cx+t*math.Cos(th), cy+t*math.Sin(th))
+			if !ok {
+				break
+			}
+			v := p.val(i)
+			if first == 0 && v > 0 {
+				first = v
+			} else if first > 0 && v < 0.5*first {
+				radii[nr] = float32(t - 0.5)
+				nr++
+				break
+			}
+		}
+	}
+	if nr < 5 {
+		return 0, false
+	}
+	return float64(median32(radii[:nr])), true
+}
+
+// standsOut says whether the circle (cx, cy, r) is a coil: nearly all of
+// its inside is cargo, and at least two of its four diagonal outside
+// points are much lighter than the inside (what tells reels from a square
+// carton stack of the same size).
+func (p *coilProbe) standsOut(cx, cy, r float64) bool {
+	s := p.s
+	inside, in := 0, 0.0
+	const nIn = 16
+	for j := range nIn {
+		th := 2 * math.Pi * float64(j) / nIn
+		if i, ok := p.at(cx+0.8*r*math.Cos(th), cy+0.8*r*math.Sin(th)); ok && s.cargo[i] {
+			inside++
+			v := float64(p.ds[i])
+			if s.opaque[i] {
+				v = 1e5
+			}
+			in += v
+		}
+	}
+	if inside < nIn-2 {
+		return false
+	}
+	in /= float64(inside)
+	light := 0
+	for j := range 4 {
+		th := math.Pi/4 + math.Pi/2*float64(j)
+		i, ok := p.at(cx+1.3*r*math.Cos(th), cy+1.3*r*math.Sin(th))
+		if !ok || !s.cargo[i] || !s.opaque[i] && float64(p.ds[i]) < 0.5*in {
+			light++
+		}
+	}
+	return light >= 2
+}
+
+// mark marks the disc (cx, cy, r) in s.circle and returns the label of
+// the region holding most of it (the median label, so a coil on a region's
+// edge counts once), 0 when it covers no region. The votes reuse s.vals.
+func (p *coilProbe) mark(cx, cy, r float64) int {
+	s, g := p.s, p.g
+	x0, x1 := max(0, int(cx-r)), min(g.w-1, int(cx+r))
+	y0, y1 := max(0, int(cy-r)), min(g.h-1, int(cy+r))
+	votes := s.vals[:0]
+	for y := y0; y <= y1; y++ {
+		for x := x0; x <= x1; x++ {
+			dx, dy := float64(x)+0.5-cx, float64(y)+0.5-cy
+			if dx*dx+dy*dy <= r*r {
+				i := y*g.w + x
+				s.circle[i] = true
+				if l := s.lab[i]; l > 0 {
+					votes = append(votes, float32(l))
+				}
+			}
+		}
+	}
+	s.vals = votes
+	if len(votes) == 0 {
+		return 0
+	}
+	return int(median32(votes))
 }
 
 // rhythm measures the stacks region l was merged from: their number, the
