@@ -139,8 +139,26 @@ func (d *Detector) segment() int {
 	s := &d.seg
 	g := &s.g
 	n := g.w * g.h
-	// Log density; empty cells sit at the cargo threshold so that the edge
-	// of the cargo is an edge too.
+	lf := d.logDensity()
+	nc := d.coreComponents(n)
+	s.describeComps(int32s(&d.stats), lf, nc)
+
+	// Merge components that touch across a thin edge or gap (up to 0.2 m:
+	// the gaps between stacks and between coils) and have similar densities.
+	reach := max(3, int(math.Ceil(0.2/math.Min(g.cx, g.cy))))
+	s.pairComps(nc, reach)
+	s.mergeComps(math.Log(d.p.MergeRatio))
+
+	s.growGroups(lf, n)
+	minCells := int(math.Ceil(d.p.RegionMinAreaM2 / (g.cx * g.cy)))
+	return s.rankGroups(n, nc, minCells)
+}
+
+// logDensity fills d.gL with the log density of each cell and returns its
+// data. Empty cells sit at the cargo threshold so that the edge of the
+// cargo is an edge too; opaque cells at opaqueLog.
+func (d *Detector) logDensity() []float32 {
+	s := &d.seg
 	d.gS.CopyTo(&d.gL)
 	lf, _ := d.gL.DataPtrFloat32()
 	floor := math.Log(d.p.CargoMinKgM3)
@@ -154,6 +172,15 @@ func (d *Detector) segment() int {
 			lf[i] = float32(floor)
 		}
 	}
+	return lf
+}
+
+// coreComponents labels the connected components of the core cells (those
+// of the n cells whose log density varies by at most edge_ratio among
+// their neighbours) into d.labels and d.stats, copies the labels to
+// s.comp, and returns the number of labels (0 is the background).
+func (d *Detector) coreComponents(n int) int {
+	s := &d.seg
 	gocv.Dilate(d.gL, &d.gMax, d.kernel)
 	gocv.Erode(d.gL, &d.gMin, d.kernel)
 	hi, _ := d.gMax.DataPtrFloat32()
@@ -174,13 +201,17 @@ func (d *Detector) segment() int {
 	cl := int32s(&d.labels)
 	s.comp = growInt32(s.comp, n)
 	copy(s.comp, cl[:n])
+	return nc
+}
 
-	// Components: size, box, median log density, opacity.
+// describeComps sets each of the nc components' size and box (from st,
+// gocv's stats), median log density (of lf) and opacity, and starts each
+// as a group of its own.
+func (s *segmenter) describeComps(st []int32, lf []float32, nc int) {
 	if cap(s.comps) < nc {
 		s.comps = make([]comp, nc)
 	}
 	s.comps = s.comps[:nc]
-	st := int32s(&d.stats)
 	for l := range nc {
 		x, y, w, h, a := int(st[l*5]), int(st[l*5+1]), int(st[l*5+2]), int(st[l*5+3]), int(st[l*5+4])
 		s.comps[l] = comp{n: a, x0: x, y0: y, x1: x + w, y1: y + h}
@@ -202,27 +233,18 @@ func (d *Detector) segment() int {
 		c.opaque = 2*nop > len(cells)
 		c.gn, c.gLog = c.n, c.logMed*float64(c.n)
 	}
+}
 
-	// Merge components that touch across a thin edge or gap (up to 0.2 m:
-	// the gaps between stacks and between coils) and have similar densities, most similar pairs first, each
-	// comparison against the groups merged so far so that a gradual ramp
-	// cannot chain unlike goods together.
+// pairComps resets the union-find over the nc components and lists in
+// s.pairs, most similar first, the pairs of components that face each
+// other across at most reach cells, to the right or below.
+func (s *segmenter) pairComps(nc, reach int) {
+	g := &s.g
 	s.parent = growInt32(s.parent, nc)
 	for i := range s.parent {
 		s.parent[i] = int32(i)
 	}
 	s.pairs = s.pairs[:0]
-	addPair := func(a, b int32) {
-		if a > b {
-			a, b = b, a
-		}
-		ca, cb := &s.comps[a], &s.comps[b]
-		if ca.opaque != cb.opaque {
-			return
-		}
-		s.pairs = append(s.pairs, pair{a, b, math.Abs(ca.logMed - cb.logMed)})
-	}
-	reach := max(3, int(math.Ceil(0.2/math.Min(g.cx, g.cy))))
 	for y := range g.h {
 		for x := range g.w {
 			l := s.comp[y*g.w+x]
@@ -232,7 +254,7 @@ func (d *Detector) segment() int {
 			for k := 1; k <= reach && x+k < g.w; k++ {
 				if m := s.comp[y*g.w+x+k]; m != 0 {
 					if m != l {
-						addPair(l, m)
+						s.addPair(l, m)
 					}
 					break
 				}
@@ -240,7 +262,7 @@ func (d *Detector) segment() int {
 			for k := 1; k <= reach && y+k < g.h; k++ {
 				if m := s.comp[(y+k)*g.w+x]; m != 0 {
 					if m != l {
-						addPair(l, m)
+						s.addPair(l, m)
 					}
 					break
 				}
@@ -256,7 +278,26 @@ func (d *Detector) segment() int {
 		}
 		return cmp.Compare(p.b, q.b)
 	})
-	merge := math.Log(d.p.MergeRatio)
+}
+
+// addPair lists components a and b as merge candidates, lower label first
+// so that sorting is deterministic; an opaque and a see-through one never
+// merge.
+func (s *segmenter) addPair(a, b int32) {
+	if a > b {
+		a, b = b, a
+	}
+	ca, cb := &s.comps[a], &s.comps[b]
+	if ca.opaque != cb.opaque {
+		return
+	}
+	s.pairs = append(s.pairs, pair{a, b, math.Abs(ca.logMed - cb.logMed)})
+}
+
+// mergeComps merges the listed pairs whose log densities differ by at most
+// merge, most similar pairs first, each comparison against the groups
+// merged so far so that a gradual ramp cannot chain unlike goods together.
+func (s *segmenter) mergeComps(merge float64) {
 	for _, p := range s.pairs {
 		if p.diff > merge {
 			break
@@ -277,9 +318,13 @@ func (d *Detector) segment() int {
 		a.gn += b.gn
 		a.gLog += b.gLog
 	}
+}
 
-	// Cells of each group; edge cells join the neighbouring group whose
-	// density is closest to theirs, a few cells deep.
+// growGroups labels the n cells in s.lab with their group's root; edge
+// cells join the neighbouring group whose density is closest to their
+// log density (lf), a few cells deep.
+func (s *segmenter) growGroups(lf []float32, n int) {
+	g := &s.g
 	s.lab = growInt32(s.lab, n)
 	for i := range n {
 		s.lab[i] = 0
@@ -294,26 +339,19 @@ func (d *Detector) segment() int {
 				if s.lab[i] != 0 || !s.cargo[i] {
 					continue
 				}
+				v := float64(lf[i])
 				best, bestD := int32(0), math.Inf(1)
-				try := func(j int) {
-					if r := s.lab[j]; r > 0 {
-						c := &s.comps[r]
-						if dd := math.Abs(float64(lf[i]) - c.gLog/float64(c.gn)); dd < bestD {
-							best, bestD = r, dd
-						}
-					}
-				}
 				if x > 0 {
-					try(i - 1)
+					best, bestD = s.closer(i-1, v, best, bestD)
 				}
 				if x+1 < g.w {
-					try(i + 1)
+					best, bestD = s.closer(i+1, v, best, bestD)
 				}
 				if y > 0 {
-					try(i - g.w)
+					best, bestD = s.closer(i-g.w, v, best, bestD)
 				}
 				if y+1 < g.h {
-					try(i + g.w)
+					best, _ = s.closer(i+g.w, v, best, bestD)
 				}
 				// Negative marks a cell labelled in this pass, so that one
 				// pass grows every group by one cell only.
@@ -326,8 +364,26 @@ func (d *Detector) segment() int {
 			}
 		}
 	}
+}
 
-	// Groups big enough to report, largest first, renumbered 1..k.
+// closer returns the group of neighbour cell j and its distance from log
+// density v when j is labelled and nearer than bestD; else best and bestD
+// unchanged (the first of equals wins).
+func (s *segmenter) closer(j int, v float64, best int32, bestD float64) (int32, float64) {
+	if r := s.lab[j]; r > 0 {
+		c := &s.comps[r]
+		if dd := math.Abs(v - c.gLog/float64(c.gn)); dd < bestD {
+			return r, dd
+		}
+	}
+	return best, bestD
+}
+
+// rankGroups keeps the groups of at least minCells of the n cells,
+// numbers them 1..k largest first (ties by label, for a stable order),
+// relabels s.lab with those numbers (0 for groups too small), and returns
+// k. nc is the number of components.
+func (s *segmenter) rankGroups(n, nc, minCells int) int {
 	s.roots = s.roots[:0]
 	for l := 1; l < nc; l++ {
 		s.comps[l].region = 0
@@ -347,7 +403,6 @@ func (d *Detector) segment() int {
 			s.comps[r].gn++
 		}
 	}
-	minCells := int(math.Ceil(d.p.RegionMinAreaM2 / (g.cx * g.cy)))
 	k := 0
 	for _, r := range s.roots {
 		if s.comps[r].gn >= minCells {
