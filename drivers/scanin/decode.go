@@ -218,6 +218,22 @@ func streamPNG16(r io.Reader, w, h int, dst []uint16) error {
 		return fmt.Errorf("PNG destination of %d pixels does not fit %dx%d", len(dst), w, h)
 	}
 	p := &pngReader{br: bufio.NewReaderSize(r, 32<<10), crc: crc32.NewIEEE()}
+	if err := p.header(w, h); err != nil {
+		return err
+	}
+	n, err := p.firstIDAT()
+	if err != nil {
+		return err
+	}
+	if err := inflateRows16(&idatReader{p: p, left: n}, w, h, dst); err != nil {
+		return err
+	}
+	return p.trailer()
+}
+
+// header reads the signature and the IHDR chunk and checks that they
+// describe a w×h 16-bit grey, non-interlaced image.
+func (p *pngReader) header(w, h int) error {
 	if _, err := io.ReadFull(p.br, p.hdr[:]); err != nil {
 		return fmt.Errorf("PNG truncated in its signature: %w", noEOF(err))
 	}
@@ -253,28 +269,37 @@ func streamPNG16(r io.Reader, w, h int, dst []uint16) error {
 	if interlace != 0 {
 		return fmt.Errorf("PNG is interlaced (Adam7): %w", errNotStreamable)
 	}
+	return nil
+}
 
+// firstIDAT skips the ancillary chunks before the image data and returns
+// the length of the first IDAT chunk, whose header it has read.
+func (p *pngReader) firstIDAT() (uint32, error) {
 	// Chunks before the image data.
 	for {
-		n, typ, err = p.chunkHeader()
+		n, typ, err := p.chunkHeader()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if typ == chunkIDAT {
-			break
+			return n, nil
 		}
 		if typ == chunkIEND {
-			return errors.New("PNG ends (IEND) without image data (IDAT)")
+			return 0, errors.New("PNG ends (IEND) without image data (IDAT)")
 		}
 		if typ.critical() { // critical: PLTE or one this decoder does not know
-			return fmt.Errorf("PNG has critical chunk %q before its image data: %w", typ, errNotStreamable)
+			return 0, fmt.Errorf("PNG has critical chunk %q before its image data: %w", typ, errNotStreamable)
 		}
 		if err := p.skip(n, typ); err != nil {
-			return err
+			return 0, err
 		}
 	}
+}
 
-	idat := &idatReader{p: p, left: n}
+// inflateRows16 inflates and unfilters the image data of idat into dst, one
+// row at a time, reusing two row buffers, and reads the data's end
+// through the last IDAT chunk's CRC.
+func inflateRows16(idat *idatReader, w, h int, dst []uint16) error {
 	zr, err := zlib.NewReader(bufio.NewReaderSize(idat, 32<<10))
 	if err != nil {
 		return fmt.Errorf("PNG image data has no valid zlib header: %w", idat.blame(noEOF(err)))
@@ -309,7 +334,11 @@ func streamPNG16(r io.Reader, w, h int, dst []uint16) error {
 	if _, err := io.Copy(io.Discard, idat); err != nil { // the CRCs of the last IDAT chunks
 		return err
 	}
+	return nil
+}
 
+// trailer checks the chunks after the image data, up to IEND.
+func (p *pngReader) trailer() error {
 	// Chunks after the image data, up to IEND.
 	for {
 		n, typ, err := p.chunkHeader()
@@ -513,12 +542,33 @@ func decodeTIFF16(r io.ReaderAt, size int64, w, h int, dst []uint16) error {
 		return fmt.Errorf("TIFF destination of %d pixels does not fit %dx%d", len(dst), w, h)
 	}
 	t := &tiffFile{r: r, size: size}
-	var buf [12]byte
 	if size < 8 {
 		return fmt.Errorf("TIFF of %d bytes is shorter than its header", size)
 	}
-	if _, err := r.ReadAt(buf[:8], 0); err != nil {
-		return fmt.Errorf("TIFF header: %w", noEOF(err))
+	ifd, err := t.header()
+	if err != nil {
+		return err
+	}
+	d, err := t.readIFD(ifd)
+	if err != nil {
+		return err
+	}
+	if err := t.checkLayout(&d, w, h); err != nil {
+		return err
+	}
+	st, err := t.strips(&d, h)
+	if err != nil {
+		return err
+	}
+	return t.readStrips(st, w, h, dst)
+}
+
+// header reads the file's byte order and version and returns the offset
+// of its first IFD.
+func (t *tiffFile) header() (int64, error) {
+	var buf [8]byte
+	if _, err := t.r.ReadAt(buf[:8], 0); err != nil {
+		return 0, fmt.Errorf("TIFF header: %w", noEOF(err))
 	}
 	switch string(buf[:2]) {
 	case "II":
@@ -526,71 +576,88 @@ func decodeTIFF16(r io.ReaderAt, size int64, w, h int, dst []uint16) error {
 	case "MM":
 		t.bo = binary.BigEndian
 	default:
-		return fmt.Errorf("not a TIFF (starts %q)", buf[:2])
+		return 0, fmt.Errorf("not a TIFF (starts %q)", buf[:2])
 	}
 	if v := t.bo.Uint16(buf[2:]); v != 42 {
 		if v == 43 {
-			return fmt.Errorf("TIFF is a BigTIFF: %w", errNotStreamable)
+			return 0, fmt.Errorf("TIFF is a BigTIFF: %w", errNotStreamable)
 		}
-		return fmt.Errorf("TIFF version is %d; want 42", v)
+		return 0, fmt.Errorf("TIFF version is %d; want 42", v)
 	}
 	ifd := int64(t.bo.Uint32(buf[4:]))
-	if ifd < 8 || ifd > size-2 {
-		return fmt.Errorf("TIFF IFD offset %d lies outside the %d-byte file", ifd, size)
+	if ifd < 8 || ifd > t.size-2 {
+		return 0, fmt.Errorf("TIFF IFD offset %d lies outside the %d-byte file", ifd, t.size)
 	}
-	if _, err := r.ReadAt(buf[:2], ifd); err != nil {
-		return fmt.Errorf("TIFF IFD at %d: %w", ifd, noEOF(err))
+	return ifd, nil
+}
+
+// tiffIFD holds the entries of the IFD tags the decoder reads; an absent
+// tag's entry is not present.
+type tiffIFD struct {
+	width, length, bps, comp, photo, offsets, spp, rps, counts, planar, pred, format tiffEntry
+}
+
+// readIFD reads the entries of the IFD at offset ifd; a tiled TIFF is not
+// streamable.
+func (t *tiffFile) readIFD(ifd int64) (tiffIFD, error) {
+	var d tiffIFD
+	var buf [12]byte
+	if _, err := t.r.ReadAt(buf[:2], ifd); err != nil {
+		return d, fmt.Errorf("TIFF IFD at %d: %w", ifd, noEOF(err))
 	}
 	count := int64(t.bo.Uint16(buf[:2]))
-	if ifd+2+12*count > size {
-		return fmt.Errorf("TIFF IFD at %d with %d entries runs past the %d-byte file", ifd, count, size)
+	if ifd+2+12*count > t.size {
+		return d, fmt.Errorf("TIFF IFD at %d with %d entries runs past the %d-byte file", ifd, count, t.size)
 	}
-	var (
-		width, length, bps, comp, photo, offsets, spp, rps, counts, planar, pred, format tiffEntry
-	)
 	for i := int64(0); i < count; i++ {
-		if _, err := r.ReadAt(buf[:12], ifd+2+12*i); err != nil {
-			return fmt.Errorf("TIFF IFD entry %d: %w", i, noEOF(err))
+		if _, err := t.r.ReadAt(buf[:12], ifd+2+12*i); err != nil {
+			return d, fmt.Errorf("TIFF IFD entry %d: %w", i, noEOF(err))
 		}
 		e := tiffEntry{tag: t.bo.Uint16(buf[0:]), typ: t.bo.Uint16(buf[2:]), count: t.bo.Uint32(buf[4:]), present: true}
 		copy(e.field[:], buf[8:12])
 		switch {
 		case e.tag == tagImageWidth:
-			width = e
+			d.width = e
 		case e.tag == tagImageLength:
-			length = e
+			d.length = e
 		case e.tag == tagBitsPerSample:
-			bps = e
+			d.bps = e
 		case e.tag == tagCompression:
-			comp = e
+			d.comp = e
 		case e.tag == tagPhotometric:
-			photo = e
+			d.photo = e
 		case e.tag == tagStripOffsets:
-			offsets = e
+			d.offsets = e
 		case e.tag == tagSamplesPerPixel:
-			spp = e
+			d.spp = e
 		case e.tag == tagRowsPerStrip:
-			rps = e
+			d.rps = e
 		case e.tag == tagStripByteCounts:
-			counts = e
+			d.counts = e
 		case e.tag == tagPlanarConfig:
-			planar = e
+			d.planar = e
 		case e.tag == tagPredictor:
-			pred = e
+			d.pred = e
 		case e.tag == tagSampleFormat:
-			format = e
+			d.format = e
 		case e.tag >= tagTileWidth && e.tag <= tagTileByteCounts:
-			return fmt.Errorf("TIFF is tiled (tag %d): %w", e.tag, errNotStreamable)
+			return d, fmt.Errorf("TIFF is tiled (tag %d): %w", e.tag, errNotStreamable)
 		}
 	}
-	if !width.present || !length.present {
+	return d, nil
+}
+
+// checkLayout checks that the IFD d describes a w×h, uncompressed,
+// 16-bit grey image the streaming decoder handles.
+func (t *tiffFile) checkLayout(d *tiffIFD, w, h int) error {
+	if !d.width.present || !d.length.present {
 		return errors.New("TIFF without ImageWidth or ImageLength")
 	}
-	iw, err := t.scalar(&width, 0)
+	iw, err := t.scalar(&d.width, 0)
 	if err != nil {
 		return err
 	}
-	ih, err := t.scalar(&length, 0)
+	ih, err := t.scalar(&d.length, 0)
 	if err != nil {
 		return err
 	}
@@ -605,13 +672,13 @@ func decodeTIFF16(r io.ReaderAt, size int64, w, h int, dst []uint16) error {
 		def  uint32
 		ok   func(uint32) bool
 	}{
-		{&bps, "BitsPerSample", 1, func(v uint32) bool { return v == 16 }},
-		{&spp, "SamplesPerPixel", 1, func(v uint32) bool { return v == 1 }},
-		{&comp, "Compression", 1, func(v uint32) bool { return v == 1 }},
-		{&photo, "PhotometricInterpretation", 0xffff, func(v uint32) bool { return v <= 1 }},
-		{&planar, "PlanarConfiguration", 1, func(v uint32) bool { return v == 1 }},
-		{&pred, "Predictor", 1, func(v uint32) bool { return v == 1 }},
-		{&format, "SampleFormat", 1, func(v uint32) bool { return v == 1 }},
+		{&d.bps, "BitsPerSample", 1, func(v uint32) bool { return v == 16 }},
+		{&d.spp, "SamplesPerPixel", 1, func(v uint32) bool { return v == 1 }},
+		{&d.comp, "Compression", 1, func(v uint32) bool { return v == 1 }},
+		{&d.photo, "PhotometricInterpretation", 0xffff, func(v uint32) bool { return v <= 1 }},
+		{&d.planar, "PlanarConfiguration", 1, func(v uint32) bool { return v == 1 }},
+		{&d.pred, "Predictor", 1, func(v uint32) bool { return v == 1 }},
+		{&d.format, "SampleFormat", 1, func(v uint32) bool { return v == 1 }},
 	} {
 		v, err := t.scalar(c.e, c.def)
 		if err != nil {
@@ -627,54 +694,71 @@ func decodeTIFF16(r io.ReaderAt, size int64, w, h int, dst []uint16) error {
 	// WhiteIsZero (0) is taken as it is stored, like MinIsBlack: the
 	// values are detector counts, and the sidecar's air and dark levels
 	// are in those same stored units (OpenCV, the fallback, does the same).
+	return nil
+}
 
-	rows, err := t.scalar(&rps, uint32(h))
+// tiffStrips is where the image's strips are: rows per strip, how many,
+// and the raw StripOffsets and StripByteCounts values with their sizes.
+type tiffStrips struct {
+	rowsPerStrip, n int
+	offv, cntv      []byte
+	offsz, cntsz    int
+}
+
+// strips reads and checks the strip layout of the IFD d for h rows.
+func (t *tiffFile) strips(d *tiffIFD, h int) (tiffStrips, error) {
+	rows, err := t.scalar(&d.rps, uint32(h))
 	if err != nil {
-		return err
+		return tiffStrips{}, err
 	}
 	if rows == 0 {
-		return errors.New("TIFF RowsPerStrip is 0")
+		return tiffStrips{}, errors.New("TIFF RowsPerStrip is 0")
 	}
 	rowsPerStrip := h
 	if uint64(rows) < uint64(h) {
 		rowsPerStrip = int(rows)
 	}
 	nstrips := (h + rowsPerStrip - 1) / rowsPerStrip
-	if !offsets.present {
-		return errors.New("TIFF without StripOffsets")
+	if !d.offsets.present {
+		return tiffStrips{}, errors.New("TIFF without StripOffsets")
 	}
-	if !counts.present {
-		return fmt.Errorf("TIFF without StripByteCounts: %w", errNotStreamable)
+	if !d.counts.present {
+		return tiffStrips{}, fmt.Errorf("TIFF without StripByteCounts: %w", errNotStreamable)
 	}
-	if uint64(offsets.count) != uint64(nstrips) || uint64(counts.count) != uint64(nstrips) {
-		return fmt.Errorf("TIFF has %d StripOffsets and %d StripByteCounts; %d rows in strips of %d need %d",
-			offsets.count, counts.count, h, rowsPerStrip, nstrips)
+	if uint64(d.offsets.count) != uint64(nstrips) || uint64(d.counts.count) != uint64(nstrips) {
+		return tiffStrips{}, fmt.Errorf("TIFF has %d StripOffsets and %d StripByteCounts; %d rows in strips of %d need %d",
+			d.offsets.count, d.counts.count, h, rowsPerStrip, nstrips)
 	}
-	offv, offsz, err := t.values(&offsets)
+	offv, offsz, err := t.values(&d.offsets)
 	if err != nil {
-		return err
+		return tiffStrips{}, err
 	}
-	cntv, cntsz, err := t.values(&counts)
+	cntv, cntsz, err := t.values(&d.counts)
 	if err != nil {
-		return err
+		return tiffStrips{}, err
 	}
+	return tiffStrips{rowsPerStrip: rowsPerStrip, n: nstrips, offv: offv, cntv: cntv, offsz: offsz, cntsz: cntsz}, nil
+}
 
+// readStrips reads each strip of st straight into dst's memory and fixes
+// its byte order in place.
+func (t *tiffFile) readStrips(st tiffStrips, w, h int, dst []uint16) error {
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 2*len(dst))
 	swap := (t.bo == binary.BigEndian) == hostLittleEndian
 	rowBytes := int64(2 * w)
-	for i := 0; i < nstrips; i++ {
-		y0 := i * rowsPerStrip
-		y1 := min(h, y0+rowsPerStrip)
+	for i := 0; i < st.n; i++ {
+		y0 := i * st.rowsPerStrip
+		y1 := min(h, y0+st.rowsPerStrip)
 		need := int64(y1-y0) * rowBytes
-		off, cnt := int64(t.value(offv, offsz, i)), int64(t.value(cntv, cntsz, i))
+		off, cnt := int64(t.value(st.offv, st.offsz, i)), int64(t.value(st.cntv, st.cntsz, i))
 		if cnt < need {
 			return fmt.Errorf("TIFF strip %d has %d bytes; its %d rows of %d pixels need %d", i, cnt, y1-y0, w, need)
 		}
-		if off > size || cnt > size-off {
-			return fmt.Errorf("TIFF strip %d of %d bytes at offset %d lies outside the %d-byte file", i, cnt, off, size)
+		if off > t.size || cnt > t.size-off {
+			return fmt.Errorf("TIFF strip %d of %d bytes at offset %d lies outside the %d-byte file", i, cnt, off, t.size)
 		}
 		b := raw[int64(y0)*rowBytes : int64(y1)*rowBytes]
-		if k, err := r.ReadAt(b, off); k < len(b) {
+		if k, err := t.r.ReadAt(b, off); k < len(b) {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
