@@ -41,6 +41,8 @@ type Agent struct {
 	obmOnce sync.Once
 	// disk is the buffer's disk: budget, free space, low or full (disk.go).
 	disk diskWatch
+	// house keeps the buffer and the kept scans in bounds (housekeeping.go).
+	house *housekeeping
 }
 
 // Options are how the agent is run, beside its config.
@@ -87,6 +89,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.store = store
 	defer store.Close()
+	a.house = a.newHousekeeping()
 
 	// The publisher is told the embedded broker's address; the config in
 	// force keeps saying "embedded", as its file does.
@@ -137,8 +140,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer inWG.Done(); a.watchScans(inCtx) }()
 	go func() { defer inWG.Done(); a.processScans(inCtx) }()
 	go func() { defer inWG.Done(); a.watchDeclarations(inCtx) }()
-	inWG.Go(func() { a.pruneProcessed(inCtx) })
-	inWG.Go(func() { a.keepBuffer(inCtx) })
+	inWG.Go(func() { a.house.Run(inCtx) })
 	a.startLanes(inCtx, &inWG)
 	if a.opts.Systemd {
 		a.notifySystemd(ctx)

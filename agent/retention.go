@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -25,33 +24,6 @@ func inboxDir(cfg *config.Config, dir, name string) string {
 		return dir
 	}
 	return filepath.Join(cfg.Scanner.Inbox, name)
-}
-
-// pruneEvery is how often kept scans are pruned.
-const pruneEvery = time.Hour
-
-// pruneProcessed deletes kept scans older than buffer.retention, the time
-// their results are kept for replay, at start and then hourly until ctx
-// ends; it does nothing while keep_processed is off.
-func (a *Agent) pruneProcessed(ctx context.Context) {
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		cfg := a.Config()
-		if cfg.Scanner.KeepProcessed && cfg.Buffer.Retention > 0 {
-			n, err := pruneOlder(ProcessedDir(cfg), time.Now().Add(-cfg.Buffer.Retention))
-			if err != nil {
-				a.log.Warn("kept scans not pruned", "dir", ProcessedDir(cfg), "err", err)
-			} else if n > 0 {
-				a.log.Info("kept scans pruned", "dir", ProcessedDir(cfg), "files", n, "older_than", cfg.Buffer.Retention)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // pruneOlder removes the regular files in dir, and in its subdirectories
