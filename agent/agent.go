@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/publish"
+	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/internal/embedbroker"
@@ -41,6 +42,8 @@ type Agent struct {
 	obmOnce sync.Once
 	// disk is the buffer's disk: budget, free space, low or full (disk.go).
 	disk diskWatch
+	// web serves the page, the API, /metrics and the health checks.
+	web *web.Server
 	// house keeps the buffer and the kept scans in bounds (housekeeping.go).
 	house *housekeeping
 }
@@ -63,7 +66,9 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) *Agent {
 	// The scan queue exists before anything runs: the publisher's
 	// declaration handler wakes the scans waiting on it from the first
 	// CONNACK on.
-	return &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{}), scans: newScanQueue()}
+	a := &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{}), scans: newScanQueue()}
+	a.web = web.New(a, a.metrics.Registry, log)
+	return a
 }
 
 // Config returns the config in force.
@@ -121,7 +126,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.pub.OnDrop = a.refusedByBroker
 	a.setBudget()
 	a.checkDisk()
-	srv, err := a.serveHTTP(cfg.HTTP.Listen)
+	a.ops.startedAt = time.Now()
+	a.metrics.live.bind(a)
+	srv, err := a.web.Listen(cfg.HTTP.Listen)
 	if err != nil {
 		return err
 	}

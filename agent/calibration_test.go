@@ -85,7 +85,7 @@ func TestReloadCalibration(t *testing.T) {
 		}
 		var res inspection.Result
 		agenttest.Eventually(t, 60*time.Second, "scan "+name+" inspected", func() bool {
-			for _, it := range a.ops.recent.list() {
+			for _, it := range a.web.Recent() {
 				if it.Result.ScanID == name {
 					res = it.Result
 					return true

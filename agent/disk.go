@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/buffer"
 )
 
@@ -173,23 +174,9 @@ func (a *Agent) commitScan(c buffer.ScanCommit) (bool, error) {
 	return true, nil
 }
 
-// DiskStatus is the buffer's disk in /api/status.
-type DiskStatus struct {
-	// State is ok, low (under min_free) or full (under half of it).
-	State        string `json:"state"`
-	FreeBytes    int64  `json:"free_bytes"`
-	MinFreeBytes int64  `json:"min_free_bytes"`
-	// BudgetBytes is the disk budget in force (0: none).
-	BudgetBytes int64 `json:"budget_bytes"`
-	// ImagesNotKept counts images left out with the disk low; SentLive
-	// the results and alerts published without the buffer, disk full.
-	ImagesNotKept uint64 `json:"images_not_kept"`
-	SentLive      uint64 `json:"sent_live"`
-}
-
-func (a *Agent) diskStatus() DiskStatus {
+func (a *Agent) diskStatus() web.DiskStatus {
 	a.disk.mu.Lock()
 	defer a.disk.mu.Unlock()
-	return DiskStatus{State: [...]string{"ok", "low", "full"}[a.disk.state], FreeBytes: a.disk.free, MinFreeBytes: a.floorBytes(),
+	return web.DiskStatus{State: [...]string{"ok", "low", "full"}[a.disk.state], FreeBytes: a.disk.free, MinFreeBytes: a.floorBytes(),
 		BudgetBytes: a.disk.budget, ImagesNotKept: a.disk.skipped.Load(), SentLive: a.disk.lived.Load()}
 }

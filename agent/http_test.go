@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/config"
 )
 
@@ -58,7 +59,7 @@ func serve(h http.Handler, path string, header ...string) *httptest.ResponseReco
 
 func TestTokenRequiredOffLoopback(t *testing.T) {
 	a, _ := tokenAgent(t, config.HTTP{Listen: "0.0.0.0:9108", Token: "s3cret-token"})
-	h := a.Handler()
+	h := a.web.Handler()
 	if w := serve(h, "/healthz"); w.Code != 200 {
 		t.Errorf("/healthz without token: %d, want 200 (health checks stay open)", w.Code)
 	}
@@ -80,8 +81,8 @@ func TestTokenRequiredOffLoopback(t *testing.T) {
 		t.Fatalf("?token=: %d to %q, want 303 to /?x=1", w.Code, w.Header().Get("Location"))
 	}
 	cookie := w.Result().Cookies()
-	if len(cookie) != 1 || cookie[0].Name != tokenCookie || !cookie[0].HttpOnly || cookie[0].SameSite != http.SameSiteStrictMode {
-		t.Fatalf("cookie %+v, want one HttpOnly SameSite=Strict %s", cookie, tokenCookie)
+	if len(cookie) != 1 || cookie[0].Name != web.TokenCookie || !cookie[0].HttpOnly || cookie[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie %+v, want one HttpOnly SameSite=Strict %s", cookie, web.TokenCookie)
 	}
 	if w := serve(h, "/static/page.css", "Cookie", cookie[0].String()); w.Code != 200 {
 		t.Errorf("with the cookie: %d, want 200", w.Code)
@@ -97,7 +98,7 @@ func TestTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := tokenAgent(t, config.HTTP{Listen: "10.1.2.3:9108", TokenFile: f})
-	h := a.Handler()
+	h := a.web.Handler()
 	if w := serve(h, "/metrics", "Authorization", "Bearer from-file"); w.Code != 200 {
 		t.Errorf("token from token_file (newline trimmed): %d, want 200", w.Code)
 	}
@@ -112,7 +113,7 @@ func TestNoTokenOffLoopbackRefusesAll(t *testing.T) {
 		{Listen: "0.0.0.0:9108", TokenFile: "/nonexistent/token"},
 	} {
 		a, log := tokenAgent(t, hc)
-		h := a.Handler()
+		h := a.web.Handler()
 		w := serve(h, "/metrics", "Authorization", "Bearer ")
 		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "http.token") {
 			t.Errorf("%s: %d %q, want 503 naming http.token", hc.Listen, w.Code, w.Body.String())
@@ -128,11 +129,11 @@ func TestNoTokenOffLoopbackRefusesAll(t *testing.T) {
 
 func TestLoopbackNeedsNoToken(t *testing.T) {
 	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:9108", Token: "ignored-here"})
-	if w := serve(a.Handler(), "/metrics"); w.Code != 200 {
+	if w := serve(a.web.Handler(), "/metrics"); w.Code != 200 {
 		t.Errorf("/metrics on loopback: %d, want 200", w.Code)
 	}
 	// Not running: not ready, and /readyz says why.
-	if w := serve(a.Handler(), "/readyz"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "starting") {
+	if w := serve(a.web.Handler(), "/readyz"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "starting") {
 		t.Errorf("/readyz before start: %d %q", w.Code, w.Body.String())
 	}
 }
@@ -142,7 +143,7 @@ func TestLoopbackNeedsNoToken(t *testing.T) {
 // to 127.0.0.1) is refused; localhost and loopback addresses are served.
 func TestLoopbackHostCheck(t *testing.T) {
 	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:9108"})
-	h := a.Handler()
+	h := a.web.Handler()
 	for host, want := range map[string]int{
 		"127.0.0.1:9108": 200, "localhost:9108": 200, "LOCALHOST": 200, "[::1]:9108": 200, "127.0.0.2": 200,
 		"attacker.example:9108": http.StatusMisdirectedRequest, "attacker.example": http.StatusMisdirectedRequest,
@@ -157,7 +158,7 @@ func TestLoopbackHostCheck(t *testing.T) {
 	}
 	// Off loopback the token guards the page; any Host goes.
 	a, _ = tokenAgent(t, config.HTTP{Listen: "0.0.0.0:9108", Token: "tok"})
-	if w := serve(a.Handler(), "/metrics", "Host", "gatebox.port.example:9108", "Authorization", "Bearer tok"); w.Code != 200 {
+	if w := serve(a.web.Handler(), "/metrics", "Host", "gatebox.port.example:9108", "Authorization", "Bearer tok"); w.Code != 200 {
 		t.Errorf("off loopback, named host: %d, want 200", w.Code)
 	}
 }
@@ -167,7 +168,7 @@ func TestLoopbackHostCheck(t *testing.T) {
 // is cut off rather than held for ever (net/http enforces them).
 func TestServerTimeouts(t *testing.T) {
 	a, _ := tokenAgent(t, config.HTTP{Listen: "127.0.0.1:0"})
-	srv, err := a.serveHTTP("127.0.0.1:0")
+	srv, err := a.web.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestReadyzOneProbe(t *testing.T) {
 	var reads atomic.Int32
 	a.ops.probe.read = func() error { reads.Add(1); <-release; return nil }
 	a.ops.probe.timeout = 300 * time.Millisecond
-	h := a.Handler()
+	h := a.web.Handler()
 	before := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for range 40 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scale"
@@ -38,16 +39,6 @@ type laneSet struct {
 	// startLanes and once shutdown has begun, when no lane may start.
 	ctx   context.Context
 	lanes []*lane // in config order
-}
-
-// LaneStatus is a lane's state for the status API and the page.
-type LaneStatus struct {
-	ID        string            `json:"id"`
-	Line      serialline.Status `json:"line"`
-	GrossKg   float64           `json:"gross_kg"`
-	Stable    bool              `json:"stable"`
-	At        time.Time         `json:"at"`
-	LastTruck *weighing.Event   `json:"last_truck,omitempty"`
 }
 
 // startLanes starts a reader for every lane with a weighbridge, and has
@@ -190,15 +181,15 @@ func (a *Agent) laneMetrics(ctx context.Context, l *lane) {
 	}
 }
 
-func (a *Agent) laneStatus() []LaneStatus {
+func (a *Agent) laneStatus() []web.LaneStatus {
 	a.lanes.mu.Lock()
 	lanes := a.lanes.lanes
 	a.lanes.mu.Unlock()
-	var out []LaneStatus
+	var out []web.LaneStatus
 	for _, l := range lanes {
 		g, stable, at := l.weigher.Live()
 		l.mu.Lock()
-		out = append(out, LaneStatus{ID: l.id, Line: l.line.Status(), GrossKg: g, Stable: stable, At: at, LastTruck: l.last})
+		out = append(out, web.LaneStatus{ID: l.id, Line: l.line.Status(), GrossKg: g, Stable: stable, At: at, LastTruck: l.last})
 		l.mu.Unlock()
 	}
 	return out

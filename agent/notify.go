@@ -93,8 +93,8 @@ func (a *Agent) statusLine() string {
 		}
 	}
 	s := fmt.Sprintf("inspecting: %d lane(s), %d weighbridge(s), config #%d", len(cfg.Lanes), bridges, a.configGeneration())
-	if a.ops.httpAddr != "" {
-		s += ", page on http://" + a.ops.httpAddr + "/"
+	if addr := a.web.Addr(); addr != "" {
+		s += ", page on http://" + addr + "/"
 	}
 	return s
 }

@@ -7,9 +7,9 @@ import (
 )
 
 // operations is the agent's state for running it as a service: live
-// reloads (reload.go), the systemd watchdog (notify.go) and the
-// technicians' page (page.go). It is one field of Agent so that the
-// daemon's core stays readable.
+// reloads (reload.go), the systemd watchdog (notify.go) and the status the
+// technicians' page shows (status.go, agent/web). It is one field of Agent
+// so that the daemon's core stays readable.
 type operations struct {
 	// reloadMu lets one reload run at a time: a second SIGHUP while the
 	// first is applied waits its turn instead of racing it.
@@ -26,17 +26,13 @@ type operations struct {
 	detGen atomic.Uint64
 	// startedAt is when Run began serving.
 	startedAt time.Time
-	// httpAddr is where the page listens; set before Ready is closed.
-	httpAddr string
-	// recent is the latest inspections and their images, for the page.
-	recent recentRing
 	// probe is the health checks' buffer read (notify.go).
 	probe storeProbe
 }
 
 // HTTPAddr returns the address the page, /metrics and the health checks
 // listen on, once Ready is closed ("" when http.listen is empty).
-func (a *Agent) HTTPAddr() string { return a.ops.httpAddr }
+func (a *Agent) HTTPAddr() string { return a.web.Addr() }
 
 // configGeneration returns the number of configs applied so far, counting
 // the first.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/agent/inspection"
+	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/drivers/indicatorsim"
 	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/internal/agenttest"
@@ -46,8 +47,8 @@ func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(decls)
-	agenttest.Eventually(t, 60*time.Second, "every container inspected", func() bool { return len(a.ops.recent.list()) == n })
-	recent := a.ops.recent.list()
+	agenttest.Eventually(t, 60*time.Second, "every container inspected", func() bool { return len(a.web.Recent()) == n })
+	recent := a.web.Recent()
 	var over inspection.Result
 	for _, it := range recent {
 		if it.Image == nil {
@@ -108,7 +109,7 @@ func TestPageMetricsAndStatusWithAFreshInspection(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("/api/status: %d", code)
 		}
-		var s Status
+		var s web.Status
 		if err := json.Unmarshal([]byte(body), &s); err != nil {
 			t.Fatal(err)
 		}

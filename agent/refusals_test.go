@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatescan/gatescan/agent"
 	"github.com/gatescan/gatescan/agent/publish"
+	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/buffer"
 	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/internal/agenttest"
@@ -64,8 +65,8 @@ func alive(addr string) bool {
 
 // daemonStatus is the part of /api/status these tests read.
 type daemonStatus struct {
-	Outbox agent.OutboxStatus `json:"outbox"`
-	MQTT   publish.State      `json:"mqtt"`
+	Outbox web.OutboxStatus `json:"outbox"`
+	MQTT   publish.State    `json:"mqtt"`
 }
 
 func getStatus(t *testing.T, addr string) (st daemonStatus) {

@@ -106,7 +106,7 @@ func TestReloadLive(t *testing.T) {
 	// Written aside and renamed into the inbox, as customs systems must.
 	agenttest.Put(t, cfg.Declarations.Inbox, "d.json", b)
 	agenttest.Eventually(t, 60*time.Second, "the held scan inspected after the reload", func() bool {
-		for _, it := range a.ops.recent.list() {
+		for _, it := range a.web.Recent() {
 			if it.Result.ScanID == "held" && it.Result.DeclarationID == "D-held" {
 				return true
 			}

@@ -1,4 +1,4 @@
-package agent
+package web
 
 import (
 	"crypto/subtle"
@@ -11,15 +11,52 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/gatescan/gatescan/agent/publish"
-	"github.com/gatescan/gatescan/buffer"
+	"github.com/gatescan/gatescan/config"
 )
 
-// tokenCookie carries the token in the browser once the page was opened
+// Source is what the web part reads of the agent.
+type Source interface {
+	// Config returns the config in force.
+	Config() *config.Config
+	// Status returns the agent's state; the server adds the recent
+	// inspections.
+	Status() Status
+	// NotReady says why the agent cannot inspect right now, or nil.
+	NotReady() error
+	// StoredResult returns a result from the buffer, ErrStarting before
+	// the buffer is open.
+	StoredResult(inspectionID string) ([]byte, error)
+}
+
+// ErrStarting is StoredResult's error before the agent's buffer is open.
+var ErrStarting = errors.New("the agent is starting")
+
+// Server serves the agent's page, API, metrics and health checks, and
+// keeps the recent inspections the page shows.
+type Server struct {
+	src     Source
+	metrics prometheus.Gatherer
+	log     *slog.Logger
+	recent  ring
+	// addr is where the server listens; set by Listen.
+	addr string
+}
+
+// New makes the web part of the agent src; metrics is what /metrics
+// serves.
+func New(src Source, metrics prometheus.Gatherer, log *slog.Logger) *Server {
+	return &Server{src: src, metrics: metrics, log: log}
+}
+
+// Addr returns the address Listen listens on ("" before, or without one).
+func (s *Server) Addr() string { return s.addr }
+
+// TokenCookie carries the token in the browser once the page was opened
 // with ?token=..., so that its requests need not repeat it.
-const tokenCookie = "gatescan_token"
+const TokenCookie = "gatescan_token"
 
 // Handler serves, on http.listen:
 //
@@ -37,26 +74,25 @@ const tokenCookie = "gatescan_token"
 // other address everything but the health checks requires http.token (or
 // the content of http.token_file), as "Authorization: Bearer TOKEN", or as
 // ?token=TOKEN once, which leaves a cookie for the page's own requests.
-func (a *Agent) Handler() http.Handler {
-	a.metrics.live.bind(a)
+func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := a.pipelineAlive(); err != nil {
+		if err := s.src.NotReady(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))
 	})
 	private := http.NewServeMux()
-	private.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
-	private.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.status()) })
-	private.HandleFunc("GET /api/inspections/{id}", a.serveResult)
-	private.HandleFunc("GET /api/inspections/{id}/image", a.serveImage)
-	a.pageRoutes(private)
-	mux.Handle("/", a.requireToken(private))
-	if a.Config().HTTP.Loopback() {
+	private.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	private.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.status()) })
+	private.HandleFunc("GET /api/inspections/{id}", s.serveResult)
+	private.HandleFunc("GET /api/inspections/{id}/image", s.serveImage)
+	s.pageRoutes(private)
+	mux.Handle("/", s.requireToken(private))
+	if s.src.Config().HTTP.Loopback() {
 		return loopbackHost(mux)
 	}
 	return mux
@@ -83,103 +119,30 @@ func loopbackHost(next http.Handler) http.Handler {
 	})
 }
 
-// status is the agent's state for /api/status and the page.
-func (a *Agent) status() Status {
-	cfg := a.Config()
-	s := Status{Version: Version, Site: cfg.Site, Gate: cfg.Gate, StartedAt: a.ops.startedAt,
-		Config: ConfigStatus{Generation: a.configGeneration(), LoadedAt: a.ops.startedAt},
-		Lanes:  a.laneStatus()}
-	if t := a.ops.loadedAt.Load(); t != nil {
-		s.Config.LoadedAt = *t
-	}
-	if err := a.pipelineAlive(); err != nil {
-		s.NotReady = err.Error()
-	} else {
-		s.Ready = true
-	}
-	for _, l := range cfg.Lanes {
-		if l.Weighbridge == nil {
-			s.ScannerOnly = append(s.ScannerOnly, l.ID)
-		}
-	}
-	if a.pub != nil {
-		s.MQTT = a.pub.State()
-	}
-	if a.store != nil {
-		st, err := a.store.Stats()
-		s.Outbox = OutboxStatus{Stats: st, Disk: a.diskStatus()}
-		if err != nil {
-			s.Outbox.Error = err.Error()
-		}
-	}
-	for _, it := range a.ops.recent.list() {
+// status is the agent's state for /api/status and the page, with the
+// recent inspections.
+func (s *Server) status() Status {
+	st := s.src.Status()
+	for _, it := range s.recent.list() {
 		r := it.Result
-		s.Inspections = append(s.Inspections, InspectionSummary{ID: r.InspectionID, ScanID: r.ScanID, Lane: r.Lane,
+		st.Inspections = append(st.Inspections, InspectionSummary{ID: r.InspectionID, ScanID: r.ScanID, Lane: r.Lane,
 			ContainerIDs: r.ContainerIDs, Container: r.Container, Verdict: r.Verdict, Risk: r.Risk, Codes: r.Codes(),
 			InspectedAt: r.InspectedAt, HasImage: it.Image != nil})
 	}
-	return s
+	return st
 }
 
-// Status is the agent's state as /api/status reports it.
-type Status struct {
-	Version   string    `json:"version"`
-	Site      string    `json:"site"`
-	Gate      string    `json:"gate"`
-	StartedAt time.Time `json:"started_at"`
-	// Ready is /readyz: started, the scan loop turning, the buffer
-	// answering; NotReady says why not.
-	Ready       bool                `json:"ready"`
-	NotReady    string              `json:"not_ready,omitempty"`
-	Config      ConfigStatus        `json:"config"`
-	Outbox      OutboxStatus        `json:"outbox"`
-	MQTT        publish.State       `json:"mqtt"`
-	Lanes       []LaneStatus        `json:"lanes"`
-	ScannerOnly []string            `json:"scanner_only_lanes,omitempty"`
-	Inspections []InspectionSummary `json:"inspections"`
-}
-
-// ConfigStatus tells which config is in force.
-type ConfigStatus struct {
-	// Generation is 1 for the config the agent started with, plus one per
-	// applied reload.
-	Generation uint64    `json:"generation"`
-	LoadedAt   time.Time `json:"loaded_at"`
-}
-
-// OutboxStatus is the buffer's outbox (what waits for the broker) and its
-// size, or why it could not be read.
-type OutboxStatus struct {
-	buffer.Stats
-	Disk  DiskStatus `json:"disk"`
-	Error string     `json:"error,omitempty"`
-}
-
-// InspectionSummary is a recent inspection in /api/status.
-type InspectionSummary struct {
-	ID           string    `json:"inspection_id"`
-	ScanID       string    `json:"scan_id"`
-	Lane         string    `json:"lane"`
-	ContainerIDs []string  `json:"container_ids"`
-	Container    string    `json:"container_id,omitempty"`
-	Verdict      string    `json:"verdict"`
-	Risk         float64   `json:"risk"`
-	Codes        []string  `json:"codes"`
-	InspectedAt  time.Time `json:"inspected_at"`
-	HasImage     bool      `json:"has_image"`
-}
-
-func (a *Agent) serveResult(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveResult(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if it, ok := a.ops.recent.get(id); ok {
+	if it, ok := s.recent.get(id); ok {
 		writeJSON(w, it.Result)
 		return
 	}
-	if a.store == nil {
-		http.Error(w, "the agent is starting", http.StatusServiceUnavailable)
+	b, err := s.src.StoredResult(id)
+	if errors.Is(err, ErrStarting) {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	b, err := a.store.Result(id)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("inspection %q is not in the buffer (older than buffer.retention, or never made here)", id), http.StatusNotFound)
 		return
@@ -188,8 +151,8 @@ func (a *Agent) serveResult(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-func (a *Agent) serveImage(w http.ResponseWriter, r *http.Request) {
-	it, ok := a.ops.recent.get(r.PathValue("id"))
+func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
+	it, ok := s.recent.get(r.PathValue("id"))
 	if !ok || it.Image == nil {
 		http.Error(w, "no annotated image for this inspection here: the page keeps only the latest ones", http.StatusNotFound)
 		return
@@ -211,8 +174,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 // requireToken guards next with the token when http.listen is not a
 // loopback address. Without a usable token there it refuses everything:
 // an open page on the gate network would show every container's contents.
-func (a *Agent) requireToken(next http.Handler) http.Handler {
-	h := a.Config().HTTP
+func (s *Server) requireToken(next http.Handler) http.Handler {
+	h := s.src.Config().HTTP
 	if h.Loopback() {
 		return next
 	}
@@ -221,7 +184,7 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 		err = fmt.Errorf("http.listen %s is not a loopback address and neither http.token nor http.token_file is set", h.Listen)
 	}
 	if err != nil {
-		a.log.Error("page, metrics and API refused on every request", "err", err)
+		s.log.Error("page, metrics and API refused on every request", "err", err)
 		msg := err.Error() + ": set a token and restart gatescan"
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, msg, http.StatusServiceUnavailable)
@@ -231,7 +194,7 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if q := r.URL.Query().Get("token"); q != "" && ok(q) {
 			// Remember it, then drop it from the address bar and history.
-			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			u := *r.URL
 			qs := u.Query()
 			qs.Del("token")
@@ -243,7 +206,7 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
+		if c, err := r.Cookie(TokenCookie); err == nil && ok(c.Value) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -252,18 +215,16 @@ func (a *Agent) requireToken(next http.Handler) http.Handler {
 	})
 }
 
-// The HTTP server's limits (see serveHTTP).
+// The HTTP server's limits (see Listen).
 const (
 	httpReadTimeout  = 10 * time.Second
 	httpWriteTimeout = 30 * time.Second
 	httpIdleTimeout  = 60 * time.Second
 )
 
-// serveHTTP starts serving Handler on listen ("" serves nothing) and
+// Listen starts serving Handler on listen ("" serves nothing) and
 // returns the server for shutdown.
-// Run calls it once, early, so it also marks when the agent started.
-func (a *Agent) serveHTTP(listen string) (*http.Server, error) {
-	a.ops.startedAt = time.Now()
+func (s *Server) Listen(listen string) (*http.Server, error) {
 	if listen == "" {
 		return nil, nil
 	}
@@ -271,18 +232,18 @@ func (a *Agent) serveHTTP(listen string) (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w (another process on the port? pick another in the config)", listen, err)
 	}
-	a.ops.httpAddr = ln.Addr().String()
+	s.addr = ln.Addr().String()
 	// Timeouts: a client that opens connections and sends nothing, or
 	// reads nothing, must not hold them (and their goroutines) for ever.
 	// The page polls every second; the largest answer is an annotated
 	// image of a few hundred kB.
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: httpReadTimeout,
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: httpReadTimeout,
 		WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", "err", err)
+			s.log.Error("http server stopped", "err", err)
 		}
 	}()
-	a.log.Info("serving the technicians' page, /metrics and health checks", "addr", "http://"+a.ops.httpAddr+"/")
+	s.log.Info("serving the technicians' page, /metrics and health checks", "addr", "http://"+s.addr+"/")
 	return srv, nil
 }

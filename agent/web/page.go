@@ -1,4 +1,4 @@
-package agent
+package web
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 // template as the page, when its version changes (a new inspection, a
 // reload).
 
-//go:embed web
+//go:embed page.html static
 var webFS embed.FS
 
 var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
@@ -34,37 +34,37 @@ var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"pct":     func(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) },
 	"timings": sortedTimings,
 	"verdict": verdictState,
-}).ParseFS(webFS, "web/page.html"))
+}).ParseFS(webFS, "page.html"))
 
 // pageParts are the sections /part/{name} renders.
 var pageParts = []string{"lanes", "inspections", "thresholds"}
 
-func (a *Agent) pageRoutes(mux *http.ServeMux) {
-	static, _ := fs.Sub(webFS, "web/static")
+func (s *Server) pageRoutes(mux *http.ServeMux) {
+	static, _ := fs.Sub(webFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { a.render(w, "page.html") })
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { s.render(w, "page.html") })
 	mux.HandleFunc("GET /part/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		for _, p := range pageParts {
 			if p == name {
-				a.render(w, name)
+				s.render(w, name)
 				return
 			}
 		}
 		http.Error(w, fmt.Sprintf("no page section %q (sections: %s)", name, strings.Join(pageParts, ", ")), http.StatusNotFound)
 	})
 	mux.HandleFunc("GET /api/page", func(w http.ResponseWriter, _ *http.Request) {
-		d := a.pageData()
+		d := s.pageData()
 		writeJSON(w, map[string]any{"live": d.Live, "parts": d.Parts})
 	})
 }
 
 // render executes one template of the page into a buffer first, so that a
 // failure is a clean 500 rather than half a page.
-func (a *Agent) render(w http.ResponseWriter, name string) {
+func (s *Server) render(w http.ResponseWriter, name string) {
 	var b bytes.Buffer
-	if err := pageTmpl.ExecuteTemplate(&b, name, a.pageData()); err != nil {
-		a.log.Error("page not rendered", "template", name, "err", err)
+	if err := pageTmpl.ExecuteTemplate(&b, name, s.pageData()); err != nil {
+		s.log.Error("page not rendered", "template", name, "err", err)
 		http.Error(w, "page not rendered: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -79,7 +79,7 @@ func (a *Agent) render(w http.ResponseWriter, name string) {
 type pageData struct {
 	S      Status
 	Cfg    *config.Config
-	Recent []recentInspection
+	Recent []Inspection
 	// Live holds the values the script updates in place, by key.
 	Live map[string]liveValue
 	// Parts holds each section's version: the script fetches a section
@@ -107,9 +107,9 @@ type table struct {
 	Rows [][]string
 }
 
-func (a *Agent) pageData() pageData {
-	cfg := a.Config()
-	d := pageData{S: a.status(), Cfg: cfg, Recent: a.ops.recent.list(), Live: map[string]liveValue{}}
+func (s *Server) pageData() pageData {
+	cfg := s.src.Config()
+	d := pageData{S: s.status(), Cfg: cfg, Recent: s.recent.list(), Live: map[string]liveValue{}}
 	gen := strconv.FormatUint(d.S.Config.Generation, 10)
 	newest := "none"
 	if len(d.Recent) > 0 {
