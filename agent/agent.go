@@ -44,6 +44,8 @@ type Agent struct {
 	disk diskWatch
 	// web serves the page, the API, /metrics and the health checks.
 	web *web.Server
+	// sd tells systemd how the agent is (notify.go).
+	sd systemd
 	// house keeps the buffer and the kept scans in bounds (housekeeping.go).
 	house *housekeeping
 }
@@ -68,6 +70,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) *Agent {
 	// CONNACK on.
 	a := &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{}), scans: newScanQueue()}
 	a.web = web.New(a, a.metrics.Registry, log)
+	a.sd = systemd{log: log, status: a.statusLine, alive: a.pipelineAlive}
 	return a
 }
 
@@ -150,7 +153,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	inWG.Go(func() { a.house.Run(inCtx) })
 	a.startLanes(inCtx, &inWG)
 	if a.opts.Systemd {
-		a.notifySystemd(ctx)
+		a.sd.run(ctx)
 	}
 	close(a.ready)
 	a.log.Info("gatescan running", "site", cfg.Site, "gate", cfg.Gate, "lanes", len(cfg.Lanes), "inbox", cfg.Scanner.Inbox, "broker", config.Redact(cfg.MQTT.Broker))

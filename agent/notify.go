@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -59,27 +60,45 @@ func WatchdogTimeout() (time.Duration, bool) {
 	return time.Duration(us) * time.Microsecond, true
 }
 
-// notifySystemd tells systemd READY=1 (the buffer, the MQTT client and
-// the lanes are up: Run calls it then, with Options.Systemd), starts the
-// WATCHDOG=1 pings while the pipeline is alive and says STOPPING=1 as
-// soon as ctx ends and shutdown begins; reloads say RELOADING=1 and
+// systemd tells the service manager how the agent is: READY=1 once the
+// buffer, the MQTT client and the lanes are up (Run starts it then, with
+// Options.Systemd), WATCHDOG=1 pings while the pipeline is alive,
+// STOPPING=1 as soon as shutdown begins; reloads say RELOADING=1 and
 // READY=1 around them. Outside systemd every notification is a no-op.
-func (a *Agent) notifySystemd(ctx context.Context) {
-	a.notify("READY=1", "STATUS="+a.statusLine())
+type systemd struct {
+	log *slog.Logger
+	// status is the one-line STATUS= that `systemctl status` shows.
+	status func() string
+	// alive says why the pipeline cannot inspect, or nil: the watchdog
+	// pings only while it is nil.
+	alive func() error
+}
+
+// run says READY=1, starts the watchdog's pings when systemd asks for
+// them, and says STOPPING=1 once ctx ends.
+func (s systemd) run(ctx context.Context) {
+	s.notify("READY=1", "STATUS="+s.status())
 	if timeout, ok := WatchdogTimeout(); ok {
-		go a.watchdog(ctx, timeout, a.pipelineAlive)
+		go s.watchdog(ctx, timeout)
 	}
 	go func() {
 		<-ctx.Done()
-		a.notify("STOPPING=1", "STATUS=shutting down: finishing the scan in progress")
+		s.notify("STOPPING=1", "STATUS=shutting down: finishing the scan in progress")
 	}()
+}
+
+// reloading says RELOADING=1 with what is reloaded; the function it
+// returns says READY=1 once the reload is over, whatever its outcome.
+func (s systemd) reloading(what string) (done func()) {
+	s.notify("RELOADING=1", "STATUS=reloading "+what)
+	return func() { s.notify("READY=1", "STATUS="+s.status()) }
 }
 
 // notify sends to systemd and logs a failure: the gate keeps working
 // whether or not the service manager hears about it.
-func (a *Agent) notify(state ...string) {
+func (s systemd) notify(state ...string) {
 	if err := Notify(state...); err != nil {
-		a.log.Warn("cannot notify systemd", "err", err)
+		s.log.Warn("cannot notify systemd", "err", err)
 	}
 }
 
@@ -103,20 +122,20 @@ func (a *Agent) statusLine() string {
 // problem. It pings from here, not from a timer of its own, so that a
 // stalled scan loop or a wedged buffer stops the pings and systemd
 // restarts the agent (WatchdogSec= in the unit).
-func (a *Agent) watchdog(ctx context.Context, timeout time.Duration, alive func() error) {
+func (s systemd) watchdog(ctx context.Context, timeout time.Duration) {
 	t := time.NewTicker(max(timeout/4, time.Millisecond))
 	defer t.Stop()
 	var stalled error
 	for {
-		err := alive()
+		err := s.alive()
 		switch {
 		case err == nil:
 			if stalled != nil {
-				a.log.Info("pipeline alive again; watchdog pings resumed")
+				s.log.Info("pipeline alive again; watchdog pings resumed")
 			}
-			a.notify("WATCHDOG=1")
+			s.notify("WATCHDOG=1")
 		case stalled == nil:
-			a.log.Error("pipeline stalled: watchdog pings withheld, systemd will restart gatescan if it does not recover",
+			s.log.Error("pipeline stalled: watchdog pings withheld, systemd will restart gatescan if it does not recover",
 				"err", err, "watchdog_timeout", timeout)
 		}
 		stalled = err

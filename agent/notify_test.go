@@ -114,11 +114,11 @@ func TestWatchdogTimeout(t *testing.T) {
 func TestWatchdogPingsOnlyWhileAlive(t *testing.T) {
 	c := notifySocket(t, filepath.Join(t.TempDir(), "notify"))
 	var log opsLog
-	a := &Agent{log: log.logger()}
 	answers := make(chan error)
+	sd := systemd{log: log.logger(), alive: func() error { return <-answers }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); a.watchdog(ctx, 4*time.Millisecond, func() error { return <-answers }) }()
+	go func() { defer close(done); sd.watchdog(ctx, 4*time.Millisecond) }()
 
 	answers <- nil
 	if got := nextDatagram(t, c, 5*time.Second); got != "WATCHDOG=1" {

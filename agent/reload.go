@@ -90,8 +90,7 @@ func (a *Agent) Reload(next *config.Config) error {
 // SIGHUP does, telling systemd RELOADING=1 before and READY=1 after
 // (whatever the outcome: the agent keeps serving either way).
 func (a *Agent) ReloadFile(path string) error {
-	a.notify("RELOADING=1", "STATUS=reloading "+path)
-	defer func() { a.notify("READY=1", "STATUS="+a.statusLine()) }()
+	defer a.sd.reloading(path)()
 	a.log.Info("reloading config", "file", path)
 	next, err := config.Load(path)
 	if err != nil {
