@@ -129,9 +129,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.pub.OnDrop = a.refusedByBroker
 	a.setBudget()
 	a.checkDisk()
-	a.ops.startedAt = time.Now()
-	a.metrics.live.bind(a)
-	srv, err := a.web.Listen(cfg.HTTP.Listen)
+	srv, err := a.startWeb(cfg.HTTP.Listen)
 	if err != nil {
 		return err
 	}
@@ -170,16 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// TimeoutStopSec; nothing uncommitted has been touched.
 		a.log.Error("inputs did not stop within shutdown_timeout; stopping without them", "shutdown_timeout", cfg.Shutdown)
 	}
-	// Give the publisher a moment to flush the outbox; what it cannot send
-	// stays in the buffer for the next start.
-	deadline := time.Now().Add(min(cfg.Shutdown, 5*time.Second))
-	for time.Now().Before(deadline) {
-		st, err := store.Stats()
-		if err != nil || st.Pending == 0 || !a.pub.State().Connected {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	a.flushOutbox(min(cfg.Shutdown, 5*time.Second))
 	stopPub()
 	pubWG.Wait()
 	if srv != nil {
@@ -189,6 +178,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("gatescan stopped")
 	return nil
+}
+
+// flushOutbox gives the publisher up to d to flush the outbox at
+// shutdown; what it cannot send stays in the buffer for the next start.
+func (a *Agent) flushOutbox(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		st, err := a.store.Stats()
+		if err != nil || st.Pending == 0 || !a.pub.State().Connected {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitFor waits for wg, at most d; it reports whether wg was done.

@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/agent/web"
 	"github.com/gatescan/gatescan/buffer"
@@ -8,6 +11,14 @@ import (
 
 // The agent as the web part (agent/web) sees it: the agent implements
 // web.Source, and hands each inspection to the page.
+
+// startWeb marks when the agent started serving, and starts its web part
+// on listen ("" serves nothing); it returns the server for shutdown.
+func (a *Agent) startWeb(listen string) (*http.Server, error) {
+	a.ops.startedAt = time.Now()
+	a.metrics.live.bind(a)
+	return a.web.Listen(listen)
+}
 
 // Status returns the agent's state for /api/status and the page; the web
 // part adds the recent inspections.
