@@ -67,12 +67,12 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	// bias the sum upwards).
 	c.CargoKg = math.Max(0, sum*areaCm2/1000)
 	sz := d.gridSize(r, px, py)
-	gocv.Resize(d.cm, &d.gM, sz, 0, 0, gocv.InterpolationArea)
+	gocv.Resize(d.cm, &d.cells.mass, sz, 0, 0, gocv.InterpolationArea)
 	if d.dual != nil {
 		// The mass is in its cells now: its image is free to take each
 		// energy's attenuation in turn.
-		d.cargoAttenuation(d.a, r, wallsA, bands, px, sz, &d.gAh)
-		d.cargoAttenuation(d.aLo, rLo, wallsL, bands, px, sz, &d.gAl)
+		d.cargoAttenuation(d.a, r, wallsA, bands, px, sz, &d.cells.attHigh)
+		d.cargoAttenuation(d.aLo, rLo, wallsL, bands, px, sz, &d.cells.attLow)
 	}
 
 	g := d.buildGrid(r, b, px, py)
@@ -129,7 +129,7 @@ func (d *Detector) sideWalls(m []float32, r, rLo image.Rectangle, top, bottom in
 func (d *Detector) coverage(c *Container, g *grid, innerWidthM float64) {
 	cargoCells, opaque := 0, 0
 	var kg, opaqueKg float64
-	gm, _ := d.gM.DataPtrFloat32()
+	gm, _ := d.cells.mass.DataPtrFloat32()
 	for i, v := range d.seg.cargo {
 		if v {
 			cargoCells++

@@ -59,9 +59,11 @@ type Detector struct {
 	aLoAt                image.Point // the image's pixel at aLo's (0, 0)
 	tmp, mask            gocv.Mat
 	cm                   gocv.Mat
-	// Cell grid of one container (see grid.go).
-	gM, gOp, gOpL, gAh, gAl, gD, gS, gL, gMax, gMin, g8, kernel gocv.Mat
-	labels, stats, centroids                                    gocv.Mat
+	// cells is the cell grid of the container being measured (grid_m
+	// square cells, CV_32F unless said).
+	cells                    cellGrid
+	kernel                   gocv.Mat
+	labels, stats, centroids gocv.Mat
 
 	hi, lo                 plane
 	hasLow                 bool
@@ -83,6 +85,19 @@ type Detector struct {
 	seg                    segmenter
 }
 
+// cellGrid holds a container's cells: what the regions, layers, shapes and
+// materials are found from.
+type cellGrid struct {
+	mass              gocv.Mat // mass thickness, g/cm²
+	opaque, opaqueLow gocv.Mat // fraction of the cell the beam did not cross, high and low energy
+	attHigh, attLow   gocv.Mat // cargo attenuation, high and low energy (dual energy)
+	density           gocv.Mat // apparent density, kg/m³ (mass over the inner width)
+	smooth            gocv.Mat // density smoothed over 3×3 cells
+	logDensity        gocv.Mat // log of the smoothed density, for segmentation
+	dilated, eroded   gocv.Mat // 3×3 local maximum and minimum of logDensity
+	mask8             gocv.Mat // 8-bit scratch: the core mask, the circles' picture
+}
+
 // Geometry is the shape of one ISO 6346 size code of container.
 type Geometry = settings.Container
 
@@ -99,7 +114,8 @@ func New(p Params, containers []Geometry) *Detector {
 
 func (d *Detector) mats() []*gocv.Mat {
 	return []*gocv.Mat{&d.a, &d.aLo, &d.strip, &d.spare, &d.tmp, &d.mask, &d.cm,
-		&d.gM, &d.gOp, &d.gOpL, &d.gAh, &d.gAl, &d.gD, &d.gS, &d.gL, &d.gMax, &d.gMin, &d.g8,
+		&d.cells.mass, &d.cells.opaque, &d.cells.opaqueLow, &d.cells.attHigh, &d.cells.attLow, &d.cells.density,
+		&d.cells.smooth, &d.cells.logDensity, &d.cells.dilated, &d.cells.eroded, &d.cells.mask8,
 		&d.labels, &d.stats, &d.centroids}
 }
 

@@ -33,7 +33,7 @@ func (d *Detector) layers(c *Container, b box, px, py float64) {
 	s.cols = s.cols[:0]
 	gap := max(1, int(math.Round(0.15/g.cy)))
 	probe := max(2, int(math.Round(0.2/g.cy)))
-	ds, _ := d.gS.DataPtrFloat32()
+	ds, _ := d.cells.smooth.DataPtrFloat32()
 	for x := range g.w {
 		y := g.h - 1
 		for y >= 0 {

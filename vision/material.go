@@ -77,10 +77,10 @@ func (d *Detector) materials(c *Container) {
 		return
 	}
 	s := &d.seg
-	ah, _ := d.gAh.DataPtrFloat32()
-	al, _ := d.gAl.DataPtrFloat32()
-	oh, _ := d.gOp.DataPtrFloat32()
-	ol, _ := d.gOpL.DataPtrFloat32()
+	ah, _ := d.cells.attHigh.DataPtrFloat32()
+	al, _ := d.cells.attLow.DataPtrFloat32()
+	oh, _ := d.cells.opaque.DataPtrFloat32()
+	ol, _ := d.cells.opaqueLow.DataPtrFloat32()
 	aMin := d.p.MaterialMinAttenuation
 	minCells := int(math.Ceil(0.05 / (s.g.cx * s.g.cy)))
 	for i := range c.Regions {

@@ -65,34 +65,34 @@ type pair struct {
 }
 
 // buildGrid completes the container's cells (cargo has averaged the mass
-// thickness into d.gM and, for dual energy, the attenuations into d.gAh
-// and d.gAl): opaque fraction d.gOp (and d.gOpL); then apparent density d.gD and its
-// smoothed copy d.gS, and the cargo and opaque flags.
+// thickness into d.cells.mass and, for dual energy, the attenuations into d.cells.attHigh
+// and d.cells.attLow): opaque fraction d.cells.opaque (and d.cells.opaqueLow); then apparent density d.cells.density and its
+// smoothed copy d.cells.smooth, and the cargo and opaque flags.
 func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 	sz := d.gridSize(r, px, py)
 	gw, gh := sz.X, sz.Y
 	s := &d.seg
 	s.g = grid{r: r, w: gw, h: gh, sx: float64(r.Dx()) / float64(gw), sy: float64(r.Dy()) / float64(gh),
 		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
-	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.gOp)
+	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.cells.opaque)
 	if d.dual != nil {
-		d.opaqueCells(d.aLo, r.Sub(d.aLoAt), d.opaqueFrom(&d.lo), sz, &d.gOpL)
+		d.opaqueCells(d.aLo, r.Sub(d.aLoAt), d.opaqueFrom(&d.lo), sz, &d.cells.opaqueLow)
 	}
 	// kg/m³ = (g/cm²) / (inner width in cm) × 1000
-	d.gM.ConvertToWithParams(&d.gD, gocv.MatTypeCV32F, float32(10/b.geom.InnerWidthM), 0)
-	gocv.GaussianBlur(d.gD, &d.gS, image.Pt(3, 3), 0, 0, gocv.BorderReplicate)
+	d.cells.mass.ConvertToWithParams(&d.cells.density, gocv.MatTypeCV32F, float32(10/b.geom.InnerWidthM), 0)
+	gocv.GaussianBlur(d.cells.density, &d.cells.smooth, image.Pt(3, 3), 0, 0, gocv.BorderReplicate)
 
 	n := gw * gh
 	s.cargo = growBool(s.cargo, n)
 	s.opaque = growBool(s.opaque, n)
-	ds, _ := d.gS.DataPtrFloat32()
-	op, _ := d.gOp.DataPtrFloat32()
+	ds, _ := d.cells.smooth.DataPtrFloat32()
+	op, _ := d.cells.opaque.DataPtrFloat32()
 	lim := float32(d.p.CargoMinKgM3)
 	// A cell is opaque cargo when the beam did not get through most of it
 	// and the cargo, not the structure, stopped it: what is left after the
 	// structure is subtracted is a good part of the most the beam crosses.
 	// (Light goods over a fan-smeared floor are opaque too, but light.)
-	gm, _ := d.gM.DataPtrFloat32()
+	gm, _ := d.cells.mass.DataPtrFloat32()
 	heavy := float32(0.4 * d.pen)
 	for i := range n {
 		s.cargo[i] = ds[i] > lim
@@ -154,13 +154,13 @@ func (d *Detector) segment() int {
 	return s.rankGroups(n, nc, minCells)
 }
 
-// logDensity fills d.gL with the log density of each cell and returns its
+// logDensity fills d.cells.logDensity with the log density of each cell and returns its
 // data. Empty cells sit at the cargo threshold so that the edge of the
 // cargo is an edge too; opaque cells at opaqueLog.
 func (d *Detector) logDensity() []float32 {
 	s := &d.seg
-	d.gS.CopyTo(&d.gL)
-	lf, _ := d.gL.DataPtrFloat32()
+	d.cells.smooth.CopyTo(&d.cells.logDensity)
+	lf, _ := d.cells.logDensity.DataPtrFloat32()
 	floor := math.Log(d.p.CargoMinKgM3)
 	for i, v := range lf {
 		switch {
@@ -181,13 +181,13 @@ func (d *Detector) logDensity() []float32 {
 // s.comp, and returns the number of labels (0 is the background).
 func (d *Detector) coreComponents(n int) int {
 	s := &d.seg
-	gocv.Dilate(d.gL, &d.gMax, d.kernel)
-	gocv.Erode(d.gL, &d.gMin, d.kernel)
-	hi, _ := d.gMax.DataPtrFloat32()
-	lo, _ := d.gMin.DataPtrFloat32()
+	gocv.Dilate(d.cells.logDensity, &d.cells.dilated, d.kernel)
+	gocv.Erode(d.cells.logDensity, &d.cells.eroded, d.kernel)
+	hi, _ := d.cells.dilated.DataPtrFloat32()
+	lo, _ := d.cells.eroded.DataPtrFloat32()
 	edge := float32(math.Log(d.p.EdgeRatio))
-	d.gS.ConvertTo(&d.g8, gocv.MatTypeCV8U) // allocates the mask's shape
-	core, _ := d.g8.DataPtrUint8()
+	d.cells.smooth.ConvertTo(&d.cells.mask8, gocv.MatTypeCV8U) // allocates the mask's shape
+	core, _ := d.cells.mask8.DataPtrUint8()
 	// Opaque cells are a class of their own (their density is only a lower
 	// bound), so they are core cells whatever their neighbours: a ring of
 	// wire two cells thick stays one component.
@@ -197,7 +197,7 @@ func (d *Detector) coreComponents(n int) int {
 			core[i] = 255
 		}
 	}
-	nc := gocv.ConnectedComponentsWithStatsWithParams(d.g8, &d.labels, &d.stats, &d.centroids, 4, gocv.MatTypeCV32S, gocv.CCL_DEFAULT)
+	nc := gocv.ConnectedComponentsWithStatsWithParams(d.cells.mask8, &d.labels, &d.stats, &d.centroids, 4, gocv.MatTypeCV32S, gocv.CCL_DEFAULT)
 	cl := int32s(&d.labels)
 	s.comp = growInt32(s.comp, n)
 	copy(s.comp, cl[:n])
@@ -474,8 +474,8 @@ func (d *Detector) measureRegions(c *Container, b box, nr int, px, py float64) {
 	s := &d.seg
 	g := &s.g
 	s.sortCells(s.lab, nr+1)
-	gm, _ := d.gM.DataPtrFloat32()
-	gd, _ := d.gD.DataPtrFloat32()
+	gm, _ := d.cells.mass.DataPtrFloat32()
+	gd, _ := d.cells.density.DataPtrFloat32()
 	cellCm2 := g.cx * g.cy * 1e4
 	floorRows := max(1, int(math.Round(0.12/g.cy)))
 	c.Regions = make([]Region, nr)

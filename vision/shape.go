@@ -65,19 +65,19 @@ func (d *Detector) coils(c *Container) []int {
 	}
 	lo, hi := math.Log(d.p.CargoMinKgM3), math.Log(20000)
 	alpha := 255 / (hi - lo)
-	d.gL.ConvertToWithParams(&d.g8, gocv.MatTypeCV8U, float32(alpha), float32(-alpha*lo))
+	d.cells.logDensity.ConvertToWithParams(&d.cells.mask8, gocv.MatTypeCV8U, float32(alpha), float32(-alpha*lo))
 	cell := math.Sqrt(g.cx * g.cy)
 	rmin := max(3, int(d.p.CoilRadiusM[0]/cell))
 	rmax := max(rmin+1, int(math.Ceil(d.p.CoilRadiusM[1]/cell)))
 	// OpenCV leaves the output alone when it finds no circle: start empty.
 	circles := gocv.NewMat()
 	defer circles.Close()
-	gocv.HoughCirclesWithParams(d.g8, &circles, gocv.HoughGradient, 1, 1.5*float64(rmin), 100, 12, rmin, rmax)
+	gocv.HoughCirclesWithParams(d.cells.mask8, &circles, gocv.HoughGradient, 1, 1.5*float64(rmin), 100, 12, rmin, rmax)
 	if circles.Empty() {
 		return count
 	}
 	cf, _ := circles.DataPtrFloat32()
-	ds, _ := d.gS.DataPtrFloat32()
+	ds, _ := d.cells.smooth.DataPtrFloat32()
 	p := coilProbe{s: s, g: g, ds: ds}
 	for k := 0; k+2 < len(cf); k += 3 {
 		cx, cy, r := float64(cf[k]), float64(cf[k+1]), float64(cf[k+2])
