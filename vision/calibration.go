@@ -12,7 +12,7 @@ import (
 // until the site commissions its scanner: whoever reads a density finding
 // should know it rests on a modelled scanner, not a measured one.
 func (d *Detector) calibrationNote(mass string, site bool, energy float64) (Note, bool) {
-	dual := d.dual
+	dual := d.seen.dual
 	var what []string
 	if !site {
 		what = append(what, "X-ray masses use the "+mass)
@@ -50,8 +50,8 @@ func (d *Detector) attenuationOf(g float64) float64 {
 // the dual-energy calibration's steel curve when there is one, else a
 // typical linac's 1.12.
 func (d *Detector) steelRatio(a float64) float64 {
-	if d.dual != nil && len(d.dual.Steel) > 0 {
-		return ratioAt(d.dual.Steel, a)
+	if d.seen.dual != nil && len(d.seen.dual.Steel) > 0 {
+		return ratioAt(d.seen.dual.Steel, a)
 	}
 	return 1.12
 }

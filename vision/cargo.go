@@ -27,7 +27,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	}
 	d.massPlane(d.a, r, &d.cm)
 	m, _ := d.cm.DataPtrFloat32()
-	rLo := r.Sub(d.aLoAt) // r in aLo's own coordinates
+	rLo := r.Sub(d.seen.aLoAt) // r in aLo's own coordinates
 	w, h := r.Dx(), r.Dy()
 	areaCm2 := px * py * 1e4
 	topBand := int(0.5 / py)
@@ -68,7 +68,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	c.CargoKg = math.Max(0, sum*areaCm2/1000)
 	sz := d.gridSize(r, px, py)
 	gocv.Resize(d.cm, &d.cells.mass, sz, 0, 0, gocv.InterpolationArea)
-	if d.dual != nil {
+	if d.seen.dual != nil {
 		// The mass is in its cells now: its image is free to take each
 		// energy's attenuation in turn.
 		d.cargoAttenuation(d.a, r, wallsA, bands, px, sz, &d.cells.attHigh)
@@ -91,7 +91,7 @@ func (d *Detector) sideWalls(m []float32, r, rLo image.Rectangle, top, bottom in
 	// and worked through one scratch image in turn (cargoAttenuation).
 	var a, al []uint16
 	stride, strideLo := d.a.Cols(), d.aLo.Cols()
-	if d.dual != nil {
+	if d.seen.dual != nil {
 		a, _ = d.a.DataPtrUint16()
 		al, _ = d.aLo.DataPtrUint16()
 	}

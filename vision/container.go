@@ -291,7 +291,7 @@ func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
 		}
 		low := math.Inf(1)
 		for k := max(0, i-look); k < i; k++ {
-			if !d.hi.deadRow[top+k] {
+			if !d.seen.hi.deadRow[top+k] {
 				low = math.Min(low, q50[k])
 			}
 		}
@@ -309,7 +309,7 @@ func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
 		// band that goes on is cargo.
 		thin := false
 		for k := i + 1; k < min(n, i+int(0.3/py)); k++ {
-			thin = thin || q50[k] < 0.75*peak && !d.hi.deadRow[top+k]
+			thin = thin || q50[k] < 0.75*peak && !d.seen.hi.deadRow[top+k]
 		}
 		if !thin {
 			continue

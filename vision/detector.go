@@ -56,7 +56,6 @@ type Detector struct {
 	// then each energy's attenuation in turn, then its opaque mask in 16
 	// bits; tmp and mask are scratch for one container.
 	a, aLo, strip, spare gocv.Mat
-	aLoAt                image.Point // the image's pixel at aLo's (0, 0)
 	tmp, mask            gocv.Mat
 	cm                   gocv.Mat
 	// cells is the cell grid of the container being measured (grid_m
@@ -65,12 +64,9 @@ type Detector struct {
 	kernel                   gocv.Mat
 	labels, stats, centroids gocv.Mat
 
-	hi, lo                 plane
-	hasLow                 bool
-	mu, pen                float64
-	wedge                  [][2]float64
-	lut                    wedgeLUT
-	dual                   *settings.DualEnergy
+	// seen is what the detector learned of the scan being analysed.
+	seen scanState
+
 	baseline, baseA, baseL []float64
 	sortBuf, qBuf          []float32
 	countBuf               []int32
@@ -79,10 +75,31 @@ type Detector struct {
 	rowsBuf, colsBuf       []int
 	rowsBuf2, colsBuf2     []int
 	runBuf                 []span
-	leadCols, deadRows     int
-	refRows                []int
-	airRowCount            int
 	seg                    segmenter
+}
+
+// scanState is what Analyze learns of one scan before it measures the
+// containers: each energy's flat-field plane, the calibration chosen for
+// the beam, the lead-in and the dead rows. Analyze starts every scan from
+// a clean one (begin); the planes' and tables' buffers are kept for the
+// next scan.
+type scanState struct {
+	hi, lo      plane
+	hasLow      bool
+	aLoAt       image.Point // the image's pixel at aLo's (0, 0)
+	mu, pen     float64     // attenuation coefficient, penetration limit (g/cm²)
+	wedge       [][2]float64
+	lut         wedgeLUT
+	dual        *settings.DualEnergy
+	leadCols    int
+	deadRows    int
+	refRows     []int
+	airRowCount int
+}
+
+// begin forgets the previous scan, keeping its buffers.
+func (s *scanState) begin() {
+	*s = scanState{hi: s.hi, lo: s.lo, lut: s.lut, refRows: s.refRows[:0]}
 }
 
 // cellGrid holds a container's cells: what the regions, layers, shapes and
@@ -290,9 +307,10 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	}
 	a := &Analysis{TimingsMS: map[string]float64{}, Width: in.High.Cols(), Height: in.High.Rows(),
 		PixelM: [2]float64{in.PixelXMM / 1000, in.PixelYMM / 1000}}
-	d.hasLow = in.HasLow && !in.Low.Empty()
-	if d.hasLow && (in.Low.Rows() != in.High.Rows() || in.Low.Cols() != in.High.Cols() || in.Low.Type() != gocv.MatTypeCV16UC1) {
-		d.hasLow = false
+	d.seen.begin()
+	d.seen.hasLow = in.HasLow && !in.Low.Empty()
+	if d.seen.hasLow && (in.Low.Rows() != in.High.Rows() || in.Low.Cols() != in.High.Cols() || in.Low.Type() != gocv.MatTypeCV16UC1) {
+		d.seen.hasLow = false
 		a.Quality = append(a.Quality, quality(Warning, "the low-energy image differs from the high-energy one in size or type: dual-energy material checks skipped"))
 	}
 	stage := time.Now()
@@ -305,30 +323,30 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 		a.Quality = append(a.Quality, quality(Warning, n))
 	}
 	release(false)
-	a.LeadIn, a.DeadRows = d.leadCols, d.deadRows
-	if d.hi.noise > 0.05 {
+	a.LeadIn, a.DeadRows = d.seen.leadCols, d.seen.deadRows
+	if d.seen.hi.noise > 0.05 {
 		a.Quality = append(a.Quality, quality(Warning, fmt.Sprintf(
-			"air signal noise is %.1f %% per pixel (expected under 5 %%): densities are uncertain; check the source output and the detector", 100*d.hi.noise)))
+			"air signal noise is %.1f %% per pixel (expected under 5 %%): densities are uncertain; check the source output and the detector", 100*d.seen.hi.noise)))
 	}
 	lap("flat_field")
-	d.mu = in.MuCm2G
-	if d.mu <= 0 {
-		d.mu = d.p.MuCm2G
+	d.seen.mu = in.MuCm2G
+	if d.seen.mu <= 0 {
+		d.seen.mu = d.p.MuCm2G
 	}
 	var site bool
-	a.Calibration, site = d.massThickness(d.mu, in.EnergyHighMeV)
-	d.pen = d.massOf(-logf(maxf(d.hi.floor, d.p.ReliableTransmission)))
-	a.PenetrationGCm2 = round(d.pen, 1)
-	d.dual = nil
-	if d.hasLow {
-		d.dual = d.dualFor(in.EnergyHighMeV, in.EnergyLowMeV)
-		if d.dual == nil {
+	a.Calibration, site = d.massThickness(d.seen.mu, in.EnergyHighMeV)
+	d.seen.pen = d.massOf(-logf(maxf(d.seen.hi.floor, d.p.ReliableTransmission)))
+	a.PenetrationGCm2 = round(d.seen.pen, 1)
+	d.seen.dual = nil
+	if d.seen.hasLow {
+		d.seen.dual = d.dualFor(in.EnergyHighMeV, in.EnergyLowMeV)
+		if d.seen.dual == nil {
 			a.Quality = append(a.Quality, quality(Info, fmt.Sprintf(
 				"no dual-energy calibration for %v/%v MeV in detector.dual_energy: material checks skipped", in.EnergyHighMeV, in.EnergyLowMeV)))
 		}
 	}
-	a.Dual = d.dual != nil
-	if d.dual == nil {
+	a.Dual = d.seen.dual != nil
+	if d.seen.dual == nil {
 		release(true)
 	}
 	if n, ok := d.calibrationNote(a.Calibration, site, in.EnergyHighMeV); ok {
@@ -340,7 +358,7 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	if len(boxes) == 0 {
 		return a, ErrNoContainer
 	}
-	if d.dual != nil {
+	if d.seen.dual != nil {
 		// Only the containers need the low-energy image.
 		u := boxes[0].inner
 		for _, b := range boxes[1:] {

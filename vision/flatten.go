@@ -62,15 +62,15 @@ func (d *Detector) Flatten(in Input, leadInMax int) (*Attenuation, error) {
 		out.Notes = append(out.Notes, quality(Warning, n))
 	}
 	out.High = planeFloats(d.a)
-	out.OpaqueHigh = d.opaqueFrom(&d.hi)
-	out.NoiseHigh = d.hi.noise
-	dead := append([]bool(nil), d.hi.deadRow[:h]...)
+	out.OpaqueHigh = d.opaqueFrom(&d.seen.hi)
+	out.NoiseHigh = d.seen.hi.noise
+	dead := append([]bool(nil), d.seen.hi.deadRow[:h]...)
 	if in.HasLow {
 		d.lowEnergy(&in, image.Rect(0, 0, w, h))
 		out.Low = planeFloats(d.aLo)
-		out.OpaqueLow = d.opaqueFrom(&d.lo)
-		out.NoiseLow = d.lo.noise
-		for r, v := range d.lo.deadRow[:h] {
+		out.OpaqueLow = d.opaqueFrom(&d.seen.lo)
+		out.NoiseLow = d.seen.lo.noise
+		for r, v := range d.seen.lo.deadRow[:h] {
 			dead[r] = dead[r] || v
 		}
 	}

@@ -73,7 +73,7 @@ func classify(de *settings.DualEnergy, aHigh, ratio float64) (string, float64) {
 // enough for the ratio to mean something and thin enough for both beams
 // to have got through.
 func (d *Detector) materials(c *Container) {
-	if d.dual == nil {
+	if d.seen.dual == nil {
 		return
 	}
 	s := &d.seg
@@ -103,7 +103,7 @@ func (d *Detector) materials(c *Container) {
 		if n < minCells || sh <= 0 || rg.LowerBound || 2*n < len(s.order[s.start[i+1]:s.start[i+2]]) {
 			continue
 		}
-		rg.Material, rg.MaterialIndex = classify(d.dual, sh/float64(n), sl/sh)
+		rg.Material, rg.MaterialIndex = classify(d.seen.dual, sh/float64(n), sl/sh)
 		rg.MaterialIndex = round(rg.MaterialIndex, 3)
 	}
 }

@@ -96,28 +96,28 @@ func (d *Detector) flatField(in *Input) []string {
 	src := rawOf(in.High, in.Dark, &d.spare)
 	h := src.h
 	nominal := in.Air - in.Dark
-	d.scan(src, &d.hi)
-	lead := d.leadIn(d.hi.colMean, nominal)
+	d.scan(src, &d.seen.hi)
+	lead := d.leadIn(d.seen.hi.colMean, nominal)
 	if lead == 0 {
 		notes = append(notes, "no lead-in air columns: detector rows not flat-fielded (per-row gain differences stay in the image); have the scanner record air before the vehicle")
 	}
-	d.leadCols = lead
+	d.seen.leadCols = lead
 	all := image.Rect(0, 0, src.w, src.h)
-	d.gains(src, &d.hi, lead, nominal, all)
-	refRows := d.airRows(src, &d.hi)
-	d.airRowCount = len(refRows)
+	d.gains(src, &d.seen.hi, lead, nominal, all)
+	refRows := d.airRows(src, &d.seen.hi)
+	d.seen.airRowCount = len(refRows)
 	if len(refRows) < 3 {
 		notes = append(notes, "no air rows above the vehicle: source output not tracked per column; scan with the detector column taller than the vehicle")
 	}
-	d.columnRef(src, &d.hi, refRows)
-	d.stuckRows(src, &d.hi, all)
+	d.columnRef(src, &d.seen.hi, refRows)
+	d.stuckRows(src, &d.seen.hi, all)
 	d.planeFor(in.High, in.Release != nil, &d.a)
-	d.attenuate(src, &d.hi, all, &d.a, all)
-	if d.hi.dead > h/10 {
-		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.hi.dead, h))
+	d.attenuate(src, &d.seen.hi, all, &d.a, all)
+	if d.seen.hi.dead > h/10 {
+		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.seen.hi.dead, h))
 	}
-	d.deadRows = d.hi.dead
-	d.refRows = append(d.refRows[:0], refRows...)
+	d.seen.deadRows = d.seen.hi.dead
+	d.seen.refRows = append(d.seen.refRows[:0], refRows...)
 	return notes
 }
 
@@ -128,9 +128,9 @@ func (d *Detector) flatField(in *Input) []string {
 func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	src := rawOf(in.Low, in.Dark, &d.spare)
 	h, w := src.h, src.w
-	p := &d.lo
+	p := &d.seen.lo
 	p.size(h, w)
-	lead := d.leadCols
+	lead := d.seen.leadCols
 	clear(p.colMean[:lead])
 	for r := range h {
 		for c := range lead {
@@ -151,12 +151,12 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 		p.colMean[c] /= float32(h)
 	}
 	d.gains(src, p, lead, in.Air-in.Dark, u)
-	d.columnRef(src, p, d.refRows)
+	d.columnRef(src, p, d.seen.refRows)
 	d.stuckRows(src, p, u)
-	// The plane covers u only, at d.aLoAt: the raw image is released right
+	// The plane covers u only, at d.seen.aLoAt: the raw image is released right
 	// after, so the low energy takes a full-size image only while it is
 	// read.
-	d.aLoAt = u.Min
+	d.seen.aLoAt = u.Min
 	d.attenuate(src, p, u, &d.aLo, u)
 }
 
@@ -533,11 +533,11 @@ func (d *Detector) airRows(src raw, p *plane) []int {
 // mass itself is computed only inside the containers (see cargo).
 func (d *Detector) massThickness(mu, energy float64) (string, bool) {
 	var from settings.Calibrated
-	d.wedge, from = d.wedgeFor(energy)
-	if len(d.wedge) < 2 {
+	d.seen.wedge, from = d.wedgeFor(energy)
+	if len(d.seen.wedge) < 2 {
 		return fmt.Sprintf("mu %.4f cm²/g", mu), false
 	}
-	d.lut.build(d.wedge)
+	d.seen.lut.build(d.seen.wedge)
 	switch {
 	case from.Site():
 		return fmt.Sprintf("step wedge for %v MeV calibrated %s (%s)", energy, from.CalibratedAt, from.Source), true
@@ -560,13 +560,13 @@ func (d *Detector) massPlane(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
 	for v := range tab {
 		tab[v] = attOf(uint16(v))
 	}
-	if len(d.wedge) < 2 {
-		k := float32(1 / d.mu)
+	if len(d.seen.wedge) < 2 {
+		k := float32(1 / d.seen.mu)
 		for v, a := range tab {
 			tab[v] = a * k
 		}
 	} else {
-		d.lut.apply(tab)
+		d.seen.lut.apply(tab)
 	}
 	w, h := r.Dx(), r.Dy()
 	if dst.Rows() != h || dst.Cols() != w || dst.Type() != gocv.MatTypeCV32F {
@@ -604,12 +604,12 @@ func (d *Detector) wedgeFor(energy float64) ([][2]float64, settings.Calibrated) 
 // massOf maps one attenuation value to mass thickness with the calibration
 // of the last scan.
 func (d *Detector) massOf(a float64) float64 {
-	if len(d.wedge) >= 2 {
+	if len(d.seen.wedge) >= 2 {
 		v := [1]float32{float32(a)}
-		wedge(v[:], d.wedge)
+		wedge(v[:], d.seen.wedge)
 		return float64(v[0])
 	}
-	return a / d.mu
+	return a / d.seen.mu
 }
 
 // wedgeLUT tabulates a step wedge on a fine even grid of attenuation, so

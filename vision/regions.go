@@ -74,9 +74,9 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 	s := &d.seg
 	s.g = grid{r: r, w: gw, h: gh, sx: float64(r.Dx()) / float64(gw), sy: float64(r.Dy()) / float64(gh),
 		cx: float64(r.Dx()) * px / float64(gw), cy: float64(r.Dy()) * py / float64(gh)}
-	d.opaqueCells(d.a, r, d.opaqueFrom(&d.hi), sz, &d.cells.opaque)
-	if d.dual != nil {
-		d.opaqueCells(d.aLo, r.Sub(d.aLoAt), d.opaqueFrom(&d.lo), sz, &d.cells.opaqueLow)
+	d.opaqueCells(d.a, r, d.opaqueFrom(&d.seen.hi), sz, &d.cells.opaque)
+	if d.seen.dual != nil {
+		d.opaqueCells(d.aLo, r.Sub(d.seen.aLoAt), d.opaqueFrom(&d.seen.lo), sz, &d.cells.opaqueLow)
 	}
 	// kg/m³ = (g/cm²) / (inner width in cm) × 1000
 	d.cells.mass.ConvertToWithParams(&d.cells.density, gocv.MatTypeCV32F, float32(10/b.geom.InnerWidthM), 0)
@@ -93,7 +93,7 @@ func (d *Detector) buildGrid(r image.Rectangle, b box, px, py float64) *grid {
 	// structure is subtracted is a good part of the most the beam crosses.
 	// (Light goods over a fan-smeared floor are opaque too, but light.)
 	gm, _ := d.cells.mass.DataPtrFloat32()
-	heavy := float32(0.4 * d.pen)
+	heavy := float32(0.4 * d.seen.pen)
 	for i := range n {
 		s.cargo[i] = ds[i] > lim
 		s.opaque[i] = s.cargo[i] && op[i] > 0.5 && gm[i] >= heavy
