@@ -98,4 +98,3 @@ func (h *refusingHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 	}
 	return pk, nil
 }
-
