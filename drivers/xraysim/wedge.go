@@ -5,6 +5,8 @@ import (
 	"math"
 	mrand "math/rand"
 	"math/rand/v2"
+
+	"github.com/gatescan/gatescan/vision/calib"
 )
 
 // Block is one step of a step wedge: a block of one material whose mass
@@ -60,14 +62,11 @@ func (w Wedge) withDefaults() Wedge {
 	return w
 }
 
-// WedgeFileStep is a step in a wedge file: one block and the pixel ranges, [first,
-// last), where the beam crosses it and nothing else.
+// WedgeFileStep is a step of a wedge file as calib reads it (one block and
+// the pixel ranges where the beam crosses it and nothing else), with what
+// only the simulator knows: its noise-free attenuations.
 type WedgeFileStep struct {
-	Material string     `json:"material"`
-	Name     string     `json:"name"`
-	GCm2     float64    `json:"areal_density_g_cm2"`
-	Columns  [2]int     `json:"columns"`
-	Rows     [2]int     `json:"rows"`
+	calib.Step
 	Truth    *WedgeStep `json:"-"` // noise-free attenuation of the high beam
 	TruthLow *WedgeStep `json:"-"`
 }
@@ -170,9 +169,9 @@ func (g wedgeLayout) steps(bh, bl *beam) []WedgeFileStep {
 	for k, b := range g.w.Blocks {
 		x0 := g.leadIn + float64(k)*g.pitch
 		x1 := x0 + g.w.BlockWidthM
-		st := WedgeFileStep{Material: wedgeClass(b.Material), Name: b.Name, GCm2: b.GCm2,
+		st := WedgeFileStep{Step: calib.Step{Material: wedgeClass(b.Material), Name: b.Name, GCm2: b.GCm2,
 			Columns: [2]int{int(math.Ceil(x0/g.px)) + 2, int(math.Floor(x1/g.px)) - 2},
-			Rows:    rows}
+			Rows:    rows}}
 		th, tl := transmissionOf(bh, b.Material, b.GCm2), transmissionOf(bl, b.Material, b.GCm2)
 		st.Truth = &WedgeStep{A: -math.Log(th), GCm2: b.GCm2}
 		st.TruthLow = &WedgeStep{A: -math.Log(tl), GCm2: b.GCm2}
@@ -217,13 +216,13 @@ func (g wedgeLayout) fill(t []float32, b *beam, fix float64) {
 func wedgeClass(m Material) string {
 	switch m {
 	case Aluminium, Ceramic, Glass:
-		return "aluminium"
+		return calib.Aluminium
 	case Steel:
-		return "steel"
+		return calib.Steel
 	case Lead:
-		return "lead"
+		return calib.Lead
 	}
-	return "organic"
+	return calib.Organic
 }
 
 // WriteWedge renders a calibration scan of wedge w (see RenderWedge) into

@@ -1,4 +1,4 @@
-package calib
+package calib_test
 
 import (
 	"math"
@@ -10,14 +10,15 @@ import (
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/vision"
+	"github.com/gatescan/gatescan/vision/calib"
 	"github.com/gatescan/gatescan/vision/settings"
 )
 
-// wedgeOf converts the simulator's wedge file to the parser's form.
-func wedgeOf(wf xraysim.WedgeFile) *Wedge {
-	w := &Wedge{}
+// wedgeOf is the wedge file the simulator wrote as calib reads it.
+func wedgeOf(wf xraysim.WedgeFile) *calib.Wedge {
+	w := &calib.Wedge{}
 	for _, s := range wf.Steps {
-		w.Steps = append(w.Steps, Step{Material: s.Material, Name: s.Name, GCm2: s.GCm2, Columns: s.Columns, Rows: s.Rows})
+		w.Steps = append(w.Steps, s.Step)
 	}
 	return w
 }
@@ -25,7 +26,7 @@ func wedgeOf(wf xraysim.WedgeFile) *Wedge {
 // simulate writes a wedge scan of the scanner model, loads it as the
 // scanner leaves it and calibrates from it with the default detector
 // settings.
-func simulate(t *testing.T, scanner string, dual bool, seed int64, edit ...func(*xraysim.Scene)) (*Calibration, xraysim.WedgeFile, error) {
+func simulate(t *testing.T, scanner string, dual bool, seed int64, edit ...func(*xraysim.Scene)) (*calib.Calibration, xraysim.WedgeFile, error) {
 	t.Helper()
 	dir := t.TempDir()
 	s := xraysim.WedgeScene(scanner, 6, 4, dual, seed)
@@ -50,7 +51,7 @@ func simulate(t *testing.T, scanner string, dual bool, seed int64, edit ...func(
 	sc := scan.Sidecar
 	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
 		Air: sc.Air, Dark: sc.Dark, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low}
-	c, err := Run(det, in, w, settings.Calibrated{CalibratedAt: "2026-12-06T07:00:00Z", Source: "test"})
+	c, err := calib.Run(det, in, w, settings.Calibrated{CalibratedAt: "2026-12-06T07:00:00Z", Source: "test"})
 	return c, wf, err
 }
 
@@ -86,7 +87,7 @@ func TestFitSimulatedWedge(t *testing.T) {
 		fitted := 0
 		for i, m := range c.Steps {
 			truth := wf.Steps[i]
-			if m.Material == Lead {
+			if m.Material == calib.Lead {
 				if m.LeftOut == "" {
 					t.Errorf("%s: lead step fitted", tc.scanner)
 				}
@@ -95,7 +96,7 @@ func TestFitSimulatedWedge(t *testing.T) {
 			if m.LeftOut != "" {
 				// Only steps the beam barely gets through may be left
 				// out, and material steps of a single-energy scan.
-				if truth.Truth.A < 3.9 && (!tc.dual || truth.TruthLow.A < 3.9) && (tc.dual || m.Material == Organic) {
+				if truth.Truth.A < 3.9 && (!tc.dual || truth.TruthLow.A < 3.9) && (tc.dual || m.Material == calib.Organic) {
 					t.Errorf("%s: step %d (%v g/cm² %s, A %.2f) left out: %s", tc.scanner, i, m.GCm2, m.Material, truth.Truth.A, m.LeftOut)
 				}
 				continue
@@ -109,7 +110,7 @@ func TestFitSimulatedWedge(t *testing.T) {
 			if math.Abs(m.AHigh-truth.Truth.A) > tol*truth.Truth.A+0.003 {
 				t.Errorf("%s: step %d measured -ln T %.4f, truth %.4f", tc.scanner, i, m.AHigh, truth.Truth.A)
 			}
-			if m.Material == Organic {
+			if m.Material == calib.Organic {
 				fitted++
 				// The curve at the true attenuation gives the step's mass.
 				if g := massAt(c.Wedge.Steps, truth.Truth.A); math.Abs(g-m.GCm2) > tol*m.GCm2 {
