@@ -223,6 +223,11 @@ type Evidence struct {
 	// only when this much mass per cubic metre is missing from it against
 	// the goods around or above it.
 	LighterMinKgM3 float64 `yaml:"lighter_min_kg_m3"`
+	// EndStripM: a region lighter than the declared goods, no longer than
+	// this along the lane and with no cargo beyond it towards the nearer
+	// end of the load, is the load's edge (the rounded side of the last
+	// reel, a short last row of cartons), not evidence by itself.
+	EndStripM float64 `yaml:"end_strip_m"`
 	// WeighbridgeScale bounds the factor net / X-ray mass that scales
 	// apparent densities to the weighbridge; outside it (or with the X-ray
 	// mass a lower bound) densities stay as measured.

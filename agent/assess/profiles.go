@@ -325,8 +325,10 @@ func (m *matcher) densities() {
 			r := math.Max(ref(lo), m.bodyAround(i))
 			e := m.beyond(g, v, r)
 			sev := m.severity(e)
-			if r-v < m.ev.LighterMinKgM3 {
-				sev = inspection.Info // a light patch in a light load: air
+			if r-v < m.ev.LighterMinKgM3 || m.endStrip(g) {
+				// A light patch in a light load is air; a strip at the
+				// load's end is its edge.
+				sev = inspection.Info
 			}
 			m.raise(i, e, sev, inspection.DensityMismatch, &g.M, v, [2]float64{lo, hi},
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, lighter than declared %s can be (%.0f-%.0f kg/m³): other goods where the declared ones should stand? %s",
@@ -349,6 +351,25 @@ func (m *matcher) densities() {
 				g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*p.Uniformity, t/p.Uniformity, e)
 		}
 	}
+}
+
+// endStrip reports whether region g is a strip at either end of the
+// load along the lane: no longer than rules.evidence.end_strip_m, with no
+// other cargo region reaching beyond it towards that end.
+func (m *matcher) endStrip(g *vision.Region) bool {
+	if g.M.WM > m.ev.EndStripM {
+		return false
+	}
+	first, last := true, true
+	for j := range m.box.Regions {
+		o := &m.box.Regions[j]
+		if o == g || o.Packaging {
+			continue
+		}
+		first = first && o.M.XM >= g.M.XM
+		last = last && o.M.XM+o.M.WM <= g.M.XM+g.M.WM
+	}
+	return first || last
 }
 
 // raise adds a finding about region i with its evidence e and remembers

@@ -42,6 +42,16 @@ func reg(label int, area, p50 float64) vision.Region {
 		M: vision.Box{XM: float64(label), YM: 0.5, WM: 1, HM: 1.5}, Shape: vision.Shape{Class: vision.ShapeStack, Rectangularity: 0.95}}
 }
 
+// at places region r from x to x+w metres along the lane.
+func at(r vision.Region, x, w float64) vision.Region { r.M.XM, r.M.WM = x, w; return r }
+
+// reels is a load of upright paper reels the beam crossed at their
+// centres only at a lower bound, from 0.4 to 11.6 m along the lane.
+func reels(extra ...vision.Region) []vision.Region {
+	rs := []vision.Region{at(opaque(reg(1, 6, 520)), 0.4, 5.4), at(opaque(reg(2, 5, 515)), 6, 5.6), at(reg(3, 2, 340), 2.3, 0.4)}
+	return append(rs, extra...)
+}
+
 func opaque(r vision.Region) vision.Region { r.LowerBound, r.Opaque = true, 0.8; return r }
 
 func coils(r vision.Region) vision.Region {
@@ -118,6 +128,12 @@ func TestProfileFindings(t *testing.T) {
 		{"masks behind a wall of tiles", declared("690721"), []vision.Region{reg(1, 14, 120), opaque(reg(2, 4, 900))}, []vision.Layer{behind},
 			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Critical, inspection.DensityMismatch: inspection.Critical,
 				inspection.ControlledUndocumented: inspection.Critical}},
+		{"the rounded side of the first reel at the load's end", declared("480256"), reels(at(reg(4, 0.4, 222), 0.16, 0.24)), nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Info}},
+		{"the same light strip between reels", declared("480256"), reels(at(reg(4, 0.4, 222), 5.8, 0.24)), nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
+		{"light goods filling the door end of a reel load", declared("480256"), reels(at(reg(4, 2.4, 222), 11.6, 1.1)), nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
 		{"unknown goods, no image checks", declared("010121"), []vision.Region{reg(1, 6, 5000)}, nil, nil},
 		{"declared empty", declared(), []vision.Region{reg(1, 6, 300)}, nil, nil},
 	} {
