@@ -31,12 +31,8 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	scanner := fs.String("scanner", "", "the simulator's scanner model: "+strings.Join(xraysim.ScannerNames(), ", ")+" (default standard)")
 	wedge := fs.String("wedge", "", "write the scanner model's step-wedge scans (6/4 and 9/6 MeV, dual energy) into this directory, for gatescan calibrate, and stop")
 	dir := fs.String("dir", "", "score the cases below DIR (xraygen's format: scan.json, declaration.json, truth.json per folder) instead of simulating")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return badInput("eval: unexpected argument %q", pos[0])
 	}
 	if *n < 1 {
 		return badInput("eval: --n %d: give at least one scan", *n)

@@ -72,38 +72,58 @@ func main() {
 	os.Exit(code)
 }
 
+// command runs one word of the command line with the arguments after it.
+type command func(args []string, stdout, stderr io.Writer) error
+
+// commands are gatescan's commands by name.
+var commands = map[string]command{
+	"run":     func(args []string, _, stderr io.Writer) error { return cmdRun(args, stderr) },
+	"demo":    cmdDemo,
+	"inspect": cmdInspect,
+	"scale": group("scale", "`scale decode` or `scale read`", map[string]command{
+		"decode": cmdScaleDecode,
+		"read":   cmdScaleRead,
+	}),
+	"config": group("config", "`config check FILE` or `config defaults`", map[string]command{
+		"defaults": cmdConfigDefaults,
+		"check":    cmdConfigCheck,
+	}),
+	"calibrate": cmdCalibrate,
+	"eval":      cmdEval,
+	"outbox":    cmdOutbox,
+	"replay":    cmdReplay,
+	"alerts":    cmdAlerts,
+}
+
 func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return &exitError{2, errors.New("no command given")}
 	}
+	if run, ok := commands[args[0]]; ok {
+		return run(args[1:], stdout, stderr)
+	}
 	switch args[0] {
-	case "run":
-		return cmdRun(args[1:], stderr)
-	case "demo":
-		return cmdDemo(args[1:], stdout, stderr)
-	case "inspect":
-		return cmdInspect(args[1:], stdout, stderr)
-	case "scale":
-		return cmdScale(args[1:], stdout, stderr)
-	case "config":
-		return cmdConfig(args[1:], stdout, stderr)
-	case "calibrate":
-		return cmdCalibrate(args[1:], stdout, stderr)
-	case "eval":
-		return cmdEval(args[1:], stdout, stderr)
-	case "outbox":
-		return cmdOutbox(args[1:], stdout, stderr)
-	case "replay":
-		return cmdReplay(args[1:], stdout, stderr)
-	case "alerts":
-		return cmdAlerts(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return badInput("unknown command %q", args[0])
+}
+
+// group is a command made of subcommands, the first argument naming one;
+// use says what it takes when none is given.
+func group(name, use string, subs map[string]command) command {
+	return func(args []string, stdout, stderr io.Writer) error {
+		if len(args) == 0 {
+			return badInput("%s: use %s", name, use)
+		}
+		if run, ok := subs[args[0]]; ok {
+			return run(args[1:], stdout, stderr)
+		}
+		return badInput("%s: unknown subcommand %q", name, args[0])
+	}
 }
 
 // parse parses flags that may come before or after positional arguments.
@@ -121,6 +141,19 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// parseFlagsOnly parses the flags of a command that takes no other
+// arguments.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return badInput("%s: unexpected argument %q", fs.Name(), pos[0])
+	}
+	return nil
 }
 
 func loadConfig(path string) (*config.Config, error) {

@@ -36,12 +36,8 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "the buffer directory (buffer.dir)")
 	cfgPath := fs.String("config", "", "take the directory and the encryption key from this config")
 	keyFile := fs.String("key-file", "", "the buffer's encryption key (buffer.encryption_key_file)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
+	if err := parseFlagsOnly(fs, args[1:]); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return badInput("outbox status: unexpected %q", pos[0])
 	}
 	if *cfgPath != "" {
 		c, err := config.Load(*cfgPath)
@@ -68,9 +64,11 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) error {
 	}
 	var o buffer.Options
 	if *keyFile != "" {
-		if o.EncryptionKey, err = agent.ReadKeyFile("--key-file", *keyFile); err != nil {
+		key, err := agent.ReadKeyFile("--key-file", *keyFile)
+		if err != nil {
 			return badInput("outbox status: %v", err)
 		}
+		o.EncryptionKey = key
 	}
 	s, done, err := buffer.OpenCopy(*dir, "", o)
 	if err != nil {

@@ -33,12 +33,8 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 	since := fs.Duration("since", 0, "replay the scans of this last while, e.g. 24h")
 	candidate := fs.String("config", "", "the config to try (default: the running config)")
 	running := fs.String("running", "/etc/gatescan/gatescan.yaml", "the config the daemon runs with: where the buffer and the kept scans are")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return badInput("replay: unexpected argument %q", pos[0])
 	}
 	if *since <= 0 {
 		return badInput("replay: give --since DURATION, e.g. --since 24h")

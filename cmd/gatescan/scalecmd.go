@@ -1,50 +1,48 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/serialline"
 )
 
-func cmdScale(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return badInput("scale: use `scale decode` or `scale read`")
+// cmdScaleDecode decodes a captured indicator byte stream, a file or
+// stdin.
+func cmdScaleDecode(args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("scale decode", flag.ContinueOnError)
+	proto := fs.String("protocol", "", "indicator protocol: "+fmt.Sprint(scale.Names()))
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
-	case "decode":
-		fs := flag.NewFlagSet("scale decode", flag.ContinueOnError)
-		proto := fs.String("protocol", "", "indicator protocol: "+fmt.Sprint(scale.Names()))
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		p, err := scale.Lookup(*proto)
+	p, err := scale.Lookup(*proto)
+	if err != nil {
+		return badInput("%v", err)
+	}
+	var r io.Reader = os.Stdin
+	if len(pos) > 1 {
+		return badInput("scale decode: at most one FILE")
+	}
+	if len(pos) == 1 {
+		f, err := os.Open(pos[0])
 		if err != nil {
 			return badInput("%v", err)
 		}
-		var r io.Reader = os.Stdin
-		if len(pos) > 1 {
-			return badInput("scale decode: at most one FILE")
-		}
-		if len(pos) == 1 {
-			f, err := os.Open(pos[0])
-			if err != nil {
-				return badInput("%v", err)
-			}
-			defer f.Close()
-			r = f
-		}
-		return decodeStream(scale.NewReader(r, p), stdout)
-	case "read":
-		return cmdScaleRead(args[1:], stdout, stderr)
+		defer f.Close()
+		r = f
 	}
-	return badInput("scale: unknown subcommand %q", args[0])
+	return decodeStream(scale.NewReader(r, p), stdout)
 }
 
 // decodeStream prints one JSON line per reading or bad frame.
@@ -78,4 +76,42 @@ func decodeStream(rd *scale.Reader, stdout io.Writer) error {
 func rawText(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
+}
+
+func cmdScaleRead(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scale read", flag.ContinueOnError)
+	var c serialline.Config
+	fs.StringVar(&c.Port, "port", "", "serial device, e.g. /dev/ttyUSB0")
+	fs.StringVar(&c.Protocol, "protocol", "", "indicator protocol")
+	fs.IntVar(&c.Baud, "baud", 9600, "baud rate")
+	fs.IntVar(&c.DataBits, "data-bits", 8, "data bits (7 or 8)")
+	fs.StringVar(&c.Parity, "parity", "none", "none, even, odd, mark or space")
+	fs.Float64Var(&c.StopBits, "stop-bits", 1, "stop bits (1, 1.5 or 2)")
+	fs.DurationVar(&c.PollInterval, "poll", 0, "poll interval for indicators that answer requests (sics, sma)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	c = c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return badInput("scale read: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	line, err := serialline.New(c, log)
+	if err != nil {
+		return badInput("scale read: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	enc := json.NewEncoder(stdout)
+	return ignoreCancel(line.Run(ctx, func(r scale.Reading) {
+		r.Raw = rawText(r.Raw)
+		_ = enc.Encode(r)
+	}))
+}
+
+func ignoreCancel(err error) error {
+	if err == context.Canceled {
+		return nil
+	}
+	return err
 }
