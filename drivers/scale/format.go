@@ -26,6 +26,15 @@ func shown(r Reading) (kg float64, mode byte) {
 	return 0, 'G'
 }
 
+// displayed returns what an indicator in r's state displays: its unit (r's
+// when among allowed, see unitFor), the weight in that unit, and the mode
+// (see shown).
+func displayed(r Reading, allowed ...unit) (u unit, x float64, mode byte) {
+	u = unitFor(r.Unit, allowed...)
+	kg, mode := shown(r)
+	return u, u.from(kg), mode
+}
+
 // quantize returns how an indicator displays |x|, a weight in its display
 // unit: m × 10^e. The exponent is the largest in [minExp, 0] that shows x
 // exactly, or minExp if none does; it then grows, up to maxExp, while m has

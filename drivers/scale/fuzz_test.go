@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -45,16 +43,8 @@ func FuzzSTGS(f *testing.F) {
 
 func fuzzProtocol(f *testing.F, name string, seeds ...string) {
 	p := protocol(f, name)
-	files, _ := filepath.Glob(filepath.Join("testdata", name, "*.bin"))
-	if len(files) == 0 {
-		f.Fatalf("no seed streams under testdata/%s", name)
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	for _, s := range streams(f, name) {
+		f.Add(s.data)
 	}
 	for _, other := range Names() {
 		f.Add(protocol(f, other).(Encoder).Encode(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))

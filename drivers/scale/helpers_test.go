@@ -93,6 +93,22 @@ func runDecodeCases(t *testing.T, p Protocol, cases []decodeCase) {
 	}
 }
 
+// encodeCase is a reading and the frame that must render it.
+type encodeCase struct {
+	r    Reading
+	want string
+}
+
+// runEncodeCases checks that enc renders each case's reading as its frame.
+func runEncodeCases(t *testing.T, enc Encoder, cases []encodeCase) {
+	t.Helper()
+	for _, c := range cases {
+		if got := string(enc.Encode(c.r)); got != c.want {
+			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
+		}
+	}
+}
+
 func checkOutcomes(t *testing.T, got []outcome, wants []want) {
 	t.Helper()
 	if len(got) != len(wants) {

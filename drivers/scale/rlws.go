@@ -41,11 +41,11 @@ func (RLWS) Split(data []byte, atEOF bool) (advance int, token []byte, err error
 
 // Parse decodes one frame.
 func (RLWS) Parse(frame []byte) (Reading, error) {
-	if err := checkLen(frame, rlwsLen); err != nil {
+	var buf [rlwsLen]byte
+	b, err := fixedFrame(buf[:0], frame)
+	if err != nil {
 		return Reading{}, err
 	}
-	var buf [rlwsLen]byte
-	b := mask7(buf[:0], frame)
 	if b[0] != stx || b[12] != cr {
 		return Reading{}, fmt.Errorf("frame runs from %q to %q, want STX to CR", b[0], b[12])
 	}
@@ -95,12 +95,10 @@ func (RLWS) Parse(frame []byte) (Reading, error) {
 
 // Encode renders r as a frame ending in CR LF.
 func (RLWS) Encode(r Reading) []byte {
-	u := unitFor(r.Unit, rlwsUnits...)
-	kg, mode := shown(r)
+	u, x, mode := displayed(r, rlwsUnits...)
 	if mode == 'T' {
 		mode = 'G'
 	}
-	x := u.from(kg)
 	m, e := quantize(x, -5, 0, 7, true)
 	status := byte(' ')
 	switch {

@@ -37,17 +37,10 @@ func TestRLWSDecode(t *testing.T) {
 }
 
 func TestRLWSEncode(t *testing.T) {
-	for _, c := range []struct {
-		r    Reading
-		want string
-	}{
+	runEncodeCases(t, RLWS{}, []encodeCase{
 		{Reading{Gross: kg(24180), Stable: true, Unit: "kg"}, "\x02   24180KG \r\n"},
 		{Reading{Gross: kg(29180), Tare: kg(5000), Net: kg(24180), Unit: "t"}, "\x02   24.18TNM\r\n"},
 		{Reading{Gross: kg(0), Stable: true, Zero: true}, "\x02       0KGZ\r\n"},
 		{Reading{Gross: kg(-150), Stable: true, Underload: true}, "\x02-    150KGO\r\n"},
-	} {
-		if got := string(RLWS{}.Encode(c.r)); got != c.want {
-			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
-		}
-	}
+	})
 }

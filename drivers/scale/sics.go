@@ -54,11 +54,12 @@ func (SICS) Split(data []byte, atEOF bool) (advance int, token []byte, err error
 
 // Parse decodes one reply line.
 func (SICS) Parse(frame []byte) (Reading, error) {
-	if len(frame) > sicsMaxLine {
-		return Reading{}, fmt.Errorf("line is %d bytes, longer than any reply (%d)", len(frame), sicsMaxLine)
-	}
 	var buf [sicsMaxLine]byte
-	line := bytes.TrimRight(mask7(buf[:0], frame), "\r\n")
+	line, err := boundedFrame(buf[:0], frame, "reply")
+	if err != nil {
+		return Reading{}, err
+	}
+	line = bytes.TrimRight(line, "\r\n")
 	id, rest := nextField(line)
 	if msg, ok := sicsErrors[string(id)]; ok && isBlank(rest) {
 		return Reading{}, fmt.Errorf("%w: %s", ErrIndicator, msg)
@@ -94,11 +95,7 @@ func (SICS) Parse(frame []byte) (Reading, error) {
 	if cut < 0 {
 		return Reading{}, fmt.Errorf("weight and unit %q are not two fields", string(rest))
 	}
-	w, err := parseNum("weight", rest[:cut], withSign|withPoint)
-	if err != nil {
-		return Reading{}, err
-	}
-	if err := setWeight(&r, &r.Gross, w, rest[cut+1:]); err != nil {
+	if err := readWeight(&r, &r.Gross, rest[:cut], rest[cut+1:]); err != nil {
 		return Reading{}, err
 	}
 	return r, nil
@@ -114,9 +111,7 @@ func (SICS) Encode(r Reading) []byte {
 	case r.Underload:
 		return []byte("S -\r\n")
 	}
-	u := unitFor(r.Unit)
-	kg, _ := shown(r)
-	x := u.from(kg)
+	u, x, _ := displayed(r)
 	m, e := quantize(x, -5, 0, 9, true)
 	b := []byte("S S ")
 	if !r.Stable {

@@ -37,18 +37,11 @@ func TestSICSDecode(t *testing.T) {
 }
 
 func TestSICSEncode(t *testing.T) {
-	for _, c := range []struct {
-		r    Reading
-		want string
-	}{
+	runEncodeCases(t, SICS{}, []encodeCase{
 		{Reading{Gross: kg(24180), Stable: true, Unit: "kg"}, "S S      24180 kg\r\n"},
 		{Reading{Gross: kg(-12.34), Unit: "kg"}, "S D     -12.34 kg\r\n"},
 		{Reading{Gross: kg(24180), Stable: true, Unit: "t"}, "S S      24.18 t\r\n"},
 		{Reading{Overload: true}, "S +\r\n"},
 		{Reading{Underload: true}, "S -\r\n"},
-	} {
-		if got := string(SICS{}.Encode(c.r)); got != c.want {
-			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
-		}
-	}
+	})
 }

@@ -46,11 +46,11 @@ func (SMA) Split(data []byte, atEOF bool) (advance int, token []byte, err error)
 
 // Parse decodes one reply.
 func (SMA) Parse(frame []byte) (Reading, error) {
-	if len(frame) > smaMaxReply {
-		return Reading{}, fmt.Errorf("frame is %d bytes, longer than any reply (%d)", len(frame), smaMaxReply)
-	}
 	var buf [smaMaxReply]byte
-	b := mask7(buf[:0], frame)
+	b, err := boundedFrame(buf[:0], frame, "reply")
+	if err != nil {
+		return Reading{}, err
+	}
 	if len(b) < 2 || b[0] != lf || b[len(b)-1] != cr {
 		return Reading{}, fmt.Errorf("reply does not run from LF to CR")
 	}
@@ -108,14 +108,7 @@ func (SMA) Parse(frame []byte) (Reading, error) {
 	if bytes.Count(field, []byte{'-'}) == len(field) {
 		return Reading{}, fmt.Errorf("%w: weight field %q is dashes, as when no stable weight came in time", ErrIndicator, string(field))
 	}
-	w, err := parseNum("weight", field, withSign|withPoint)
-	if err != nil {
-		if r.Overload || r.Underload {
-			return r, nil
-		}
-		return Reading{}, err
-	}
-	if err := setWeight(&r, dst, w, unitField); err != nil {
+	if err := readWeight(&r, dst, field, unitField); err != nil {
 		return Reading{}, err
 	}
 	return r, nil
@@ -123,9 +116,7 @@ func (SMA) Parse(frame []byte) (Reading, error) {
 
 // Encode renders r as the reply to <LF>W<CR>.
 func (SMA) Encode(r Reading) []byte {
-	u := unitFor(r.Unit)
-	kg, mode := shown(r)
-	x := u.from(kg)
+	u, x, mode := displayed(r)
 	m, e := quantize(x, -5, 0, 9, true)
 	b := make([]byte, 0, smaBodyLen+2)
 	status := byte(' ')

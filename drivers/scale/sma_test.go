@@ -44,17 +44,10 @@ func TestSMADecode(t *testing.T) {
 }
 
 func TestSMAEncode(t *testing.T) {
-	for _, c := range []struct {
-		r    Reading
-		want string
-	}{
+	runEncodeCases(t, SMA{}, []encodeCase{
 		{Reading{Gross: kg(24180), Stable: true, Unit: "kg"}, "\n 1G       24180kg \r"},
 		{Reading{Gross: kg(29180), Tare: kg(5000), Net: kg(24180), Unit: "t"}, "\n 1NM      24.18t  \r"},
 		{Reading{Gross: kg(0), Stable: true, Zero: true}, "\nZ1G           0kg \r"},
 		{Reading{Gross: kg(-150), Stable: true, Underload: true}, "\nU1G        -150kg \r"},
-	} {
-		if got := string(SMA{}.Encode(c.r)); got != c.want {
-			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
-		}
-	}
+	})
 }

@@ -37,11 +37,12 @@ func (STGS) Split(data []byte, atEOF bool) (advance int, token []byte, err error
 
 // Parse decodes one line.
 func (STGS) Parse(frame []byte) (Reading, error) {
-	if len(frame) > stgsMaxLine {
-		return Reading{}, fmt.Errorf("line is %d bytes, longer than any weight line (%d)", len(frame), stgsMaxLine)
-	}
 	var buf [stgsMaxLine]byte
-	line := bytes.TrimRight(mask7(buf[:0], frame), "\r\n")
+	line, err := boundedFrame(buf[:0], frame, "weight line")
+	if err != nil {
+		return Reading{}, err
+	}
+	line = bytes.TrimRight(line, "\r\n")
 	if len(line) < 3 || line[2] != ',' {
 		return Reading{}, fmt.Errorf("line does not start with a two-letter header and a comma")
 	}
@@ -75,18 +76,11 @@ func (STGS) Parse(frame []byte) (Reading, error) {
 		k--
 	}
 	field, unitField := bytes.TrimRight(rest[:k], ", "), rest[k:]
-	w, err := parseNum("weight", field, withSign|withPoint)
 	if line[0] == 'O' {
 		neg := bytes.HasPrefix(trimSpaces(field), []byte{'-'})
 		r.Overload, r.Underload = !neg, neg
-		if err != nil {
-			return r, nil
-		}
 	}
-	if err != nil {
-		return Reading{}, err
-	}
-	if err := setWeight(&r, dst, w, unitField); err != nil {
+	if err := readWeight(&r, dst, field, unitField); err != nil {
 		return Reading{}, err
 	}
 	return r, nil
@@ -95,9 +89,7 @@ func (STGS) Parse(frame []byte) (Reading, error) {
 // Encode renders r as a line ending in CR LF, with the weight in seven
 // zero-padded characters after its sign, or blank when r is out of range.
 func (STGS) Encode(r Reading) []byte {
-	u := unitFor(r.Unit)
-	kg, mode := shown(r)
-	x := u.from(kg)
+	u, x, mode := displayed(r)
 	b := make([]byte, 0, 20)
 	switch {
 	case r.Overload || r.Underload:

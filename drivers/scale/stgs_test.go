@@ -36,10 +36,7 @@ func TestSTGSDecode(t *testing.T) {
 }
 
 func TestSTGSEncode(t *testing.T) {
-	for _, c := range []struct {
-		r    Reading
-		want string
-	}{
+	runEncodeCases(t, STGS{}, []encodeCase{
 		{Reading{Gross: kg(12450), Stable: true, Unit: "kg"}, "ST,GS,+0012450kg\r\n"},
 		{Reading{Gross: kg(12450), Tare: kg(0), Net: kg(12450), Stable: true}, "ST,GS,+0012450kg\r\n"},
 		{Reading{Net: kg(12450), Stable: true}, "ST,NT,+0012450kg\r\n"},
@@ -47,9 +44,5 @@ func TestSTGSEncode(t *testing.T) {
 		{Reading{Tare: kg(5000), Stable: true}, "ST,TR,+0005000kg\r\n"},
 		{Reading{Overload: true, Stable: true}, "OL,GS,+       kg\r\n"},
 		{Reading{Underload: true, Stable: true}, "OL,GS,-       kg\r\n"},
-	} {
-		if got := string(STGS{}.Encode(c.r)); got != c.want {
-			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
-		}
-	}
+	})
 }

@@ -97,6 +97,31 @@ func truckStream(name string, enc Encoder, seed uint64) []byte {
 
 func withParity(b []byte) []byte { return []byte(parity(string(b))) }
 
+// stream is a captured-style byte stream under testdata.
+type stream struct {
+	file string
+	data []byte
+}
+
+// streams reads the streams of protocol name, testdata/NAME/*.bin; there
+// must be at least one.
+func streams(t testing.TB, name string) []stream {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", name, "*.bin"))
+	if len(files) == 0 {
+		t.Fatalf("no streams under testdata/%s (go test -run TestTestdata -gen writes them)", name)
+	}
+	var out []stream
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, stream{file, b})
+	}
+	return out
+}
+
 // TestTestdata decodes the captured-style streams and compares the
 // results with their golden files. With -gen it first writes the streams,
 // with -update the golden files.
@@ -117,17 +142,10 @@ func TestTestdata(t *testing.T) {
 				}
 			}
 		}
-		files, _ := filepath.Glob(filepath.Join(dir, "*.bin"))
-		if len(files) == 0 {
-			t.Errorf("no streams in %s", dir)
-		}
-		for _, file := range files {
-			in, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, s := range streams(t, name) {
+			file := s.file
 			var b strings.Builder
-			for _, o := range decodeAll(t, protocol(t, name), in, nil) {
+			for _, o := range decodeAll(t, protocol(t, name), s.data, nil) {
 				b.WriteString(o.String() + "\n")
 			}
 			golden := strings.TrimSuffix(file, ".bin") + ".golden"

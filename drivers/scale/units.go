@@ -60,6 +60,20 @@ func setWeight(r *Reading, dst **float64, w num, unitField []byte) error {
 	return nil
 }
 
+// readWeight sets *dst, a weight field of r, from a signed decimal field
+// in the unit unitField names (see setWeight). The weight of a reading out
+// of range may be anything, even no number: it is then left unset.
+func readWeight(r *Reading, dst **float64, field, unitField []byte) error {
+	w, err := parseNum("weight", field, withSign|withPoint)
+	if err != nil {
+		if r.Overload || r.Underload {
+			return nil
+		}
+		return err
+	}
+	return setWeight(r, dst, w, unitField)
+}
+
 // unitFor returns the unit a Reading names, kilograms when it names none
 // or one that is not in allowed (every known unit when allowed is nil).
 func unitFor(sym string, allowed ...unit) unit {

@@ -34,18 +34,15 @@ func (XK3190) Split(data []byte, atEOF bool) (advance int, token []byte, err err
 
 // Parse decodes one frame.
 func (XK3190) Parse(frame []byte) (Reading, error) {
-	if err := checkLen(frame, xk3190Len); err != nil {
+	var buf [xk3190Len]byte
+	b, err := fixedFrame(buf[:0], frame)
+	if err != nil {
 		return Reading{}, err
 	}
-	var buf [xk3190Len]byte
-	b := mask7(buf[:0], frame)
 	if b[0] != stx || b[11] != etx {
 		return Reading{}, fmt.Errorf("frame runs from %q to %q, want STX to ETX", b[0], b[11])
 	}
-	var x byte
-	for _, c := range b[1:9] {
-		x ^= c
-	}
+	x := xorOf(b[1:9])
 	hi, ok1 := hexDigit(b[9])
 	lo, ok2 := hexDigit(b[10])
 	if !ok1 || !ok2 || hi<<4|lo != x {
@@ -74,10 +71,7 @@ func (XK3190) Encode(r Reading) []byte {
 	b = append(b, stx, minus(kg, r, "+")[0])
 	b = appendNum(b, "", m, 0, 6, '0')
 	b = append(b, byte('0'-e))
-	var x byte
-	for _, c := range b[1:9] {
-		x ^= c
-	}
+	x := xorOf(b[1:9])
 	const hex = "0123456789ABCDEF"
 	return append(b, hex[x>>4], hex[x&15], etx)
 }

@@ -31,19 +31,12 @@ func TestXK3190Decode(t *testing.T) {
 }
 
 func TestXK3190Encode(t *testing.T) {
-	for _, c := range []struct {
-		r    Reading
-		want string
-	}{
+	runEncodeCases(t, XK3190{}, []encodeCase{
 		{Reading{Gross: kg(1560)}, xkCaptured1560},
 		{Reading{Gross: kg(0)}, xkCapturedZero},
 		{Reading{Gross: kg(-120)}, "\x02-0001200" + "1E" + "\x03"},
 		{Reading{Gross: kg(2418.25)}, "\x02+2418252" + "11" + "\x03"},
-	} {
-		if got := string(XK3190{}.Encode(c.r)); got != c.want {
-			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
-		}
-	}
+	})
 }
 
 func TestXK3190EQDecode(t *testing.T) {
@@ -67,17 +60,10 @@ func TestXK3190EQDecode(t *testing.T) {
 }
 
 func TestXK3190EQEncode(t *testing.T) {
-	for _, c := range []struct {
-		r    Reading
-		want string
-	}{
+	runEncodeCases(t, XK3190EQ{}, []encodeCase{
 		{Reading{Gross: kg(24180)}, "=08142000"},
 		{Reading{Gross: kg(3)}, "=30000000"},
 		{Reading{Gross: kg(-1)}, "=1000000-"},
 		{Reading{Gross: kg(-1.25)}, "=52.1000-"},
-	} {
-		if got := string(XK3190EQ{}.Encode(c.r)); got != c.want {
-			t.Errorf("Encode(%s) = %q, want %q", describe(c.r), got, c.want)
-		}
-	}
+	})
 }

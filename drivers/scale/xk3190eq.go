@@ -34,11 +34,11 @@ func (XK3190EQ) Split(data []byte, atEOF bool) (advance int, token []byte, err e
 
 // Parse decodes one frame.
 func (XK3190EQ) Parse(frame []byte) (Reading, error) {
-	if err := checkLen(frame, xk3190EQLen); err != nil {
+	var buf [xk3190EQLen]byte
+	b, err := fixedFrame(buf[:0], frame)
+	if err != nil {
 		return Reading{}, err
 	}
-	var buf [xk3190EQLen]byte
-	b := mask7(buf[:0], frame)
 	if b[0] != '=' {
 		return Reading{}, fmt.Errorf("frame starts with %q, want '='", b[0])
 	}
