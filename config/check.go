@@ -285,8 +285,8 @@ func (c *Config) validateDetection(bad func(path, format string, a ...any)) {
 	if e.WarningRatio <= 1 || e.CriticalRatio < e.WarningRatio {
 		bad("rules.evidence.critical_ratio", "need 1 < warning_ratio (%v) <= critical_ratio (%v)", e.WarningRatio, e.CriticalRatio)
 	}
-	if e.EndStripM < 0 || e.EndStripM > 3 {
-		bad("rules.evidence.end_strip_m", "%v: a length along the lane in metres, 0 (off) to 3", e.EndStripM)
+	if e.EdgeStripM < 0 || e.EdgeStripM > 3 {
+		bad("rules.evidence.edge_strip_m", "%v: a length along the lane in metres, 0 (off) to 3", e.EdgeStripM)
 	}
 	if e.LighterMinKgM3 < 0 {
 		bad("rules.evidence.lighter_min_kg_m3", "%v: a density, kg/m³, 0 or more", e.LighterMinKgM3)

@@ -223,11 +223,12 @@ type Evidence struct {
 	// only when this much mass per cubic metre is missing from it against
 	// the goods around or above it.
 	LighterMinKgM3 float64 `yaml:"lighter_min_kg_m3"`
-	// EndStripM: a region lighter than the declared goods, no longer than
-	// this along the lane and with no cargo beyond it towards the nearer
-	// end of the load, is the load's edge (the rounded side of the last
-	// reel, a short last row of cartons), not evidence by itself.
-	EndStripM float64 `yaml:"end_strip_m"`
+	// EdgeStripM: a region lighter than the declared goods and no thicker
+	// than this is the load's edge when nothing of the load lies beyond it
+	// (either end along the lane, or its top: the rounded side of the last
+	// reel, a short last row or top layer), and the gap between units when
+	// the declared goods are round (reels, coils): not evidence by itself.
+	EdgeStripM float64 `yaml:"edge_strip_m"`
 	// WeighbridgeScale bounds the factor net / X-ray mass that scales
 	// apparent densities to the weighbridge; outside it (or with the X-ray
 	// mass a lower bound) densities stay as measured.

@@ -228,6 +228,10 @@ type Region struct {
 	// MaterialIndex places the region's low/high attenuation ratio between
 	// the steel (0) and organic (1) calibration curves, aluminium near 0.5.
 	MaterialIndex float64
+	// MaterialSD is one standard deviation of MaterialIndex: the
+	// calibration's uncertainty on the ratio over how far apart the curves
+	// lie at the region's attenuation (thin goods: close together).
+	MaterialSD float64
 	// Label is the region's number as drawn on the annotated image.
 	Label int
 }

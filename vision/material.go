@@ -48,23 +48,25 @@ func ratioAt(tab [][2]float64, a float64) float64 {
 
 // classify names the material of a cargo attenuation pair: where the
 // ratio A_low/A_high lies among the organic, aluminium and steel curves at
-// that A_high. It returns the class and the material index (0 on the steel
-// curve, 1 on the organic one).
-func classify(de *settings.DualEnergy, aHigh, ratio float64) (string, float64) {
+// that A_high. It returns the class, the material index (0 on the steel
+// curve, 1 on the organic one) and the index's standard deviation when
+// the ratio is known to within the relative sd.
+func classify(de *settings.DualEnergy, aHigh, ratio, sd float64) (string, float64, float64) {
 	ro, ra, rf := ratioAt(de.Organic, aHigh), ratioAt(de.Aluminium, aHigh), ratioAt(de.Steel, aHigh)
-	idx := 0.0
+	idx, idxSD := 0.0, math.Inf(1)
 	if ro > rf {
 		idx = (ratio - rf) / (ro - rf)
+		idxSD = sd * ratio / (ro - rf)
 	}
 	switch {
 	case ratio >= ro-0.3*(ro-ra):
-		return MaterialOrganic, idx
+		return MaterialOrganic, idx, idxSD
 	case ratio >= ra+0.3*(ro-ra):
-		return MaterialMixed, idx
+		return MaterialMixed, idx, idxSD
 	case ratio >= (ra+rf)/2:
-		return MaterialInorganic, idx
+		return MaterialInorganic, idx, idxSD
 	default:
-		return MaterialMetal, idx
+		return MaterialMetal, idx, idxSD
 	}
 }
 
@@ -103,7 +105,11 @@ func (d *Detector) materials(c *Container) {
 		if n < minCells || sh <= 0 || rg.LowerBound || 2*n < len(s.order[s.start[i+1]:s.start[i+2]]) {
 			continue
 		}
-		rg.Material, rg.MaterialIndex = classify(d.seen.dual, sh/float64(n), sl/sh)
-		rg.MaterialIndex = round(rg.MaterialIndex, 3)
+		sd := d.p.MaterialRatioSD[1]
+		if d.seen.dual.Site() {
+			sd = d.p.MaterialRatioSD[0]
+		}
+		rg.Material, rg.MaterialIndex, rg.MaterialSD = classify(d.seen.dual, sh/float64(n), sl/sh, sd)
+		rg.MaterialIndex, rg.MaterialSD = round(rg.MaterialIndex, 3), round(rg.MaterialSD, 3)
 	}
 }

@@ -61,7 +61,7 @@ func TestDetectorClassify(t *testing.T) {
 		{3.5, 1.185, MaterialOrganic},
 		{3.5, 1.128, MaterialMetal},
 	} {
-		got, _ := classify(de, tc.aHigh, tc.ratio)
+		got, _, _ := classify(de, tc.aHigh, tc.ratio, 0.01)
 		if got != tc.want {
 			t.Errorf("A %.2f ratio %.3f: %s, want %s", tc.aHigh, tc.ratio, got, tc.want)
 		}

@@ -82,6 +82,10 @@ func (m *matcher) controlledEvidence(d *declaration.Declaration) {
 		flagged := rank(m.evidence[i]) >= rank(inspection.Warning)
 		best, bestLL := -1, math.Inf(-1)
 		for k, c := range cands {
+			// Dual energy rules out a commodity of another material.
+			if materialSigma(g, c.p.Material) >= m.ev.WarningSigma {
+				continue
+			}
 			if ll := logLikelihood(v, c.p); ll > bestLL {
 				best, bestLL = k, ll
 			}

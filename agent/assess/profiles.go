@@ -325,7 +325,7 @@ func (m *matcher) densities() {
 			r := math.Max(ref(lo), m.bodyAround(i))
 			e := m.beyond(g, v, r)
 			sev := m.severity(e)
-			if r-v < m.ev.LighterMinKgM3 || m.endStrip(g) {
+			if r-v < m.ev.LighterMinKgM3 || m.edgeStrip(g) {
 				// A light patch in a light load is air; a strip at the
 				// load's end is its edge.
 				sev = inspection.Info
@@ -353,14 +353,19 @@ func (m *matcher) densities() {
 	}
 }
 
-// endStrip reports whether region g is a strip at either end of the
-// load along the lane: no longer than rules.evidence.end_strip_m, with no
-// other cargo region reaching beyond it towards that end.
-func (m *matcher) endStrip(g *vision.Region) bool {
-	if g.M.WM > m.ev.EndStripM {
+// edgeStrip reports whether region g is a strip at the load's edge or,
+// with round goods declared, between two units: no thicker than
+// rules.evidence.edge_strip_m, with no other cargo region reaching beyond
+// it towards either end of the load along the lane or above it.
+func (m *matcher) edgeStrip(g *vision.Region) bool {
+	t := m.ev.EdgeStripM
+	if g.M.WM > t && g.M.HM > t {
 		return false
 	}
-	first, last := true, true
+	if g.M.WM <= t && m.round() {
+		return true
+	}
+	first, last, top := g.M.WM <= t, g.M.WM <= t, g.M.HM <= t
 	for j := range m.box.Regions {
 		o := &m.box.Regions[j]
 		if o == g || o.Packaging {
@@ -368,8 +373,24 @@ func (m *matcher) endStrip(g *vision.Region) bool {
 		}
 		first = first && o.M.XM >= g.M.XM
 		last = last && o.M.XM+o.M.WM <= g.M.XM+g.M.WM
+		// Above it: a region over its span along the lane whose top is
+		// higher (y grows downwards).
+		if o.M.XM < g.M.XM+g.M.WM && o.M.XM+o.M.WM > g.M.XM && o.M.YM < g.M.YM-0.05 {
+			top = false
+		}
 	}
-	return first || last
+	return first || last || top
+}
+
+// round reports whether every declared profile's goods are round in a
+// side view (reels or coils, upright or seen end-on).
+func (m *matcher) round() bool {
+	for _, p := range m.ps {
+		if !slices.ContainsFunc(p.Shapes, func(s string) bool { return s == "coils" || s == "upright" }) {
+			return false
+		}
+	}
+	return len(m.ps) > 0
 }
 
 // raise adds a finding about region i with its evidence e and remembers
@@ -551,14 +572,31 @@ func (m *matcher) materials() {
 		if dist < 2 {
 			continue
 		}
-		sev := inspection.Warning
-		if dist >= 3 {
-			sev = inspection.Critical
+		// The evidence: how far the region's material index lies outside
+		// the declared class's span, in units of what the calibration
+		// allows at that attenuation (thin goods, and the default curves,
+		// allow much), and how much of the goods there are.
+		span := materialIndexRange(want)
+		e := strength{kg: g.Kg, sigma: materialSigma(g, want)}
+		sev := m.severity(e)
+		if dist < 3 && sev == inspection.Critical {
+			sev = inspection.Warning // organic for inorganic: the classes neighbour
 		}
-		m.add(inspection.MaterialMismatch, sev, &g.M, g.MaterialIndex, [2]float64{materialIndexRange(want)[0], materialIndexRange(want)[1]},
-			"region R%d %s looks %s in dual energy (material index %.2f), but the declared %s are %s",
-			g.Label, where(g.M), g.Material, g.MaterialIndex, m.names(), want)
+		m.raise(i, e, sev, inspection.MaterialMismatch, &g.M, g.MaterialIndex, span,
+			"region R%d %s looks %s in dual energy (material index %.2f ± %.2f), but the declared %s are %s: %.0f kg, %.1f times what the calibration allows there",
+			g.Label, where(g.M), g.Material, g.MaterialIndex, g.MaterialSD, m.names(), want, e.kg, e.sigma)
 	}
+}
+
+// materialSigma is how far region g's material index lies outside the
+// span of class, in its own standard deviations: 0 inside it or when the
+// region has no material.
+func materialSigma(g *vision.Region, class string) float64 {
+	if g.Material == "" || class == "" || g.MaterialSD <= 0 {
+		return 0
+	}
+	span := materialIndexRange(class)
+	return math.Max(0, math.Max(span[0]-g.MaterialIndex, g.MaterialIndex-span[1])) / g.MaterialSD
 }
 
 // materialIndexRange is the rough material index span of a class (0 steel,

@@ -52,6 +52,13 @@ func reels(extra ...vision.Region) []vision.Region {
 	return append(rs, extra...)
 }
 
+// top makes region r a band h metres high at the top of the load (the
+// load's other regions start at 0.5 m down).
+func top(r vision.Region, h float64) vision.Region { r.M.YM, r.M.HM = 0.5, h; return r }
+
+// under lowers region r by a metre, under the top of the load.
+func under(r vision.Region) vision.Region { r.M.YM++; return r }
+
 func opaque(r vision.Region) vision.Region { r.LowerBound, r.Opaque = true, 0.8; return r }
 
 func coils(r vision.Region) vision.Region {
@@ -59,10 +66,18 @@ func coils(r vision.Region) vision.Region {
 	return r
 }
 
+// material gives region r a dual-energy class and index known to within
+// 0.1 (thick goods, curves measured on site); its mass is its density over
+// the ISO inner width.
 func material(r vision.Region, m string, idx float64) vision.Region {
-	r.Material, r.MaterialIndex = m, idx
+	r.Material, r.MaterialIndex, r.MaterialSD = m, idx, 0.1
+	r.Kg = r.P50 * r.AreaM2 * 2.352
 	return r
 }
+
+// thin makes region r's material index uncertain (thin goods, default
+// curves).
+func thin(r vision.Region, sd float64) vision.Region { r.MaterialSD = sd; return r }
 
 func declared(hs ...string) *declaration.Declaration {
 	d := &declaration.Declaration{DeclarationID: "D1", ContainerID: "MSKU1234565", ContainerType: "22G1", Items: []declaration.Item{}}
@@ -115,7 +130,13 @@ func TestProfileFindings(t *testing.T) {
 		{"tiles read as coils where the beam did not get through", declared("690721"), []vision.Region{opaque(coils(reg(1, 3, 900)))}, nil,
 			map[string]inspection.Severity{inspection.ShapeMismatch: inspection.Info}},
 		{"organic under wire", declared("721710"), []vision.Region{material(reg(1, 2, 300), "organic", 1.0)}, nil,
-			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Critical}},
+			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
+		{"thin bottles a little off the default curves", declared("392330"), []vision.Region{thin(material(reg(1, 10, 52), "inorganic", 0.62), 0.6)}, nil,
+			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Info}},
+		{"a metal block in bottles", declared("392330"), []vision.Region{material(reg(1, 10, 52), "organic", 1), material(reg(2, 0.5, 900), "metal", 0.05)}, nil,
+			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Critical, inspection.DensityMismatch: inspection.Critical}},
+		{"inorganic goods in a t-shirt load: neighbouring classes", declared("610910"), []vision.Region{material(reg(1, 4, 250), "inorganic", 0.4)}, nil,
+			map[string]inspection.Severity{inspection.MaterialMismatch: inspection.Warning}},
 		{"mixed ventilators", declared("901920"), []vision.Region{material(reg(1, 2, 240), "inorganic", 0.5)}, nil, nil},
 		{"masks under wire", declared("721710"), []vision.Region{reg(1, 2, 120), opaque(coils(reg(2, 3, 900)))}, []vision.Layer{layer},
 			map[string]inspection.Severity{inspection.LayeredConcealment: inspection.Critical, inspection.DensityMismatch: inspection.Critical,
@@ -130,8 +151,14 @@ func TestProfileFindings(t *testing.T) {
 				inspection.ControlledUndocumented: inspection.Critical}},
 		{"the rounded side of the first reel at the load's end", declared("480256"), reels(at(reg(4, 0.4, 222), 0.16, 0.24)), nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Info}},
-		{"the same light strip between reels", declared("480256"), reels(at(reg(4, 0.4, 222), 5.8, 0.24)), nil,
+		{"the gap between two reels", declared("480256"), reels(at(reg(4, 0.7, 295), 5.8, 0.48)), nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Info}},
+		{"a block of light goods between reels", declared("480256"), reels(at(reg(4, 2.4, 222), 5.8, 1.1)), nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
+		{"a short top layer of bags", declared("392321"), []vision.Region{at(reg(1, 8.3, 277), 0.1, 5.2), top(at(reg(2, 0.4, 135), 4.2, 1.1), 0.4)}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Info}},
+		{"a light band inside bags", declared("392321"), []vision.Region{at(reg(1, 8.3, 277), 0.1, 5.2), under(top(at(reg(2, 0.4, 135), 4.2, 1.1), 0.4))}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Warning, inspection.ControlledUndocumented: inspection.Warning}},
 		{"light goods filling the door end of a reel load", declared("480256"), reels(at(reg(4, 2.4, 222), 11.6, 1.1)), nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
 		{"unknown goods, no image checks", declared("010121"), []vision.Region{reg(1, 6, 5000)}, nil, nil},

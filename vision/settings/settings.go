@@ -31,6 +31,12 @@ type Detector struct {
 	LayerMinLengthM          float64      `yaml:"layer_min_length_m"`
 	LayerDensityRatio        float64      `yaml:"layer_density_ratio"`
 	MaterialMinAttenuation   float64      `yaml:"material_min_attenuation"`
+	// MaterialRatioSD is one standard deviation of a region's A_low/A_high
+	// ratio, relative, [with dual-energy curves measured on the site,
+	// with the default curves]: how far the curves may sit from this
+	// scanner's, which is what a material index's evidence is weighed
+	// against.
+	MaterialRatioSD [2]float64 `yaml:"material_ratio_sd"`
 	ProfileMarginPct         float64      `yaml:"profile_margin_pct"`
 	MismatchMinAreaM2        float64      `yaml:"mismatch_min_area_m2"`
 	AnnotateMaxWidth         int          `yaml:"annotate_max_width"`
@@ -159,6 +165,9 @@ func (d *Detector) Check() []Problem {
 	}
 	if d.LayerMinHeightM <= 0 || d.LayerMinLengthM <= 0 || d.PackagingMaxHeightM < 0 || d.PackagingMaxHeightM >= d.LayerMinHeightM {
 		bad("layer_min_height_m", "need 0 <= packaging_max_height_m (%v) < layer_min_height_m (%v) and layer_min_length_m (%v) > 0", d.PackagingMaxHeightM, d.LayerMinHeightM, d.LayerMinLengthM)
+	}
+	if d.MaterialRatioSD[0] <= 0 || d.MaterialRatioSD[1] < d.MaterialRatioSD[0] || d.MaterialRatioSD[1] > 0.2 {
+		bad("material_ratio_sd", "%v: give [site-calibrated, default curves] relative standard deviations of the dual-energy ratio, 0 < site <= default <= 0.2, e.g. [0.005, 0.015]", d.MaterialRatioSD)
 	}
 	if d.ProfileMarginPct < 0 || d.ProfileMarginPct > 100 {
 		bad("profile_margin_pct", "%v: a percentage, 0..100", d.ProfileMarginPct)
