@@ -36,10 +36,10 @@ type Detector struct {
 	// with the default curves]: how far the curves may sit from this
 	// scanner's, which is what a material index's evidence is weighed
 	// against.
-	MaterialRatioSD [2]float64 `yaml:"material_ratio_sd"`
-	ProfileMarginPct         float64      `yaml:"profile_margin_pct"`
-	MismatchMinAreaM2        float64      `yaml:"mismatch_min_area_m2"`
-	AnnotateMaxWidth         int          `yaml:"annotate_max_width"`
+	MaterialRatioSD   [2]float64 `yaml:"material_ratio_sd"`
+	ProfileMarginPct  float64    `yaml:"profile_margin_pct"`
+	MismatchMinAreaM2 float64    `yaml:"mismatch_min_area_m2"`
+	AnnotateMaxWidth  int        `yaml:"annotate_max_width"`
 }
 
 // StepWedge is a step-wedge calibration for one beam end-point energy:
