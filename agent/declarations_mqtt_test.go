@@ -8,7 +8,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gatescan/gatescan/agent/publish"
+	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/internal/testbroker"
+	"github.com/gatescan/gatescan/internal/testkit"
 )
 
 // TestDeclarationsOverMQTTAcrossBrokerRestart sends declarations on the
@@ -89,72 +91,87 @@ func versioned(id, container, issued string, rev int, desc string) string {
 		id, container, desc, extra)
 }
 
+// persistentBroker is a broker that keeps sessions across its restarts,
+// and a join config for an agent on it that notices a restart within a
+// second or so.
+func persistentBroker(t *testing.T) (*testbroker.Broker, *config.Config) {
+	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
+	cfg := joinConfig(t, time.Second)
+	cfg.MQTT.Broker = b.URL()
+	cfg.MQTT.Keepalive = time.Second
+	cfg.MQTT.ReconnectMin, cfg.MQTT.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
+	return b, cfg
+}
+
+// customs connects the customs system's client, named clientID, to b and
+// returns how it publishes a declaration for site, retained or not.
+func customs(t *testing.T, b *testbroker.Broker, site, clientID string) func(retained bool, payload string) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(clientID))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("customs client: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return func(retained bool, payload string) {
+		t.Helper()
+		if tok := c.Publish(publish.Declarations(site), 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+}
+
+// eventually polls cond for up to 20 s, long enough for a broker restart.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, what, cond)
+}
+
+// description is the description of the first item of the declaration
+// a holds for container, "" if none.
+func description(a *Agent, container string) string {
+	d, err := a.joiner().declaration(container)
+	if err != nil || d == nil {
+		return ""
+	}
+	return d.Items[0].Description
+}
+
 // TestDeclarationVersionsOverMQTT: the newer version of a container's
 // declaration wins whatever the order versions arrive in (by issued_at,
 // or the revision of the same declaration); a retained copy the broker
 // replays on reconnecting never replaces a newer live one; a retained
 // declaration waiting on the broker when the agent starts is stored.
 func TestDeclarationVersionsOverMQTT(t *testing.T) {
-	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
-	cfg := joinConfig(t, time.Second)
-	cfg.MQTT.Broker = b.URL()
-	cfg.MQTT.Keepalive = time.Second
-	cfg.MQTT.ReconnectMin, cfg.MQTT.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
-	customs := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs"))
-	if tok := customs.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("customs client: %v", tok.Error())
-	}
-	defer customs.Disconnect(100)
-	send := func(retained bool, payload string) {
-		t.Helper()
-		if tok := customs.Publish(publish.Declarations(cfg.Site), 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
-	}
+	b, cfg := persistentBroker(t)
+	send := customs(t, b, cfg.Site, "customs")
 	// Retained on the broker before the agent exists: it comes with the
 	// first subscription, right after the first CONNACK.
 	send(true, versioned("R-1", "CSQU3054383", "", 0, "retained first version"))
 	a := runAgent(t, cfg)
-	desc := func(container string) string {
-		d, err := a.joiner().declaration(container)
-		if err != nil || d == nil {
-			return ""
-		}
-		return d.Items[0].Description
-	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 20s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitFor("retained declaration stored at start", func() bool { return desc("CSQU3054383") == "retained first version" })
+	desc := func(container string) string { return description(a, container) }
+	eventually(t, "retained declaration stored at start", func() bool { return desc("CSQU3054383") == "retained first version" })
 
 	// A live amendment without ordering fields: the later arrival wins.
 	send(false, versioned("R-1", "CSQU3054383", "", 0, "live amendment"))
-	waitFor("live amendment stored", func() bool { return desc("CSQU3054383") == "live amendment" })
+	eventually(t, "live amendment stored", func() bool { return desc("CSQU3054383") == "live amendment" })
 
 	// Versions that carry their order, sent newest first.
 	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T10:05:00Z", 2, "revision 2"))
-	waitFor("revision 2 stored", func() bool { return desc("MSKU9070323") == "revision 2" })
+	eventually(t, "revision 2 stored", func() bool { return desc("MSKU9070323") == "revision 2" })
 	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T10:00:00Z", 1, "revision 1, late"))
 	send(false, versioned("V-1", "MSKU9070323", "", 1, "revision 1 without a time"))
 	send(false, versioned("X-9", "MSKU9070323", "2026-12-05T09:00:00Z", 0, "another declaration, older"))
 
 	stale := func() float64 { return counterValue(t, a, "gatescan_declarations_total", "outcome", "stale") }
-	waitFor("the three older versions ignored", func() bool { return stale() >= 3 })
+	eventually(t, "the three older versions ignored", func() bool { return stale() >= 3 })
 	// The broker restarts; on reconnecting the agent subscribes again and
 	// gets the retained first version once more.
 	b.Shutdown()
-	waitFor("agent notices", func() bool { return !a.pub.State().Connected })
+	eventually(t, "agent notices", func() bool { return !a.pub.State().Connected })
 	b.Restart()
-	waitFor("agent reconnected", func() bool { return a.pub.State().Connected })
+	eventually(t, "agent reconnected", func() bool { return a.pub.State().Connected })
 	// At least: a copy whose PUBACK the shutdown cut off comes again too.
-	waitFor("the replayed retained copy ignored", func() bool { return stale() >= 4 })
+	eventually(t, "the replayed retained copy ignored", func() bool { return stale() >= 4 })
 	if d := desc("CSQU3054383"); d != "live amendment" {
 		t.Errorf("CSQU3054383 holds %q after the retained copy came back: want the live amendment", d)
 	}
@@ -163,7 +180,7 @@ func TestDeclarationVersionsOverMQTT(t *testing.T) {
 	}
 	// A newer one still replaces it.
 	send(false, versioned("V-1", "MSKU9070323", "2026-12-06T11:00:00Z", 3, "revision 3"))
-	waitFor("revision 3 stored", func() bool { return desc("MSKU9070323") == "revision 3" })
+	eventually(t, "revision 3 stored", func() bool { return desc("MSKU9070323") == "revision 3" })
 }
 
 // TestDeclarationStoreFailureNotAcked: a declaration from MQTT that the
@@ -171,41 +188,12 @@ func TestDeclarationVersionsOverMQTT(t *testing.T) {
 // store_failed and not acknowledged; the broker sends it again on the
 // next connection, and once there is room it is stored.
 func TestDeclarationStoreFailureNotAcked(t *testing.T) {
-	b := testbroker.StartOpts(t, testbroker.Options{Persist: true})
-	cfg := joinConfig(t, time.Second)
-	cfg.MQTT.Broker = b.URL()
-	cfg.MQTT.Keepalive = time.Second
-	cfg.MQTT.ReconnectMin, cfg.MQTT.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
+	b, cfg := persistentBroker(t)
 	a := runAgent(t, cfg)
-	customs := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("customs-sf"))
-	if tok := customs.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("customs client: %v", tok.Error())
-	}
-	defer customs.Disconnect(100)
-	send := func(payload string) {
-		t.Helper()
-		if tok := customs.Publish(publish.Declarations(cfg.Site), 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
-	}
-	desc := func(container string) string {
-		d, err := a.joiner().declaration(container)
-		if err != nil || d == nil {
-			return ""
-		}
-		return d.Items[0].Description
-	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 20s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitFor("subscribed", func() bool {
+	publishDecl := customs(t, b, cfg.Site, "customs-sf")
+	send := func(payload string) { t.Helper(); publishDecl(false, payload) }
+	desc := func(container string) string { return description(a, container) }
+	eventually(t, "subscribed", func() bool {
 		send(versioned("S-0", "CSQU3054383", "", 0, "probe"))
 		time.Sleep(100 * time.Millisecond)
 		return desc("CSQU3054383") == "probe"
@@ -216,7 +204,7 @@ func TestDeclarationStoreFailureNotAcked(t *testing.T) {
 	}
 	a.store.SetReserve(4 * (free + 1<<40)) // the disk "full": every write refused
 	send(versioned("S-1", "MSKU9070323", "", 0, "arrived while the disk was full"))
-	waitFor("store failure counted", func() bool {
+	eventually(t, "store failure counted", func() bool {
 		return counterValue(t, a, "gatescan_declarations_total", "outcome", "store_failed") >= 1
 	})
 	if desc("MSKU9070323") != "" {
@@ -224,9 +212,9 @@ func TestDeclarationStoreFailureNotAcked(t *testing.T) {
 	}
 	a.store.SetReserve(0) // room again; the broker still holds it unacknowledged
 	b.Shutdown()
-	waitFor("agent notices", func() bool { return !a.pub.State().Connected })
+	eventually(t, "agent notices", func() bool { return !a.pub.State().Connected })
 	b.Restart()
-	waitFor("the unacknowledged declaration sent again and stored", func() bool {
+	eventually(t, "the unacknowledged declaration sent again and stored", func() bool {
 		return desc("MSKU9070323") == "arrived while the disk was full"
 	})
 }

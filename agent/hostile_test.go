@@ -82,14 +82,7 @@ func TestHostileConditions(t *testing.T) {
 				t.Fatal("other declaration not stored")
 			}
 		}
-		start := time.Now()
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(g.shutdown + 10*time.Second):
-			t.Fatalf("not stopped %v after SIGTERM", time.Since(start))
-		}
-		t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		t.Logf("stopped %v after SIGTERM", g.stop(d).Round(time.Millisecond))
 		if code := d.cmd.ProcessState.ExitCode(); code != 0 {
 			t.Errorf("exit code %d", code)
 		}
@@ -167,14 +160,7 @@ func TestHostileConditions(t *testing.T) {
 		d := g.start("GATESCAN_FAULT_SCAN=hang", "GATESCAN_FAULT=hang")
 		agenttest.TinyScan(t, g.inbox, "hang", "hang-1", "L1", time.Now())
 		time.Sleep(time.Second) // taken up, and hung
-		start := time.Now()
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(g.shutdown + 10*time.Second):
-			t.Fatalf("not stopped %v after SIGTERM", time.Since(start))
-		}
-		took := time.Since(start)
+		took := g.stop(d)
 		t.Logf("stopped %v after SIGTERM with a scan hung (shutdown_timeout %v)", took.Round(time.Millisecond), g.shutdown)
 		if took > g.shutdown+7*time.Second {
 			t.Errorf("stopping took %v: over shutdown_timeout + 7s", took)
@@ -286,6 +272,20 @@ func (g *gate) start(env ...string) *daemon {
 	}
 	g.t.Fatal("daemon not serving within 20s")
 	return d
+}
+
+// stop sends the daemon SIGTERM, as systemd stops it, and returns how
+// long it took to exit; over shutdown_timeout and 10 s fails the test.
+func (g *gate) stop(d *daemon) time.Duration {
+	g.t.Helper()
+	start := time.Now()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(g.shutdown + 10*time.Second):
+		g.t.Fatalf("not stopped %v after SIGTERM", time.Since(start))
+	}
+	return time.Since(start)
 }
 
 // until is closed once cond holds, or never (d later).

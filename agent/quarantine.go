@@ -6,15 +6,8 @@ import (
 
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/buffer"
-	"github.com/gatescan/gatescan/config"
 	"github.com/gatescan/gatescan/drivers/scanin"
 )
-
-// QuarantineDir returns the directory the files of scans that could not be
-// inspected go to: scanner.quarantine_dir, or "quarantine" in the inbox.
-func QuarantineDir(cfg *config.Config) string {
-	return inboxDir(cfg, cfg.Scanner.QuarantineDir, "quarantine")
-}
 
 // quarantine ends a scan tried scanner.max_attempts times without its
 // inspection ending: its result, one per container, is an alert with an

@@ -18,6 +18,12 @@ func ProcessedDir(cfg *config.Config) string {
 	return inboxDir(cfg, cfg.Scanner.ProcessedDir, "processed")
 }
 
+// QuarantineDir returns the directory the files of scans that could not be
+// inspected go to: scanner.quarantine_dir, or "quarantine" in the inbox.
+func QuarantineDir(cfg *config.Config) string {
+	return inboxDir(cfg, cfg.Scanner.QuarantineDir, "quarantine")
+}
+
 // inboxDir is dir when set, else the directory name in the scan inbox.
 func inboxDir(cfg *config.Config, dir, name string) string {
 	if dir != "" {

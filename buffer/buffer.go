@@ -619,18 +619,11 @@ func (s *Store) Stats() (Stats, error) {
 	st.LastSeq = s.seq
 	s.mu.Unlock()
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			seq, at, ok := parseOutboxKey(item.Key())
-			if !ok {
-				continue
-			}
+		eachOutboxKey(txn, func(seq uint64, at time.Time, item *badger.Item) {
 			if seq <= st.AckedSeq {
 				st.Kept++
 				st.KeptBytes += item.ValueSize()
-				continue
+				return
 			}
 			if st.Pending == 0 {
 				st.Oldest = at.UTC()
@@ -641,7 +634,7 @@ func (s *Store) Stats() (Stats, error) {
 			if item.UserMeta()&metaAlert != 0 {
 				st.PendingAlerts++
 			}
-		}
+		})
 		return nil
 	})
 	d, err2 := DiskUsage(s.dir)
@@ -743,6 +736,20 @@ func outboxKey(seq uint64, at time.Time) []byte {
 // outboxSeek is where the entry of seq, if any, starts.
 func outboxSeek(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, pOutbox...), seq)
+}
+
+// eachOutboxKey calls fn with each outbox entry in sequence order, its
+// sequence and time read from its key: what fn reads of item (its size,
+// its metadata) needs no value read. A malformed key is passed over.
+func eachOutboxKey(txn *badger.Txn, fn func(seq uint64, at time.Time, item *badger.Item)) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		if seq, at, ok := parseOutboxKey(item.Key()); ok {
+			fn(seq, at, item)
+		}
+	}
 }
 
 func parseOutboxKey(k []byte) (seq uint64, at time.Time, ok bool) {

@@ -337,17 +337,10 @@ func (s *Store) EnforceBudget(budget int64) (BudgetReport, error) {
 	var classes [nClasses][]cand
 	acked := s.acked.Load()
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pOutbox})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			seq, _, ok := parseOutboxKey(item.Key())
-			if !ok {
-				continue
-			}
+		eachOutboxKey(txn, func(seq uint64, _ time.Time, item *badger.Item) {
 			c := classOf(seq, acked, item.UserMeta())
 			classes[c] = append(classes[c], cand{item.KeyCopy(nil), seq, item.EstimatedSize()})
-		}
+		})
 		return nil
 	})
 	if err != nil {

@@ -85,26 +85,24 @@ func TestRunUnderSystemd(t *testing.T) {
 		t.Fatalf("default review_risk not shown:\n%s", thresholds())
 	}
 
-	write("rules: {grace: 1s, review_risk: 0.4}")
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	if n := next(); !strings.HasPrefix(n, "RELOADING=1") {
-		t.Fatalf("got %q, want RELOADING=1", n)
+	// reload writes the config with rules and sends SIGHUP: systemd hears
+	// RELOADING=1, then READY=1 with config #2 in force.
+	reload := func(rules string) {
+		t.Helper()
+		write(rules)
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		if n := next(); !strings.HasPrefix(n, "RELOADING=1") {
+			t.Fatalf("got %q, want RELOADING=1", n)
+		}
+		if n := next(); !strings.HasPrefix(n, "READY=1") || !strings.Contains(n, "config #2") {
+			t.Fatalf("got %q, want READY=1 with config #2", n)
+		}
 	}
-	if n := next(); !strings.HasPrefix(n, "READY=1") || !strings.Contains(n, "config #2") {
-		t.Fatalf("got %q, want READY=1 with config #2", n)
-	}
+	reload("rules: {grace: 1s, review_risk: 0.4}")
 	if !strings.Contains(thresholds(), "<th>rules.review_risk</th><td>0.4</td>") {
 		t.Error("the reloaded review_risk is not in force")
 	}
-
-	write("rules: {grace: 1s, review_risk: 0.9, alert_risk: 0.5}")
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	if n := next(); !strings.HasPrefix(n, "RELOADING=1") {
-		t.Fatalf("got %q, want RELOADING=1", n)
-	}
-	if n := next(); !strings.HasPrefix(n, "READY=1") || !strings.Contains(n, "config #2") {
-		t.Fatalf("got %q, want READY=1, still config #2", n)
-	}
+	reload("rules: {grace: 1s, review_risk: 0.9, alert_risk: 0.5}") // rejected
 	if !strings.Contains(thresholds(), "<th>rules.review_risk</th><td>0.4</td>") {
 		t.Error("a rejected config replaced the one in force")
 	}

@@ -1,14 +1,14 @@
 package declaration
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/gatescan/gatescan/internal/jsondoc"
 )
 
 // Declaration is one container's customs declaration.
@@ -79,18 +79,10 @@ func Parse(data []byte) (*Declaration, error) {
 	if len(data) > MaxBytes {
 		return nil, fmt.Errorf("declaration is %d bytes; at most %d", len(data), MaxBytes)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("declaration is not a JSON object: %w", err)
-	}
-	for _, k := range []string{"declaration_id", "container_id", "container_type", "container_tare_kg", "declared_gross_kg", "items"} {
-		if _, ok := raw[k]; !ok {
-			return nil, fmt.Errorf("declaration has no %q: it is required (interfaces.md §2)", k)
-		}
-	}
 	var d Declaration
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&d); err != nil {
-		return nil, fmt.Errorf("declaration field has the wrong type: %w", err)
+	if err := jsondoc.Decode(data, &d, "declaration", "§2",
+		"declaration_id", "container_id", "container_type", "container_tare_kg", "declared_gross_kg", "items"); err != nil {
+		return nil, err
 	}
 	if d.Items == nil {
 		return nil, errors.New(`declaration "items" must be an array (empty for an empty container), not null`)

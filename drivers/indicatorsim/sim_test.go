@@ -12,55 +12,22 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/scale/scaletest"
 	"github.com/gatescan/gatescan/drivers/scale/weighing"
 	"github.com/gatescan/gatescan/drivers/serialline"
 )
 
-// simProto is a tiny protocol for these tests: "W<kg>[M]\r\n", M for
-// motion. It always exists, whatever protocols drivers/scale has.
-type simProto struct{}
+// simProto is the tests' own protocol, which exists whatever protocols
+// drivers/scale has.
+var simProto = scaletest.Line("simtest")
 
-func (simProto) Name() string { return "simtest" }
-
-func (simProto) Split(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, bytes.TrimRight(data[:i], "\r"), nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-func (simProto) Parse(frame []byte) (scale.Reading, error) {
-	s, ok := strings.CutPrefix(string(frame), "W")
-	if !ok {
-		return scale.Reading{}, errors.New("no W")
-	}
-	s, motion := strings.CutSuffix(s, "M")
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return scale.Reading{}, err
-	}
-	return scale.Reading{Gross: &v, Stable: !motion, HasMotion: true, Unit: "kg"}, nil
-}
-
-func (simProto) Encode(r scale.Reading) []byte {
-	m := ""
-	if !r.Stable {
-		m = "M"
-	}
-	return fmt.Appendf(nil, "W%.0f%s\r\n", *r.Gross, m)
-}
-
-func init() { scale.Register(simProto{}) }
+func init() { scale.Register(simProto) }
 
 // encoders returns the test protocol and every registered protocol that
 // the simulator can speak.
@@ -235,7 +202,7 @@ func TestPlay(t *testing.T) {
 	g := startGate(t, sim.Path(), "simtest", weighing.Config{StableFor: 500 * time.Millisecond})
 
 	trucks := []Truck{{GrossKg: 18000, Settle: 1200 * time.Millisecond}, {GrossKg: 41260, Settle: 1200 * time.Millisecond}}
-	if err := sim.Play(context.Background(), simProto{}, trucks, 50*time.Millisecond); err != nil {
+	if err := sim.Play(context.Background(), simProto, trucks, 50*time.Millisecond); err != nil {
 		t.Fatalf("Play: %v", err)
 	}
 	from := 0
@@ -257,10 +224,10 @@ func TestSetAndStop(t *testing.T) {
 	sim := newSim(t)
 	sim.Noise = 0
 	sim.Set(5000, true)
-	if err := sim.Start(simProto{}, 20*time.Millisecond); err != nil {
+	if err := sim.Start(simProto, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if err := sim.Start(simProto{}, 20*time.Millisecond); err == nil {
+	if err := sim.Start(simProto, 20*time.Millisecond); err == nil {
 		t.Error("a second Start succeeded")
 	}
 	f, err := serialline.OpenSerial(serialline.Config{Port: sim.Path(), ReadTimeout: 50 * time.Millisecond})
@@ -287,7 +254,7 @@ func TestSetAndStop(t *testing.T) {
 	if _, err := os.Stat(sim.Path()); err == nil {
 		t.Errorf("%s still exists after Close", sim.Path())
 	}
-	if err := sim.Start(simProto{}, 0); err == nil {
+	if err := sim.Start(simProto, 0); err == nil {
 		t.Error("Start after Close succeeded")
 	}
 }
@@ -342,7 +309,7 @@ func TestNoReaderDoesNotBlock(t *testing.T) {
 	// Nobody opens the pty: the buffer fills and frames are dropped,
 	// without blocking Stop or Close.
 	sim := newSim(t)
-	if err := sim.Start(simProto{}, time.Millisecond); err != nil {
+	if err := sim.Start(simProto, time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	sim.Set(40000, false)
@@ -368,14 +335,14 @@ func TestErrors(t *testing.T) {
 	if err := sim.Weigh(ctx, Truck{GrossKg: -5}); err == nil || !strings.Contains(err.Error(), "-5") {
 		t.Errorf("Weigh of a negative truck = %v", err)
 	}
-	if err := sim.Play(ctx, simProto{}, []Truck{{GrossKg: 0}}, 0); err == nil || !strings.Contains(err.Error(), "truck 1") {
+	if err := sim.Play(ctx, simProto, []Truck{{GrossKg: 0}}, 0); err == nil || !strings.Contains(err.Error(), "truck 1") {
 		t.Errorf("Play with a weightless truck = %v", err)
 	}
 	if err := sim.Start(nil, 0); err == nil {
 		t.Error("Start(nil) succeeded")
 	}
 	// Cancelling Weigh returns promptly with the context's error.
-	if err := sim.Start(simProto{}, 0); err != nil {
+	if err := sim.Start(simProto, 0); err != nil {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)

@@ -1,14 +1,14 @@
 package scanin
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gatescan/gatescan/internal/jsondoc"
 )
 
 // Sidecar is the scan's JSON description (interfaces.md §1). Encoded
@@ -49,19 +49,9 @@ func ParseSidecar(data []byte) (*Sidecar, error) {
 	if len(data) > MaxSidecarBytes {
 		return nil, fmt.Errorf("sidecar is %d bytes, more than the %d a sidecar can be", len(data), MaxSidecarBytes)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("sidecar is not a JSON object: %w", err)
-	}
-	for _, k := range []string{"scan_id", "lane", "scanned_at", "images", "pixel_mm", "air"} {
-		if _, ok := raw[k]; !ok {
-			return nil, fmt.Errorf("sidecar has no %q: it is required (interfaces.md §1)", k)
-		}
-	}
 	var s Sidecar
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("sidecar field has the wrong type: %w", err)
+	if err := jsondoc.Decode(data, &s, "sidecar", "§1", "scan_id", "lane", "scanned_at", "images", "pixel_mm", "air"); err != nil {
+		return nil, err
 	}
 	return &s, s.Check()
 }

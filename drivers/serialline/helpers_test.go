@@ -1,59 +1,21 @@
 package serialline
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/drivers/scale/scaletest"
 )
 
-// testProto is a tiny line protocol for these tests: "W<kg>[M]\r\n", M for
-// motion.
-type testProto struct{ name string }
-
-func (p testProto) Name() string { return p.name }
-
-func (testProto) Split(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, bytes.TrimRight(data[:i], "\r"), nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-func (testProto) Parse(frame []byte) (scale.Reading, error) {
-	s := string(frame)
-	if !strings.HasPrefix(s, "W") {
-		return scale.Reading{}, errors.New("frame does not start with W")
-	}
-	s = s[1:]
-	motion := strings.HasSuffix(s, "M")
-	s = strings.TrimSuffix(s, "M")
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return scale.Reading{}, fmt.Errorf("weight %q: %w", s, err)
-	}
-	return scale.Reading{Gross: &v, Stable: !motion, HasMotion: true, Unit: "kg"}, nil
-}
-
-// pollProto is testProto answering "P\r\n" requests.
-type pollProto struct{ testProto }
-
-func (pollProto) Request() []byte { return []byte("P\r\n") }
-
 func init() {
-	scale.Register(testProto{name: "linetest"})
-	scale.Register(pollProto{testProto{name: "linetest-poll"}})
+	scale.Register(scaletest.Line("linetest"))
+	scale.Register(scaletest.Polled{Line: "linetest-poll"})
 }
 
 func frame(kg int) []byte { return []byte(fmt.Sprintf("W%d\r\n", kg)) }

@@ -1,6 +1,7 @@
 package xraysim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"image"
@@ -230,36 +231,26 @@ func InnerDims(typ string) (l, w, h float64, err error) {
 }
 
 func (t Truck) withDefaults() Truck {
-	def := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&t.CabLengthM, 2.3)
-	def(&t.CabHeightM, 3.6)
-	def(&t.TractorLengthM, 6.4)
-	def(&t.GapM, 0.8)
-	def(&t.DeckHeightM, 1.30)
-	def(&t.WheelRadiusM, 0.52)
-	def(&t.TrailerTailM, 0.25)
-	def(&t.Between20sM, 0.076)
+	t.CabLengthM = cmp.Or(t.CabLengthM, 2.3)
+	t.CabHeightM = cmp.Or(t.CabHeightM, 3.6)
+	t.TractorLengthM = cmp.Or(t.TractorLengthM, 6.4)
+	t.GapM = cmp.Or(t.GapM, 0.8)
+	t.DeckHeightM = cmp.Or(t.DeckHeightM, 1.30)
+	t.WheelRadiusM = cmp.Or(t.WheelRadiusM, 0.52)
+	t.TrailerTailM = cmp.Or(t.TrailerTailM, 0.25)
+	t.Between20sM = cmp.Or(t.Between20sM, 0.076)
 	return t
 }
 
 func (s Shell) withDefaults() Shell {
-	def := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&s.SideWallGCm2, 1.6)
-	def(&s.CorrugationPitchM, 0.278)
-	def(&s.RoofGCm2, 150)
-	def(&s.RoofBandM, 0.043)
-	def(&s.FloorBoardDensity, 700)
-	def(&s.CrossMemberPitchM, 0.30)
-	def(&s.FloorGCm2, 80)
-	def(&s.EndWallGCm2, 50)
+	s.SideWallGCm2 = cmp.Or(s.SideWallGCm2, 1.6)
+	s.CorrugationPitchM = cmp.Or(s.CorrugationPitchM, 0.278)
+	s.RoofGCm2 = cmp.Or(s.RoofGCm2, 150)
+	s.RoofBandM = cmp.Or(s.RoofBandM, 0.043)
+	s.FloorBoardDensity = cmp.Or(s.FloorBoardDensity, 700)
+	s.CrossMemberPitchM = cmp.Or(s.CrossMemberPitchM, 0.30)
+	s.FloorGCm2 = cmp.Or(s.FloorGCm2, 80)
+	s.EndWallGCm2 = cmp.Or(s.EndWallGCm2, 50)
 	return s
 }
 

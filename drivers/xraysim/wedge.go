@@ -1,6 +1,7 @@
 package xraysim
 
 import (
+	"cmp"
 	"image"
 	"math"
 	mrand "math/rand"
@@ -49,16 +50,11 @@ func DefaultWedge() Wedge {
 }
 
 func (w Wedge) withDefaults() Wedge {
-	def := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&w.BlockWidthM, 0.25)
-	def(&w.GapM, 0.15)
-	def(&w.BlockHeightM, 1.2)
-	def(&w.BaseM, 1.0)
-	def(&w.FixtureGCm2, 40)
+	w.BlockWidthM = cmp.Or(w.BlockWidthM, 0.25)
+	w.GapM = cmp.Or(w.GapM, 0.15)
+	w.BlockHeightM = cmp.Or(w.BlockHeightM, 1.2)
+	w.BaseM = cmp.Or(w.BaseM, 1.0)
+	w.FixtureGCm2 = cmp.Or(w.FixtureGCm2, 40)
 	return w
 }
 
