@@ -14,6 +14,9 @@ import (
 // kg returns a pointer to v, for expected weights.
 func kg(v float64) *float64 { return &v }
 
+// hasMotion is rd as a protocol with a motion flag decodes it.
+func hasMotion(rd Reading) Reading { rd.HasMotion = true; return rd }
+
 // want is the expected result of one call of Reader.Next: a reading, or,
 // when err is set, a *FrameError whose message contains err.
 type want struct {

@@ -13,17 +13,16 @@ func smaReply(status, rng, mode, motion byte, weight, unit string) string {
 }
 
 func TestSMADecode(t *testing.T) {
-	r := func(rd Reading) Reading { rd.HasMotion = true; return rd }
 	cases := []decodeCase{
-		{"gross stable", "\n 1G       24180kg \r", []want{ok(r(Reading{Gross: kg(24180), Stable: true, Unit: "kg", Raw: "\n 1G       24180kg \r"}))}},
-		{"manual example", smaReply(' ', '1', 'G', ' ', "5.025", "lb"), []want{ok(r(Reading{Gross: kg(5.025 * 0.45359237), Stable: true, Unit: "lb"}))}},
-		{"net in motion", "\n 1NM      24.18t  \r", []want{ok(r(Reading{Net: kg(24180), Unit: "t"}))}},
-		{"tare reply", "\n 1T        5000kg \r", []want{ok(r(Reading{Tare: kg(5000), Stable: true, Unit: "kg"}))}},
-		{"high resolution", "\n 1g     24180.5kg \r", []want{ok(r(Reading{Gross: kg(24180.5), Stable: true, Unit: "kg"}))}},
-		{"centre of zero", "\nZ1G           0kg \r", []want{ok(r(Reading{Gross: kg(0), Stable: true, Zero: true, Unit: "kg"}))}},
-		{"over capacity", "\nO1G      120000kg \r", []want{ok(r(Reading{Gross: kg(120000), Stable: true, Overload: true, Unit: "kg"}))}},
-		{"under capacity", "\nU1G        -150kg \r", []want{ok(r(Reading{Gross: kg(-150), Stable: true, Underload: true, Unit: "kg"}))}},
-		{"over capacity marks", smaReply('O', '1', 'G', ' ', "^^^^^^^^^^", "kg"), []want{ok(r(Reading{Stable: true, Overload: true}))}},
+		{"gross stable", "\n 1G       24180kg \r", []want{ok(hasMotion(Reading{Gross: kg(24180), Stable: true, Unit: "kg", Raw: "\n 1G       24180kg \r"}))}},
+		{"manual example", smaReply(' ', '1', 'G', ' ', "5.025", "lb"), []want{ok(hasMotion(Reading{Gross: kg(5.025 * 0.45359237), Stable: true, Unit: "lb"}))}},
+		{"net in motion", "\n 1NM      24.18t  \r", []want{ok(hasMotion(Reading{Net: kg(24180), Unit: "t"}))}},
+		{"tare reply", "\n 1T        5000kg \r", []want{ok(hasMotion(Reading{Tare: kg(5000), Stable: true, Unit: "kg"}))}},
+		{"high resolution", "\n 1g     24180.5kg \r", []want{ok(hasMotion(Reading{Gross: kg(24180.5), Stable: true, Unit: "kg"}))}},
+		{"centre of zero", "\nZ1G           0kg \r", []want{ok(hasMotion(Reading{Gross: kg(0), Stable: true, Zero: true, Unit: "kg"}))}},
+		{"over capacity", "\nO1G      120000kg \r", []want{ok(hasMotion(Reading{Gross: kg(120000), Stable: true, Overload: true, Unit: "kg"}))}},
+		{"under capacity", "\nU1G        -150kg \r", []want{ok(hasMotion(Reading{Gross: kg(-150), Stable: true, Underload: true, Unit: "kg"}))}},
+		{"over capacity marks", smaReply('O', '1', 'G', ' ', "^^^^^^^^^^", "kg"), []want{ok(hasMotion(Reading{Stable: true, Overload: true}))}},
 		{"zero error", smaReply('E', '1', 'G', ' ', "----------", "kg"), []want{badIs(ErrIndicator, "zero error (status E)")}},
 		{"tare error", smaReply('T', '1', 'N', ' ', "----------", "kg"), []want{badIs(ErrIndicator, "tare error (status T)")}},
 		{"no stability in time", smaReply(' ', '1', 'G', ' ', "----------", ""), []want{badIs(ErrIndicator, "dashes")}},
@@ -35,10 +34,10 @@ func TestSMADecode(t *testing.T) {
 		{"bad range", "\n 0G       24180kg \r", []want{bad(`range '0' is not a digit from 1 to 9`)}},
 		{"bad status", "\nQ1G       24180kg \r", []want{bad(`status 'Q'`)}},
 		{"bad unit", "\n 1G       24180pcs\r", []want{bad(`unit "pcs" is not a unit of weight`)}},
-		{"opened mid-reply", "180kg \r\n 1G       24180kg \r", []want{ok(r(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
-		{"truncated then good", "\n 1G     24\n 1G       24180kg \r", []want{bad("reply does not run from LF to CR"), ok(r(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
-		{"CR LF endings", "\n 1G       24180kg \r\n\n 1G       24180kg \r\n", []want{ok(r(Reading{Gross: kg(24180), Stable: true, Unit: "kg"})), ok(r(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
-		{"seven bits with even parity", parity("\n 1G       24180kg \r"), []want{ok(r(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
+		{"opened mid-reply", "180kg \r\n 1G       24180kg \r", []want{ok(hasMotion(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
+		{"truncated then good", "\n 1G     24\n 1G       24180kg \r", []want{bad("reply does not run from LF to CR"), ok(hasMotion(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
+		{"CR LF endings", "\n 1G       24180kg \r\n\n 1G       24180kg \r\n", []want{ok(hasMotion(Reading{Gross: kg(24180), Stable: true, Unit: "kg"})), ok(hasMotion(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
+		{"seven bits with even parity", parity("\n 1G       24180kg \r"), []want{ok(hasMotion(Reading{Gross: kg(24180), Stable: true, Unit: "kg"}))}},
 	}
 	runDecodeCases(t, protocol(t, "sma"), cases)
 }

@@ -3,21 +3,20 @@ package scale
 import "testing"
 
 func TestSTGSDecode(t *testing.T) {
-	r := func(rd Reading) Reading { rd.HasMotion = true; return rd }
 	const line = "ST,GS,+0012450kg\r\n"
-	gross := r(Reading{Gross: kg(12450), Stable: true, Unit: "kg"})
+	gross := hasMotion(Reading{Gross: kg(12450), Stable: true, Unit: "kg"})
 	cases := []decodeCase{
-		{"gross", line, []want{ok(r(Reading{Gross: kg(12450), Stable: true, Unit: "kg", Raw: "ST,GS,+0012450kg"}))}},
+		{"gross", line, []want{ok(hasMotion(Reading{Gross: kg(12450), Stable: true, Unit: "kg", Raw: "ST,GS,+0012450kg"}))}},
 		{"spaces", "ST,GS,+  12450 kg\r\n", []want{ok(gross)}},
-		{"unstable net", "US,NT,-0001.25t\r\n", []want{ok(r(Reading{Net: kg(-1250), Unit: "t"}))}},
-		{"tare", "ST,TR,+0005000kg\r\n", []want{ok(r(Reading{Tare: kg(5000), Stable: true, Unit: "kg"}))}},
-		{"pounds", "ST,GS,+0053300lb\r\n", []want{ok(r(Reading{Gross: kg(53300 * 0.45359237), Stable: true, Unit: "lb"}))}},
-		{"A&D without mode", "ST,+00012.45  g\r\n", []want{ok(r(Reading{Gross: kg(0.01245), Stable: true, Unit: "g"}))}},
-		{"unit after comma", "ST,GS,  12.450,t\r\n", []want{ok(r(Reading{Gross: kg(12450), Stable: true, Unit: "t"}))}},
+		{"unstable net", "US,NT,-0001.25t\r\n", []want{ok(hasMotion(Reading{Net: kg(-1250), Unit: "t"}))}},
+		{"tare", "ST,TR,+0005000kg\r\n", []want{ok(hasMotion(Reading{Tare: kg(5000), Stable: true, Unit: "kg"}))}},
+		{"pounds", "ST,GS,+0053300lb\r\n", []want{ok(hasMotion(Reading{Gross: kg(53300 * 0.45359237), Stable: true, Unit: "lb"}))}},
+		{"A&D without mode", "ST,+00012.45  g\r\n", []want{ok(hasMotion(Reading{Gross: kg(0.01245), Stable: true, Unit: "g"}))}},
+		{"unit after comma", "ST,GS,  12.450,t\r\n", []want{ok(hasMotion(Reading{Gross: kg(12450), Stable: true, Unit: "t"}))}},
 		{"upper-case unit", "ST,GS,+0012450KG\r\n", []want{ok(gross)}},
-		{"overload blank", "OL,GS,+           \r\n", []want{ok(r(Reading{Overload: true}))}},
-		{"underload blank", "OL,GS,-           \r\n", []want{ok(r(Reading{Underload: true}))}},
-		{"overload with weight", "OL,GS,+9999999kg\r\n", []want{ok(r(Reading{Gross: kg(9999999), Overload: true, Unit: "kg"}))}},
+		{"overload blank", "OL,GS,+           \r\n", []want{ok(hasMotion(Reading{Overload: true}))}},
+		{"underload blank", "OL,GS,-           \r\n", []want{ok(hasMotion(Reading{Underload: true}))}},
+		{"overload with weight", "OL,GS,+9999999kg\r\n", []want{ok(hasMotion(Reading{Gross: kg(9999999), Overload: true, Unit: "kg"}))}},
 		{"bad mode", "ST,XX,+0012450kg\r\n", []want{bad(`mode "XX" is not GS, NT or TR`)}},
 		{"no unit", "ST,GS,+0012450\r\n", []want{bad(`unit field "" is blank`)}},
 		{"bad unit", "ST,GS,+0012450pcs\r\n", []want{bad(`unit "pcs" is not a unit of weight`)}},
