@@ -132,21 +132,11 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	p.size(h, w)
 	lead := d.seen.leadCols
 	clear(p.colMean[:lead])
-	for r := range h {
-		for c := range lead {
-			p.colMean[c] += src.v(r*w + c)
-		}
-		// Row statistics (for the dead-row test) where they matter.
-		var s, s2 float32
-		if r >= u.Min.Y && r < u.Max.Y {
-			for i := r*w + u.Min.X; i < r*w+u.Max.X; i++ {
-				v := src.v(i)
-				s += v
-				s2 += v * v
-			}
-		}
-		p.rowSum[r], p.rowSum2[r] = float64(s), float64(s2)
-	}
+	// Row statistics (for the dead-row test) where they matter: the rows
+	// and columns of u.
+	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2)
+	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2)
+	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2)
 	for c := range p.colMean[:lead] {
 		p.colMean[c] /= float32(h)
 	}
@@ -199,44 +189,8 @@ func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 	// them (k of n, k = n/2, the median's rank) are at or below it: a
 	// count, not a selection.
 	limit := math.Max(0.02, 6*p.noise)
-	stuck := d.passBuf[:0]
-	// Each row's corrected samples are computed once, into the ring of
-	// the three rows the test looks at.
-	ns := (u.Dx() + 7) / 8
-	ring := grow32(d.qBuf, 3*ns)
-	d.qBuf = ring
-	sample := func(r int) []float32 {
-		row := ring[(r%3)*ns : (r%3+1)*ns]
-		px, ri := src.px[r*src.w:(r+1)*src.w], p.rowInv[r]
-		for i, c := 0, u.Min.X; c < u.Max.X; i, c = i+1, c+8 {
-			row[i] = (float32(px[c]) - src.dark) * ri * p.colRef[c]
-		}
-		return row
-	}
-	up, mid := sample(u.Min.Y), sample(u.Min.Y+1)
-	for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
-		lo := sample(r + 1)
-		stuck = append(stuck, false)
-		if !p.deadRow[r] && !p.deadRow[r-1] && !p.deadRow[r+1] {
-			n, within := 0, 0
-			for i, v := range mid {
-				// Only where the neighbours agree with each other: an
-				// edge of the vehicle is no evidence.
-				if diff := up[i] - lo[i]; diff < 0.05 && diff > -0.05 {
-					e := v - (up[i]+lo[i])/2
-					if e < 0 {
-						e = -e
-					}
-					n++
-					if float64(e) <= limit {
-						within++
-					}
-				}
-			}
-			stuck[len(stuck)-1] = n > u.Dx()/32 && within <= n/2
-		}
-		up, mid = mid, lo
-	}
+	stuck := growBool(d.passBuf, u.Dy()-2)
+	d.qBuf = stuckSamples(stuck, src, p, u, limit, d.qBuf)
 	d.passBuf = stuck
 	for i, s := range stuck {
 		if s {
@@ -247,50 +201,15 @@ func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 }
 
 // scan sizes p for the raw image and measures its column means and row
-// sums (dark subtracted).
+// sums (dark subtracted), in C eight rows at a time: every sum, a row's or
+// a column's, adds the same values in the same order as one row at a time
+// would.
 func (d *Detector) scan(src raw, p *plane) {
 	h, w := src.h, src.w
 	p.size(h, w)
 	colMean := p.colMean
 	clear(colMean)
-	dark := src.dark
-	r := 0
-	// Four rows at a time: a row's two sums are chains of dependent
-	// additions, and four rows side by side keep the CPU busy while each
-	// waits. Every sum, a row's or a column's, adds the same values in the
-	// same order as one row at a time would.
-	for ; r+4 <= h; r += 4 {
-		p0 := src.px[r*w : (r+1)*w]
-		p1, p2, p3 := src.px[(r+1)*w:(r+2)*w], src.px[(r+2)*w:(r+3)*w], src.px[(r+3)*w:(r+4)*w]
-		p1, p2, p3, cm := p1[:len(p0)], p2[:len(p0)], p3[:len(p0)], colMean[:len(p0)]
-		var s0, s1, s2, s3, q0, q1, q2, q3 float32
-		for c, x := range p0 {
-			v0, v1, v2, v3 := float32(x)-dark, float32(p1[c])-dark, float32(p2[c])-dark, float32(p3[c])-dark
-			cm[c] = cm[c] + v0 + v1 + v2 + v3
-			s0 += v0
-			s1 += v1
-			s2 += v2
-			s3 += v3
-			q0 += v0 * v0
-			q1 += v1 * v1
-			q2 += v2 * v2
-			q3 += v3 * v3
-		}
-		p.rowSum[r], p.rowSum2[r] = float64(s0), float64(q0)
-		p.rowSum[r+1], p.rowSum2[r+1] = float64(s1), float64(q1)
-		p.rowSum[r+2], p.rowSum2[r+2] = float64(s2), float64(q2)
-		p.rowSum[r+3], p.rowSum2[r+3] = float64(s3), float64(q3)
-	}
-	for ; r < h; r++ {
-		var s, s2 float32
-		for c := range colMean {
-			v := src.v(r*w + c)
-			colMean[c] += v
-			s += v
-			s2 += v * v
-		}
-		p.rowSum[r], p.rowSum2[r] = float64(s), float64(s2)
-	}
+	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2)
 	inv := 1 / float32(h)
 	for c := range colMean {
 		colMean[c] *= inv
@@ -350,15 +269,7 @@ func (d *Detector) columnRef(src raw, p *plane, refRows []int) {
 	// Two dozen air rows give the reference to a fifth of a pixel's noise.
 	refRows = spread(refRows, 24, d.rowsBuf2[:0])
 	d.rowsBuf2 = refRows
-	buf := d.sortBuf[:0]
-	for c := range w {
-		buf = buf[:0]
-		for _, r := range refRows {
-			buf = append(buf, src.v(r*w+c)*p.rowInv[r])
-		}
-		p.colRef[c] = selectK(buf, len(buf)/2)
-	}
-	d.sortBuf = buf
+	d.sortBuf = columnMedians(p.colRef[:w], src, refRows, p.rowInv, d.sortBuf)
 	var s2 float64
 	n := 0
 	for _, r := range refRows {

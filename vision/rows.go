@@ -2,24 +2,74 @@ package vision
 
 /*
 #cgo CFLAGS: -O3
-#include <stdint.h>
-
-// transmission_row is attenuate's inner loop: each raw value less dark,
-// times the row's and the column's reciprocal gains, at least floor. In C
-// so that the compiler works on four pixels at a time; the operations and
-// their order are those of the Go it replaces (no fused multiply-add), so
-// every value is the same to the last bit.
-__attribute__((optimize("fp-contract=off")))
-static void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor) {
-	for (long c = 0; c < n; c++) {
-		float t = ((float)px[c] - dark) * ri * inv[c];
-		out[c] = t < floor ? floor : t;
-	}
-}
+#cgo LDFLAGS: -lm
+#include "rows.h"
 */
 import "C"
 
-import "unsafe"
+import (
+	"image"
+	"unsafe"
+)
+
+// rawSums adds the raw values less dark of rows [r0, r1) of src: colSum[c]
+// += each row's value in turn, for every c of colSum, and the sum and the
+// sum of squares of each row r over columns [x0, x1), in float32 from the
+// first column to the last, into rowSum[r] and rowSum2[r] (both as long as
+// the image is high). The additions and their order are those of a loop
+// over each row.
+func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 []float64) {
+	if r1 <= r0 {
+		return
+	}
+	_, _, _ = src.px[r1*src.w-1], rowSum[r1-1], rowSum2[r1-1]
+	if x0 < 0 || x1 > src.w || len(colSum) > src.w {
+		panic("rawSums: columns outside the image")
+	}
+	var cs *C.float
+	if len(colSum) > 0 {
+		cs = (*C.float)(unsafe.Pointer(&colSum[0]))
+	}
+	C.raw_sums((*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w), C.long(r0), C.long(r1), C.float(src.dark),
+		cs, C.long(len(colSum)), C.long(x0), C.long(max(x0, x1)),
+		(*C.double)(unsafe.Pointer(&rowSum[0])), (*C.double)(unsafe.Pointer(&rowSum2[0])))
+}
+
+// stuckSamples marks in stuck[r-u.Min.Y-1] each row r strictly inside u
+// that stuckRows finds stuck (see the C). ring is scratch, grown to three
+// rows of samples.
+func stuckSamples(stuck []bool, src raw, p *plane, u image.Rectangle, limit float64, ring []float32) []float32 {
+	ns := (u.Dx() + 7) / 8
+	ring = grow32(ring, 3*ns)
+	if len(stuck) != u.Dy()-2 || u.Max.Y > src.h || u.Max.X > src.w || u.Min.X < 0 || u.Min.Y < 0 || u.Dx() <= 0 {
+		panic("stuckSamples: rows or columns outside the image")
+	}
+	_, _, _ = p.rowInv[u.Max.Y-1], p.deadRow[u.Max.Y-1], p.colRef[u.Max.X-1]
+	C.stuck_rows((*C.uint8_t)(unsafe.Pointer(&stuck[0])), (*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w),
+		C.long(u.Min.X), C.long(u.Max.X), C.long(u.Min.Y), C.long(u.Max.Y),
+		(*C.float)(unsafe.Pointer(&p.rowInv[0])), (*C.float)(unsafe.Pointer(&p.colRef[0])),
+		(*C.uint8_t)(unsafe.Pointer(&p.deadRow[0])), C.float(src.dark), C.double(limit), (*C.float)(unsafe.Pointer(&ring[0])))
+	return ring
+}
+
+// columnMedians sets out[c] to the median, the (len(rows)/2)-th smallest,
+// of src.v(r*w+c)*rowInv[r] over rows, for every column c; scratch is
+// grown to 4·len(rows) floats and returned.
+func columnMedians(out []float32, src raw, rows []int, rowInv []float32, scratch []float32) []float32 {
+	scratch = grow32(scratch, 4*len(rows))
+	if len(out) != src.w || len(rows) == 0 {
+		panic("columnMedians: one median a column, of at least one row")
+	}
+	for _, r := range rows {
+		if r < 0 || r >= src.h || r >= len(rowInv) {
+			panic("columnMedians: a row outside the image")
+		}
+	}
+	C.column_medians((*C.float)(unsafe.Pointer(&out[0])), (*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w),
+		(*C.long)(unsafe.Pointer(&rows[0])), C.long(len(rows)), (*C.float)(unsafe.Pointer(&rowInv[0])), C.float(src.dark),
+		(*C.float)(unsafe.Pointer(&scratch[0])))
+	return scratch
+}
 
 // transmissionRow sets row[c] = max((px[c]-dark)*ri*inv[c], floor) for
 // every c of px (row and inv are at least as long).

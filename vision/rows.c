@@ -1,0 +1,217 @@
+// No fused multiply-add anywhere: every value as the Go it replaces computes it.
+#pragma GCC optimize ("fp-contract=off")
+#include <emmintrin.h>
+#include <math.h>
+#include "rows.h"
+
+// transmission_row is attenuate's inner loop: each raw value less dark,
+// times the row's and the column's reciprocal gains, at least floor.
+void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor) {
+	for (long c = 0; c < n; c++) {
+		float t = ((float)px[c] - dark) * ri * inv[c];
+		out[c] = t < floor ? floor : t;
+	}
+}
+
+// four raw values less dark, as floats.
+static inline __m128 raw4(const uint16_t *p, __m128 dark) {
+	__m128i v = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)p), _mm_setzero_si128());
+	return _mm_sub_ps(_mm_cvtepi32_ps(v), dark);
+}
+
+// four values of column c, one from each of four rows, less dark.
+static inline __m128 col4(const uint16_t *p0, const uint16_t *p1, const uint16_t *p2, const uint16_t *p3, long c, float dark) {
+	return _mm_set_ps((float)p3[c] - dark, (float)p2[c] - dark, (float)p1[c] - dark, (float)p0[c] - dark);
+}
+
+static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) {
+	float sv[4], qv[4];
+	_mm_storeu_ps(sv, s);
+	_mm_storeu_ps(qv, q);
+	for (int k = 0; k < 4; k++) {
+		rowSum[r + k] = sv[k];
+		rowSum2[r + k] = qv[k];
+	}
+}
+
+// The row sums of four rows, the lanes of s and q: each lane adds its
+// row's values one column after the other, as a loop over the row would.
+#define ROW_STEP(s, q, v) do { s = _mm_add_ps(s, v); q = _mm_add_ps(q, _mm_mul_ps(v, v)); } while (0)
+
+// raw_sums adds the raw values less dark of rows [r0, r1) of px (w
+// columns): colSum[c] += each row's value in turn for c < cw, and the sum
+// and the sum of squares of each row r over columns [x0, x1), in floats
+// from the first column to the last, into rowSum[r] and rowSum2[r]. Four
+// or eight rows are summed side by side, each in its own lane.
+void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
+	double *rowSum, double *rowSum2) {
+	const __m128 vd = _mm_set1_ps(dark);
+	long r = r0;
+	for (; r + 8 <= r1; r += 8) {
+		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
+		const uint16_t *p4 = p3 + w, *p5 = p4 + w, *p6 = p5 + w, *p7 = p6 + w;
+		for (long c = 0; c < cw; c++) {
+			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
+				((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) + ((float)p6[c] - dark) +
+				((float)p7[c] - dark);
+		}
+		__m128 s = _mm_setzero_ps(), q = _mm_setzero_ps(), t = _mm_setzero_ps(), u = _mm_setzero_ps();
+		long c = x0;
+		for (; c + 4 <= x1; c += 4) {
+			__m128 a0 = raw4(p0 + c, vd), a1 = raw4(p1 + c, vd), a2 = raw4(p2 + c, vd), a3 = raw4(p3 + c, vd);
+			__m128 b0 = raw4(p4 + c, vd), b1 = raw4(p5 + c, vd), b2 = raw4(p6 + c, vd), b3 = raw4(p7 + c, vd);
+			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+			_MM_TRANSPOSE4_PS(b0, b1, b2, b3);
+			ROW_STEP(s, q, a0);
+			ROW_STEP(t, u, b0);
+			ROW_STEP(s, q, a1);
+			ROW_STEP(t, u, b1);
+			ROW_STEP(s, q, a2);
+			ROW_STEP(t, u, b2);
+			ROW_STEP(s, q, a3);
+			ROW_STEP(t, u, b3);
+		}
+		for (; c < x1; c++) {
+			__m128 a = col4(p0, p1, p2, p3, c, dark), b = col4(p4, p5, p6, p7, c, dark);
+			ROW_STEP(s, q, a);
+			ROW_STEP(t, u, b);
+		}
+		store4(s, q, rowSum, rowSum2, r);
+		store4(t, u, rowSum, rowSum2, r + 4);
+	}
+	for (; r + 4 <= r1; r += 4) {
+		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
+		for (long c = 0; c < cw; c++) {
+			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
+				((float)p3[c] - dark);
+		}
+		__m128 s = _mm_setzero_ps(), q = _mm_setzero_ps();
+		long c = x0;
+		for (; c + 4 <= x1; c += 4) {
+			__m128 a0 = raw4(p0 + c, vd), a1 = raw4(p1 + c, vd), a2 = raw4(p2 + c, vd), a3 = raw4(p3 + c, vd);
+			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+			ROW_STEP(s, q, a0);
+			ROW_STEP(s, q, a1);
+			ROW_STEP(s, q, a2);
+			ROW_STEP(s, q, a3);
+		}
+		for (; c < x1; c++) {
+			__m128 a = col4(p0, p1, p2, p3, c, dark);
+			ROW_STEP(s, q, a);
+		}
+		store4(s, q, rowSum, rowSum2, r);
+	}
+	for (; r < r1; r++) {
+		const uint16_t *p = px + r * w;
+		for (long c = 0; c < cw; c++) {
+			colSum[c] += (float)p[c] - dark;
+		}
+		float s = 0, q = 0;
+		for (long c = x0; c < x1; c++) {
+			float v = (float)p[c] - dark;
+			s += v;
+			q += v * v;
+		}
+		rowSum[r] = s;
+		rowSum2[r] = q;
+	}
+}
+
+// stuck_rows marks in stuck[r-y0-1] each row r of (y0, y1-1), none of it
+// or its neighbours dead, that disagrees with both neighbours along
+// columns [x0, x1): its corrected samples (every eighth column) are
+// compared with the mean of the rows above and below where those two
+// agree within 0.05; the row is stuck when more than (x1-x0)/32 samples
+// are compared and at most half of them lie within limit. ring holds three
+// rows of samples.
+void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, long y0, long y1,
+	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring) {
+	long ns = (x1 - x0 + 7) / 8;
+	float *up = ring, *mid = ring + ns, *lo = ring + 2 * ns;
+#define SAMPLE(row, r) do { \
+		const uint16_t *p = px + (r) * w; float ri = rowInv[r]; \
+		for (long i = 0, c = x0; c < x1; i++, c += 8) row[i] = ((float)p[c] - dark) * ri * colRef[c]; \
+	} while (0)
+	SAMPLE(up, y0);
+	SAMPLE(mid, y0 + 1);
+	long minN = (x1 - x0) / 32;
+	// (double)e <= limit exactly when e <= limf, the largest float not
+	// above limit; halving is exact, so (a+b)/2 is (a+b)*0.5.
+	float limf = (float)limit;
+	if ((double)limf > limit) limf = nextafterf(limf, -INFINITY);
+	const __m128 near = _mm_set1_ps(0.05f), half = _mm_set1_ps(0.5f), lim = _mm_set1_ps(limf);
+	const __m128 sign = _mm_set1_ps(-0.0f);
+	for (long r = y0 + 1; r < y1 - 1; r++) {
+		SAMPLE(lo, r + 1);
+		uint8_t s = 0;
+		if (!deadRow[r] && !deadRow[r - 1] && !deadRow[r + 1]) {
+			// Four samples at a time, without a branch: a lane's mask
+			// is -1 where it counts, subtracted from the counts.
+			__m128i vn = _mm_setzero_si128(), vw = _mm_setzero_si128();
+			long i = 0;
+			for (; i + 4 <= ns; i += 4) {
+				__m128 a = _mm_loadu_ps(up + i), b = _mm_loadu_ps(lo + i), m = _mm_loadu_ps(mid + i);
+				__m128 diff = _mm_sub_ps(a, b);
+				__m128 agree = _mm_and_ps(_mm_cmplt_ps(diff, near), _mm_cmpgt_ps(diff, _mm_sub_ps(_mm_setzero_ps(), near)));
+				__m128 e = _mm_andnot_ps(sign, _mm_sub_ps(m, _mm_mul_ps(_mm_add_ps(a, b), half)));
+				vn = _mm_sub_epi32(vn, _mm_castps_si128(agree));
+				vw = _mm_sub_epi32(vw, _mm_castps_si128(_mm_and_ps(agree, _mm_cmple_ps(e, lim))));
+			}
+			int32_t cn[4], cw[4];
+			_mm_storeu_si128((__m128i *)cn, vn);
+			_mm_storeu_si128((__m128i *)cw, vw);
+			long n = (long)cn[0] + cn[1] + cn[2] + cn[3], within = (long)cw[0] + cw[1] + cw[2] + cw[3];
+			for (; i < ns; i++) {
+				float diff = up[i] - lo[i];
+				int agree = diff < 0.05f && diff > -0.05f;
+				float e = mid[i] - (up[i] + lo[i]) / 2;
+				if (e < 0) e = -e;
+				n += agree;
+				within += agree & (e <= limf);
+			}
+			s = n > minN && within <= n / 2;
+		}
+		stuck[r - y0 - 1] = s;
+		float *t = up;
+		up = mid;
+		mid = lo;
+		lo = t;
+	}
+#undef SAMPLE
+}
+
+// column_medians sets out[c], for each of the w columns, to the median
+// (the (n/2)-th smallest) of (px[r*w+c] - dark) * rowInv[r] over the n rows
+// r of rows: four columns at a time, each in its own lane, sorted by odd-even
+// transposition. scratch holds 4n floats.
+void column_medians(float *out, const uint16_t *px, long w, const long *rows, long n, const float *rowInv,
+	float dark, float *scratch) {
+	__m128 *v = (__m128 *)scratch;
+	const __m128 vd = _mm_set1_ps(dark);
+	long k = n / 2;
+	for (long c = 0; c < w; c += 4) {
+		long m = w - c < 4 ? w - c : 4;
+		for (long i = 0; i < n; i++) {
+			const uint16_t *p = px + rows[i] * w + c;
+			__m128 a;
+			if (m == 4) {
+				a = raw4(p, vd);
+			} else {
+				float t[4] = {0, 0, 0, 0};
+				for (long j = 0; j < m; j++) t[j] = (float)p[j] - dark;
+				a = _mm_loadu_ps(t);
+			}
+			_mm_storeu_ps((float *)&v[i], _mm_mul_ps(a, _mm_set1_ps(rowInv[rows[i]])));
+		}
+		for (long pass = 0; pass < n; pass++) {
+			for (long i = pass & 1; i + 1 < n; i += 2) {
+				__m128 a = _mm_loadu_ps((float *)&v[i]), b = _mm_loadu_ps((float *)&v[i + 1]);
+				_mm_storeu_ps((float *)&v[i], _mm_min_ps(a, b));
+				_mm_storeu_ps((float *)&v[i + 1], _mm_max_ps(a, b));
+			}
+		}
+		float t[4];
+		_mm_storeu_ps(t, _mm_loadu_ps((float *)&v[k]));
+		for (long j = 0; j < m; j++) out[c + j] = t[j];
+	}
+}

@@ -1,0 +1,12 @@
+// The detector's per-pixel loops in C (see rows.go): the same operations
+// in the same order as the Go they replace, no fused multiply-add, so that
+// every value is the same to the last bit.
+#include <stdint.h>
+
+void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor);
+void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
+	double *rowSum, double *rowSum2);
+void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, long y0, long y1,
+	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring);
+void column_medians(float *out, const uint16_t *px, long w, const long *rows, long n, const float *rowInv,
+	float dark, float *scratch);
