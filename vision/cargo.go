@@ -25,8 +25,6 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 			"the container's inner space lies outside the image: X-ray checks of its cargo skipped; check the scanner's field of view"))
 		return c, false
 	}
-	d.massPlane(d.a, r, &d.cm)
-	m, _ := d.cm.DataPtrFloat32()
 	rLo := r.Sub(d.seen.aLoAt) // r in aLo's own coordinates
 	w, h := r.Dx(), r.Dy()
 	areaCm2 := px * py * 1e4
@@ -35,7 +33,8 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	bottomBand := max(topBand+1, h-int(0.3/py))
 	floorBand := h - int(0.15/py)
 
-	walls, wallsA, wallsL := d.sideWalls(m, r, rLo, topBand, bottomBand, b.geom.SideWallsGCm2)
+	walls, wallsA, wallsL := d.massAndWalls(r, rLo, topBand, bottomBand, b.geom.SideWallsGCm2)
+	m, _ := d.cm.DataPtrFloat32()
 	c.SideWallsGCm2 = round(walls, 2)
 
 	// Per-row baseline: the side walls, and near the roof and the floor
@@ -67,7 +66,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	// bias the sum upwards).
 	c.CargoKg = math.Max(0, sum*areaCm2/1000)
 	sz := d.gridSize(r, px, py)
-	gocv.Resize(d.cm, &d.cells.mass, sz, 0, 0, gocv.InterpolationArea)
+	d.resizeArea(d.cm, &d.cells.mass, sz)
 	if d.seen.dual != nil {
 		// The mass is in its cells now: its image is free to take each
 		// energy's attenuation in turn.
@@ -80,42 +79,42 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	return c, true
 }
 
-// sideWalls measures the side walls' mass thickness (and for dual energy
-// their attenuation at each energy, wallsA and wallsL) in the inner space
-// m (r in the high-energy plane, rLo in the low one) where the container
-// is empty: the middle rows top..bottom, away from roof and floor. When
-// too few pixels look like bare walls, cfgWalls, the configured value,
-// stands in, since an averaged full load would not be the walls.
-func (d *Detector) sideWalls(m []float32, r, rLo image.Rectangle, top, bottom int, cfgWalls float64) (walls, wallsA, wallsL float64) {
+// massAndWalls writes the mass thickness (g/cm², CV_32F) of the inner
+// space r of the high-energy plane into d.cm, one table lookup a pixel,
+// and in the same pass measures the side walls' mass thickness (and for
+// dual energy their attenuation at each energy, wallsA and wallsL, rLo
+// being r in the low-energy plane) where the container is empty: the
+// middle rows top..bottom, away from roof and floor. When too few pixels
+// look like bare walls, cfgWalls, the configured value, stands in, since
+// an averaged full load would not be the walls.
+func (d *Detector) massAndWalls(r, rLo image.Rectangle, top, bottom int, cfgWalls float64) (walls, wallsA, wallsL float64) {
+	tab := d.massTable()
+	w, h := r.Dx(), r.Dy()
+	if d.cm.Rows() != h || d.cm.Cols() != w || d.cm.Type() != gocv.MatTypeCV32F {
+		d.cm.Close()
+		d.cm = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+	}
+	m, _ := d.cm.DataPtrFloat32()
+	a, _ := d.a.DataPtrUint16()
+	stride := d.a.Cols()
 	// For dual energy the two attenuations are read from the planes here
 	// and worked through one scratch image in turn (cargoAttenuation).
-	var a, al []uint16
-	stride, strideLo := d.a.Cols(), d.aLo.Cols()
+	var al []uint16
+	strideLo := d.aLo.Cols()
 	if d.seen.dual != nil {
-		a, _ = d.a.DataPtrUint16()
 		al, _ = d.aLo.DataPtrUint16()
+		al = al[rLo.Min.Y*strideLo+rLo.Min.X:]
 	}
-	w := r.Dx()
-	var s, sa, sl float64
-	n, total := 0, 0
-	for y := top; y < bottom; y++ {
-		for x := range w {
-			v := m[y*w+x]
-			total++
-			if float64(v) > 0.5*cfgWalls && float64(v) < 1.6*cfgWalls {
-				s += float64(v)
-				n++
-				if a != nil {
-					sa += float64(attOf(a[(r.Min.Y+y)*stride+r.Min.X+x]))
-					sl += float64(attOf(al[(rLo.Min.Y+y)*strideLo+rLo.Min.X+x]))
-				}
-			}
-		}
-	}
+	idx := growInt32(d.countBuf, w)
+	d.countBuf = idx
+	top, bottom = max(0, top), min(h, bottom)
+	var sums [3]float64
+	n := massRows(a[r.Min.Y*stride+r.Min.X:], stride, al, strideLo, tab, m, w, h, top, bottom, 0.5*cfgWalls, 1.6*cfgWalls, &sums, idx)
+	total := max(0, bottom-top) * w
 	walls = cfgWalls
 	if n > total/30 {
-		walls, wallsA, wallsL = s/float64(n), sa/float64(n), sl/float64(n)
-	} else if a != nil {
+		walls, wallsA, wallsL = sums[0]/float64(n), sums[1]/float64(n), sums[2]/float64(n)
+	} else if al != nil {
 		wallsA = d.attenuationOf(cfgWalls)
 		wallsL = wallsA * d.steelRatio(wallsA) // the walls are steel
 	}
@@ -209,7 +208,7 @@ func (d *Detector) cargoAttenuation(src gocv.Mat, r image.Rectangle, walls float
 	subtractRows(&d.cm, d.baseA)
 	d.endCorrect(&d.cm, b.fl, b.fr, b.top, b.bottom, int(0.1/px))
 	d.openBands(&d.cm, b.top, b.bottom, px, b.empty)
-	gocv.Resize(d.cm, dst, sz, 0, 0, gocv.InterpolationArea)
+	d.resizeArea(d.cm, dst, sz)
 }
 
 // subtractRows subtracts base[y] from each row y of m and returns the sum

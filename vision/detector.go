@@ -61,6 +61,7 @@ type Detector struct {
 	// cells is the cell grid of the container being measured (grid_m
 	// square cells, CV_32F unless said).
 	cells                    cellGrid
+	area                     areaGrid // how the container's pixels are averaged into its cells
 	kernel                   gocv.Mat
 	labels, stats, centroids gocv.Mat
 
@@ -93,6 +94,7 @@ type scanState struct {
 	dual        *settings.DualEnergy
 	leadCols    int
 	deadRows    int
+	massTab     bool // d.massTab holds this scan's calibration
 	refRows     []int
 	airRowCount int
 }

@@ -459,15 +459,18 @@ func (d *Detector) massThickness(mu, energy float64) (string, bool) {
 	return fmt.Sprintf("default step wedge for %v MeV", energy), false
 }
 
-// massPlane writes the mass thickness (g/cm², CV_32F) of part r of the
-// fixed-point attenuation plane src into dst: the calibration tabulated
-// once per scan for every plane value, so that a pixel is one lookup. The
-// values are those of converting the plane to attenuation and mapping it
-// through the calibration pixel by pixel (a plane value's attenuation is
-// exact in float32: a 16-bit integer over a power of two).
-func (d *Detector) massPlane(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
+// massTable is the mass thickness (g/cm²) of every fixed-point
+// attenuation value with the scan's calibration, tabulated once a scan so
+// that a pixel is one lookup. The values are those of converting the plane
+// to attenuation and mapping it through the calibration pixel by pixel (a
+// plane value's attenuation is exact in float32: a 16-bit integer over a
+// power of two).
+func (d *Detector) massTable() []float32 {
 	tab := grow32(d.massTab, 1<<16)
 	d.massTab = tab
+	if d.seen.massTab {
+		return tab
+	}
 	for v := range tab {
 		tab[v] = attOf(uint16(v))
 	}
@@ -479,20 +482,8 @@ func (d *Detector) massPlane(src gocv.Mat, r image.Rectangle, dst *gocv.Mat) {
 	} else {
 		d.seen.lut.apply(tab)
 	}
-	w, h := r.Dx(), r.Dy()
-	if dst.Rows() != h || dst.Cols() != w || dst.Type() != gocv.MatTypeCV32F {
-		dst.Close()
-		*dst = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
-	}
-	f, _ := dst.DataPtrFloat32()
-	a, _ := src.DataPtrUint16()
-	stride := src.Cols()
-	for y := range h {
-		row := f[y*w : (y+1)*w]
-		for x, v := range a[(r.Min.Y+y)*stride+r.Min.X : (r.Min.Y+y)*stride+r.Max.X] {
-			row[x] = tab[v]
-		}
-	}
+	d.seen.massTab = true
+	return tab
 }
 
 // wedgeFor picks the step-wedge table for a beam end-point energy: the

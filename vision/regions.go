@@ -106,23 +106,6 @@ func (d *Detector) gridSize(r image.Rectangle, px, py float64) image.Point {
 	return image.Pt(max(2, int(math.Round(float64(r.Dx())*px/d.p.GridM))), max(2, int(math.Round(float64(r.Dy())*py/d.p.GridM))))
 }
 
-// opaqueCells sets dst (CV_32F, size sz) to the fraction of each cell of
-// the part r (in a's own coordinates) of the fixed-point attenuation plane
-// a that the beam did not get through (attenuation from opaque up). The
-// mask covers one container, not the whole scan. It is averaged into the
-// cells in 16 bits, to 1/65535: a single opaque pixel still shows in its
-// cell (materials skips such cells), and no float copy of the container
-// is needed. The 16-bit mask takes d.cm's place: the cargo is in its cells
-// by now.
-func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz image.Point, dst *gocv.Mat) {
-	roi := a.Region(r)
-	defer roi.Close()
-	gocv.InRangeWithScalar(roi, gocv.NewScalar(float64(attFix(opaque)), 0, 0, 0), gocv.NewScalar(math.MaxUint16, 0, 0, 0), &d.mask)
-	d.mask.ConvertToWithParams(&d.cm, gocv.MatTypeCV16U, 257, 0)
-	gocv.Resize(d.cm, &d.tmp, sz, 0, 0, gocv.InterpolationArea)
-	d.tmp.ConvertToWithParams(dst, gocv.MatTypeCV32F, 1.0/65535, 0)
-}
-
 // opaqueLog is the log-density given to opaque cells: far above any real
 // apparent density, so that the edge of what the beam did not cross is a
 // region boundary.

@@ -215,3 +215,42 @@ void column_medians(float *out, const uint16_t *px, long w, const long *rows, lo
 		for (long j = 0; j < m; j++) out[c + j] = t[j];
 	}
 }
+
+// mass_rows sets m (w×h floats) to tab[a] for the w×h pixels of the
+// attenuation plane a (rows astride apart), and over rows [top, bottom)
+// adds up, in order along each row and row after row, the pixels whose
+// mass lies strictly between lo and hi: their mass into sums[0] and, when
+// al is given (the low-energy plane at the same pixels, rows alstride
+// apart), the two attenuations ((value - zero) * step) into sums[1] and
+// sums[2]; *count counts them. idx is scratch for w indices.
+void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
+	long top, long bottom, double lo, double hi, float zero, float step, double *sums, long *count, int32_t *idx) {
+	double s = sums[0], sa = sums[1], sl = sums[2];
+	long n = *count;
+	for (long y = 0; y < h; y++) {
+		const uint16_t *ar = a + y * astride;
+		float *mr = m + y * w;
+		for (long x = 0; x < w; x++) mr[x] = tab[ar[x]];
+		if (y < top || y >= bottom) continue;
+		// The pixels that count, listed without a branch, then added.
+		long k = 0;
+		for (long x = 0; x < w; x++) {
+			double v = mr[x];
+			idx[k] = (int32_t)x;
+			k += (v > lo) & (v < hi);
+		}
+		for (long i = 0; i < k; i++) s += (double)mr[idx[i]];
+		if (al) {
+			const uint16_t *lr = al + y * alstride;
+			for (long i = 0; i < k; i++) {
+				sa += (double)(((float)ar[idx[i]] - zero) * step);
+				sl += (double)(((float)lr[idx[i]] - zero) * step);
+			}
+		}
+		n += k;
+	}
+	sums[0] = s;
+	sums[1] = sa;
+	sums[2] = sl;
+	*count = n;
+}

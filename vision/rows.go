@@ -71,6 +71,30 @@ func columnMedians(out []float32, src raw, rows []int, rowInv []float32, scratch
 	return scratch
 }
 
+// massRows sets m (w×h) to tab[v] for each value v of the w×h pixels of
+// the plane a (rows stride apart) and adds up, over rows [top, bottom),
+// the pixels whose mass lies strictly between lo and hi, in order: their
+// mass into sums[0] and, when al (the low-energy plane at the same pixels,
+// rows strideLo apart) is given, the two planes' attenuations into sums[1]
+// and sums[2]. It returns how many pixels were added. idx is scratch for w
+// indices.
+func massRows(a []uint16, stride int, al []uint16, strideLo int, tab, m []float32, w, h, top, bottom int, lo, hi float64, sums *[3]float64, idx []int32) int {
+	if w <= 0 || h <= 0 {
+		return 0
+	}
+	_, _, _, _ = a[(h-1)*stride+w-1], m[h*w-1], idx[w-1], tab[1<<16-1]
+	var pl *C.uint16_t
+	if al != nil {
+		_ = al[(h-1)*strideLo+w-1]
+		pl = (*C.uint16_t)(unsafe.Pointer(&al[0]))
+	}
+	var n C.long
+	C.mass_rows((*C.uint16_t)(unsafe.Pointer(&a[0])), C.long(stride), pl, C.long(strideLo), (*C.float)(unsafe.Pointer(&tab[0])),
+		(*C.float)(unsafe.Pointer(&m[0])), C.long(w), C.long(h), C.long(top), C.long(bottom), C.double(lo), C.double(hi),
+		C.float(attZero), C.float(1.0/attScale), (*C.double)(unsafe.Pointer(&sums[0])), &n, (*C.int32_t)(unsafe.Pointer(&idx[0])))
+	return int(n)
+}
+
 // transmissionRow sets row[c] = max((px[c]-dark)*ri*inv[c], floor) for
 // every c of px (row and inv are at least as long).
 func transmissionRow(row []float32, px []uint16, inv []float32, dark, ri, floor float32) {

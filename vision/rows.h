@@ -10,3 +10,5 @@ void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, lo
 	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring);
 void column_medians(float *out, const uint16_t *px, long w, const long *rows, long n, const float *rowInv,
 	float dark, float *scratch);
+void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
+	long top, long bottom, double lo, double hi, float zero, float step, double *sums, long *count, int32_t *idx);
