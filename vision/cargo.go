@@ -177,12 +177,17 @@ type cargoBands struct {
 // steady median); otherwise from the quieter part of each row.
 func (d *Detector) rowBaseline(base []float64, m []float32, w, h int, walls float64, b cargoBands) []float64 {
 	base = grow(base, h)
+	if b.empty != nil {
+		med := grow32(d.medBuf, h)
+		d.medBuf = med
+		d.sortBuf = rowMedians(med, m, w, 0, h, b.empty, d.sortBuf)
+		for y := range h {
+			base[y] = math.Max(walls, float64(med[y]))
+		}
+		return base
+	}
 	for y := range h {
 		base[y] = walls
-		if b.empty != nil {
-			base[y] = math.Max(walls, d.medianAt(m, y*w, b.empty))
-			continue
-		}
 		if y >= b.top && y < b.floor {
 			continue
 		}
@@ -326,8 +331,6 @@ func (d *Detector) endCorrect(m *gocv.Mat, fl, fr, y0, y1, refW int) float64 {
 // takes it out. It returns the sum removed.
 func (d *Detector) openBands(m *gocv.Mat, y0, y1 int, px float64, cols []int) float64 {
 	k := max(3, int(0.12/px)|1)
-	kernel := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(k, 1))
-	defer kernel.Close()
 	f, _ := m.DataPtrFloat32()
 	w := m.Cols()
 	var removed float64
@@ -337,18 +340,25 @@ func (d *Detector) openBands(m *gocv.Mat, y0, y1 int, px float64, cols []int) fl
 		}
 		roi := m.Region(image.Rect(0, band[0], w, band[1]))
 		before := roi.Sum().Val1
-		gocv.MorphologyEx(roi, &d.tmp, gocv.MorphOpen, kernel)
+		// The opening is written into d.tmp, a continuous image of the
+		// band's shape, as OpenCV's would be, so that its sum is taken
+		// the same way.
+		bh := band[1] - band[0]
+		if d.tmp.Rows() != bh || d.tmp.Cols() != w || d.tmp.Type() != gocv.MatTypeCV32F {
+			d.tmp.Close()
+			d.tmp = gocv.NewMatWithSize(bh, w, gocv.MatTypeCV32F)
+		}
+		t, _ := d.tmp.DataPtrFloat32()
+		d.qBuf = openRows(t, f[band[0]*w:band[1]*w], w, bh, k/2, d.qBuf)
 		d.tmp.CopyTo(&roi)
 		roi.Close()
 		var recentred float64
 		if len(cols) > 0 {
+			med := grow32(d.medBuf, bh)
+			d.medBuf = med
+			d.sortBuf = rowMedians(med, f, w, band[0], band[1], cols, d.sortBuf)
 			for y := band[0]; y < band[1]; y++ {
-				buf := d.sortBuf[:0]
-				for _, x := range cols {
-					buf = append(buf, f[y*w+x])
-				}
-				d.sortBuf = buf
-				c := selectK(buf, len(buf)/2)
+				c := med[y-band[0]]
 				row := f[y*w : (y+1)*w]
 				for x := range row {
 					row[x] -= c
@@ -359,16 +369,6 @@ func (d *Detector) openBands(m *gocv.Mat, y0, y1 int, px float64, cols []int) fl
 		removed += before - d.tmp.Sum().Val1 + recentred
 	}
 	return removed
-}
-
-// medianAt is the median of f[off+x] over the columns xs.
-func (d *Detector) medianAt(f []float32, off int, xs []int) float64 {
-	buf := d.sortBuf[:0]
-	for _, x := range xs {
-		buf = append(buf, f[off+x])
-	}
-	d.sortBuf = buf
-	return float64(selectK(buf, len(buf)/2))
 }
 
 // emptyColumns lists the columns of the cargo image m (w × h) that hold

@@ -69,7 +69,7 @@ type Detector struct {
 	seen scanState
 
 	baseline, baseA, baseL []float64
-	sortBuf, qBuf          []float32
+	sortBuf, qBuf, medBuf  []float32
 	countBuf               []int32
 	massTab                []float32
 	passBuf                []bool

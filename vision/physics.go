@@ -314,6 +314,12 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 		d.strip = gocv.NewMatWithSize(stripRows, uw, gocv.MatTypeCV32F)
 	}
 	sf, _ := d.strip.DataPtrFloat32()
+	// dst is continuous: a Mat of its own or a view of a whole image.
+	out, err := dst.DataPtrUint16()
+	if err != nil {
+		panic("attenuate: the attenuation plane is not continuous")
+	}
+	stride := dst.Cols()
 	inv := p.colRef[u.Min.X:u.Max.X]
 	floor := float32(p.floor)
 	for r0 := u.Min.Y; r0 < u.Max.Y; r0 += stripRows {
@@ -329,10 +335,11 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 		}
 		part := d.strip.RowRange(0, n)
 		gocv.Log(part, &part)
-		out := dst.Region(image.Rect(u.Min.X, r0, u.Max.X, r0+n).Sub(covers.Min))
-		part.ConvertToWithParams(&out, gocv.MatTypeCV16U, -attScale, attZero)
-		out.Close()
 		part.Close()
+		for i := range n {
+			o := (r0+i-covers.Min.Y)*stride + u.Min.X - covers.Min.X
+			attFixed(out[o:o+uw], sf[i*uw:(i+1)*uw], -attScale, attZero)
+		}
 	}
 	if p.dead > 0 {
 		d.fillDeadRows(p, u, dst, covers.Min)

@@ -2,6 +2,7 @@
 #pragma GCC optimize ("fp-contract=off")
 #include <emmintrin.h>
 #include <math.h>
+#include <string.h>
 #include "rows.h"
 
 // transmission_row is attenuate's inner loop: each raw value less dark,
@@ -253,4 +254,122 @@ void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 	sums[1] = sa;
 	sums[2] = sl;
 	*count = n;
+}
+
+// select_kth returns the k-th smallest (from 0) of the n floats a,
+// reordering them: quickselect with partitions that move values without a
+// branch (a branch on each comparison mispredicts half the time), the
+// values equal to the pivot set apart so that every round shrinks the
+// range. The value is the one any selection finds.
+static float select_kth(float *a, long n, long k) {
+	long lo = 0, hi = n;
+	while (hi - lo > 12) {
+		float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
+		float mn = x < y ? x : y, mx = x < y ? y : x;
+		float p = z < mn ? mn : z > mx ? mx : z; // the median of the three
+		// Lomuto's partition with an unconditional swap: [lo, i) holds
+		// what is below p, [i, j) what is not, so the value swapped out
+		// of i is never below p.
+		long i = lo;
+		for (long j = lo; j < hi; j++) {
+			float v = a[j];
+			a[j] = a[i];
+			a[i] = v;
+			i += v < p;
+		}
+		if (k < i) {
+			hi = i;
+			continue;
+		}
+		long e = i;
+		for (long j = i; j < hi; j++) {
+			float v = a[j];
+			a[j] = a[e];
+			a[e] = v;
+			e += !(p < v);
+		}
+		if (k < e) return p;
+		lo = e;
+	}
+	for (long i = lo + 1; i < hi; i++) {
+		float v = a[i];
+		long j = i;
+		for (; j > lo && a[j - 1] > v; j--) a[j] = a[j - 1];
+		a[j] = v;
+	}
+	return a[k];
+}
+
+// row_medians sets out[i], for each row y = y0+i of [y0, y1) of f (rows w
+// floats apart), to the k-th smallest (k = n/2) of f[y*w + cols[j]] over
+// the n columns cols. scratch holds n floats.
+void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch) {
+	for (long y = y0; y < y1; y++) {
+		const float *r = f + y * w;
+		for (long j = 0; j < n; j++) scratch[j] = r[cols[j]];
+		out[y - y0] = select_kth(scratch, n, n / 2);
+	}
+}
+
+// The running minimum (or maximum) of in[x-r .. x+r] clipped to [0, w),
+// for every x: the row padded with what never wins, then the extremes of
+// windows of 2, 4, 8, … pixels, each from two of the last (a minimum may
+// count a pixel twice), and the window of 2r+1 from two overlapping
+// windows of the largest power of two in it. Each step is a plain pass
+// the compiler vectorizes. p and q hold w + 2r floats.
+#define RUN_EXTREME(name, PAD, PICK) \
+static void name(float *out, const float *in, long w, long r, float *p, float *q) { \
+	long k = 2 * r + 1, n = w + 2 * r, s = 1; \
+	for (long i = 0; i < r; i++) p[i] = p[n - 1 - i] = PAD; \
+	memcpy(p + r, in, w * sizeof(float)); \
+	for (; 2 * s <= k; s *= 2) { \
+		for (long x = 0; x + 2 * s <= n; x++) q[x] = PICK(p[x], p[x + s]); \
+		float *t = p; p = q; q = t; \
+	} \
+	/* p[x] is the extreme of [x, x+s); the window is [x, x+k). */ \
+	for (long x = 0; x < w; x++) out[x] = PICK(p[x], p[x + k - s]); \
+}
+#define MIN2(a, b) ((a) < (b) ? (a) : (b))
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+RUN_EXTREME(run_min, INFINITY, MIN2)
+RUN_EXTREME(run_max, -INFINITY, MAX2)
+
+// open_rows sets dst to the morphological opening of each of the h rows
+// of src (w floats) by a horizontal window of 2r+1 pixels, what lies
+// outside the row ignored: the least over each window, then the greatest
+// of those. scratch holds 3(w + 2r) floats.
+void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch) {
+	long n = w + 2 * r;
+	float *e = scratch, *p = scratch + n, *q = scratch + 2 * n;
+	for (long y = 0; y < h; y++) {
+		run_min(e, src + y * w, w, r, p, q);
+		run_max(dst + y * w, e, w, r, p, q);
+	}
+}
+
+// att_fixed writes the n floats a (attenuations, -ln T) as fixed point into
+// out: a·scale + zero rounded to the nearest (ties to even) and saturated
+// to [0, 65535], where a value out of the int range (an infinity) gives 0:
+// what OpenCV's convertTo gives.
+void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero) {
+	const __m128 vs = _mm_set1_ps(scale), vz = _mm_set1_ps(zero);
+	const __m128i lo = _mm_set1_epi32(-32768), top = _mm_set1_epi32(65535), zero4 = _mm_setzero_si128();
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m128i r0 = _mm_cvtps_epi32(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(a + i), vs), vz));
+		__m128i r1 = _mm_cvtps_epi32(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(a + i + 4), vs), vz));
+		// Saturate to [0, 65535] as signed integers, then pack the
+		// offset values with signed saturation (which no longer bites).
+		r0 = _mm_and_si128(r0, _mm_cmpgt_epi32(r0, zero4));
+		r1 = _mm_and_si128(r1, _mm_cmpgt_epi32(r1, zero4));
+		__m128i g0 = _mm_cmpgt_epi32(r0, top), g1 = _mm_cmpgt_epi32(r1, top);
+		r0 = _mm_or_si128(_mm_andnot_si128(g0, r0), _mm_and_si128(g0, top));
+		r1 = _mm_or_si128(_mm_andnot_si128(g1, r1), _mm_and_si128(g1, top));
+		__m128i p = _mm_packs_epi32(_mm_add_epi32(r0, lo), _mm_add_epi32(r1, lo));
+		_mm_storeu_si128((__m128i *)(out + i), _mm_xor_si128(p, _mm_set1_epi16((short)0x8000)));
+	}
+	for (; i < n; i++) {
+		int r = _mm_cvtss_si32(_mm_set_ss(a[i] * scale + zero));
+		out[i] = r < 0 ? 0 : r > 65535 ? 65535 : (uint16_t)r;
+	}
 }

@@ -95,6 +95,53 @@ func massRows(a []uint16, stride int, al []uint16, strideLo int, tab, m []float3
 	return int(n)
 }
 
+// rowMedians sets out[y-y0], for each row y of [y0, y1) of f (rows w
+// apart), to the (len(cols)/2)-th smallest of f[y*w+x] over the columns
+// cols: the value selectK finds. scratch is grown and returned.
+func rowMedians(out, f []float32, w, y0, y1 int, cols []int, scratch []float32) []float32 {
+	scratch = grow32(scratch, len(cols))
+	if y1 <= y0 {
+		return scratch
+	}
+	if len(cols) == 0 || len(out) < y1-y0 || y0 < 0 || y1*w > len(f) {
+		panic("rowMedians: rows outside the image or no columns")
+	}
+	for _, x := range cols {
+		if x < 0 || x >= w {
+			panic("rowMedians: a column outside the image")
+		}
+	}
+	C.row_medians((*C.float)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&f[0])), C.long(w), C.long(y0), C.long(y1),
+		(*C.long)(unsafe.Pointer(&cols[0])), C.long(len(cols)), (*C.float)(unsafe.Pointer(&scratch[0])))
+	return scratch
+}
+
+// openRows sets dst to the opening of each row of src (w×h) by a
+// horizontal window of 2r+1 pixels, what lies outside the row ignored: the
+// values OpenCV's MorphologyEx gives with a (2r+1)×1 rectangle (minima and
+// maxima are exact). scratch is grown and returned.
+func openRows(dst, src []float32, w, h, r int, scratch []float32) []float32 {
+	scratch = grow32(scratch, 3*(w+2*r))
+	if w <= 0 || h <= 0 {
+		return scratch
+	}
+	_, _ = dst[w*h-1], src[w*h-1]
+	C.open_rows((*C.float)(unsafe.Pointer(&dst[0])), (*C.float)(unsafe.Pointer(&src[0])), C.long(w), C.long(h), C.long(r),
+		(*C.float)(unsafe.Pointer(&scratch[0])))
+	return scratch
+}
+
+// attFixed writes the attenuations a into out in fixed point, as
+// ConvertTo with scale attScale·(-1)… gives: a·scale + zero rounded to
+// the nearest (ties to even), saturated to 16 bits.
+func attFixed(out []uint16, a []float32, scale, zero float32) {
+	if len(a) == 0 {
+		return
+	}
+	_ = out[len(a)-1]
+	C.att_fixed((*C.uint16_t)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&a[0])), C.long(len(a)), C.float(scale), C.float(zero))
+}
+
 // transmissionRow sets row[c] = max((px[c]-dark)*ri*inv[c], floor) for
 // every c of px (row and inv are at least as long).
 func transmissionRow(row []float32, px []uint16, inv []float32, dark, ri, floor float32) {

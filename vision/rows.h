@@ -12,3 +12,6 @@ void column_medians(float *out, const uint16_t *px, long w, const long *rows, lo
 	float dark, float *scratch);
 void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
 	long top, long bottom, double lo, double hi, float zero, float step, double *sums, long *count, int32_t *idx);
+void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch);
+void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch);
+void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero);
