@@ -1,0 +1,235 @@
+package vision
+
+import (
+	"image"
+	"math"
+	"math/rand"
+	"testing"
+
+	"gocv.io/x/gocv"
+)
+
+// The C loops must give every value the Go or the OpenCV call they
+// replace gives, to the last bit: these tests hold each against its
+// reference on random data of awkward sizes (widths not a multiple of the
+// vector width, windows wider than the row, ties, rows of one value).
+
+func randRaw(rng *rand.Rand, w, h int) raw {
+	px := make([]uint16, w*h)
+	for i := range px {
+		px[i] = uint16(rng.Intn(1 << 16))
+		if i%7 == 3 {
+			px[i] = px[i-1] // ties
+		}
+	}
+	return raw{px: px, w: w, h: h, dark: float32(rng.Intn(300)) + 0.25}
+}
+
+func TestDetectorRawSumsAsGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, sz := range [][2]int{{1, 1}, {3, 9}, {17, 13}, {64, 8}, {501, 37}} {
+		src := randRaw(rng, sz[0], sz[1])
+		for _, part := range [][4]int{{0, 0, src.w, src.h}, {1, 2, src.w / 2, src.h - 1}} {
+			x0, r0, x1, r1 := part[0], part[1], max(part[0], part[2]), max(part[1], part[3])
+			cw := min(src.w, 5)
+			want, got := make([]float32, cw), make([]float32, cw)
+			wantS, wantQ := make([]float64, src.h), make([]float64, src.h)
+			gotS, gotQ := make([]float64, src.h), make([]float64, src.h)
+			for r := r0; r < r1; r++ {
+				var s, q float32
+				for c := range src.w {
+					v := src.v(r*src.w + c)
+					if c < cw {
+						want[c] += v
+					}
+					if c >= x0 && c < x1 {
+						s += v
+						q += v * v
+					}
+				}
+				wantS[r], wantQ[r] = float64(s), float64(q)
+			}
+			rawSums(src, r0, r1, got, x0, x1, gotS, gotQ)
+			for c := range want {
+				if math.Float32bits(want[c]) != math.Float32bits(got[c]) {
+					t.Fatalf("%v %v: column %d sum %v, want %v", sz, part, c, got[c], want[c])
+				}
+			}
+			for r := range wantS {
+				if wantS[r] != gotS[r] || wantQ[r] != gotQ[r] {
+					t.Fatalf("%v %v: row %d sums %v %v, want %v %v", sz, part, r, gotS[r], gotQ[r], wantS[r], wantQ[r])
+				}
+			}
+		}
+	}
+}
+
+func TestDetectorMediansAsSelectK(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	src := randRaw(rng, 103, 40)
+	rowInv := make([]float32, src.h)
+	for r := range rowInv {
+		rowInv[r] = 1 / (1000 + 500*rng.Float32())
+	}
+	f := make([]float32, src.w*src.h)
+	for i := range f {
+		f[i] = float32(rng.NormFloat64())
+		if i%5 == 0 {
+			f[i] = 0.5 // many equal values
+		}
+	}
+	for _, n := range []int{1, 2, 3, 12, 24, 33, 40} {
+		rows := rng.Perm(src.h)[:n]
+		got := make([]float32, src.w)
+		columnMedians(got, src, rows, rowInv, nil)
+		for c := range src.w {
+			var buf []float32
+			for _, r := range rows {
+				buf = append(buf, src.v(r*src.w+c)*rowInv[r])
+			}
+			if want := selectK(buf, len(buf)/2); got[c] != want {
+				t.Fatalf("%d rows: column %d median %v, want %v", n, c, got[c], want)
+			}
+		}
+		cols := rng.Perm(src.w)[:min(src.w, 7*n)]
+		med := make([]float32, src.h)
+		rowMedians(med, f, src.w, 3, src.h, cols, nil)
+		for y := 3; y < src.h; y++ {
+			var buf []float32
+			for _, x := range cols {
+				buf = append(buf, f[y*src.w+x])
+			}
+			if want := selectK(buf, len(buf)/2); med[y-3] != want {
+				t.Fatalf("%d columns: row %d median %v, want %v", len(cols), y, med[y-3], want)
+			}
+		}
+	}
+}
+
+func TestDetectorOpeningAsOpenCV(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, sz := range [][3]int{{1, 1, 1}, {5, 3, 4}, {30, 7, 13}, {257, 9, 13}, {1000, 4, 22}, {64, 2, 1}} {
+		w, h, r := sz[0], sz[1], sz[2]
+		src := gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+		f, _ := src.DataPtrFloat32()
+		for i := range f {
+			f[i] = float32(math.Round(rng.NormFloat64()*8) / 4)
+		}
+		kernel := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*r+1, 1))
+		want := gocv.NewMat()
+		gocv.MorphologyEx(src, &want, gocv.MorphOpen, kernel)
+		got := make([]float32, w*h)
+		openRows(got, f, w, h, r, nil)
+		wf, _ := want.DataPtrFloat32()
+		for i := range wf {
+			if math.Float32bits(wf[i]) != math.Float32bits(got[i]) {
+				t.Fatalf("%v: pixel (%d, %d) opened to %v, OpenCV %v", sz, i%w, i/w, got[i], wf[i])
+			}
+		}
+		kernel.Close()
+		want.Close()
+		src.Close()
+	}
+}
+
+func TestDetectorFixedPointAsOpenCV(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	vals := []float32{0, float32(math.Copysign(0, -1)), 0.5 / attScale, 1.5 / attScale, -0.5 / attScale, -1, -1.0001, 14.999, 15, 20,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 3e9, -3e9, 1e-30}
+	for len(vals) < 1003 {
+		vals = append(vals, float32(rng.Float64()*18-2), float32(math.Round(rng.Float64()*60000)-4096+0.5)/attScale)
+	}
+	src, err := gocv.NewMatFromBytes(1, len(vals), gocv.MatTypeCV32F, float32Bytes(vals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	want := gocv.NewMat()
+	defer want.Close()
+	src.ConvertToWithParams(&want, gocv.MatTypeCV16U, -attScale, attZero)
+	wp, _ := want.DataPtrUint16()
+	got := make([]uint16, len(vals))
+	attFixed(got, vals, -attScale, attZero)
+	for i := range vals {
+		if got[i] != wp[i] {
+			t.Fatalf("attenuation %v: fixed point %d, OpenCV %d", vals[i], got[i], wp[i])
+		}
+	}
+}
+
+func float32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		u := math.Float32bits(x)
+		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+	}
+	return b
+}
+
+func TestDetectorStuckRowsAsGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	w, h := 203, 60
+	src := randRaw(rng, w, h)
+	// Rows of an even level with noise, some stuck away from it.
+	for r := range h {
+		level := 20000.0
+		if r%11 == 5 {
+			level = 20000 * (1 + 0.1*rng.Float64())
+		}
+		for c := range w {
+			src.px[r*w+c] = uint16(level * (1 + 0.01*rng.NormFloat64()))
+		}
+	}
+	var p plane
+	p.size(h, w)
+	for r := range h {
+		p.rowInv[r] = 1 / 20000.0
+		p.deadRow[r] = r == 30
+	}
+	for c := range w {
+		p.colRef[c] = 1
+	}
+	u := image.Rect(3, 1, w-2, h-1)
+	for _, limit := range []float64{0.02, 0.03, 0.1} {
+		got := make([]bool, u.Dy()-2)
+		stuckSamples(got, src, &p, u, limit, nil)
+		// The Go it replaces.
+		sample := func(r int) []float32 {
+			var row []float32
+			for c := u.Min.X; c < u.Max.X; c += 8 {
+				row = append(row, (float32(src.px[r*w+c])-src.dark)*p.rowInv[r]*p.colRef[c])
+			}
+			return row
+		}
+		stuck := 0
+		for r := u.Min.Y + 1; r < u.Max.Y-1; r++ {
+			up, mid, lo := sample(r-1), sample(r), sample(r+1)
+			want := false
+			if !p.deadRow[r] && !p.deadRow[r-1] && !p.deadRow[r+1] {
+				n, within := 0, 0
+				for i, v := range mid {
+					if diff := up[i] - lo[i]; diff < 0.05 && diff > -0.05 {
+						e := v - (up[i]+lo[i])/2
+						if e < 0 {
+							e = -e
+						}
+						n++
+						if float64(e) <= limit {
+							within++
+						}
+					}
+				}
+				want = n > u.Dx()/32 && within <= n/2
+			}
+			if got[r-u.Min.Y-1] != want {
+				t.Fatalf("limit %v: row %d stuck %v, want %v", limit, r, got[r-u.Min.Y-1], want)
+			}
+			if want {
+				stuck++
+			}
+		}
+		if limit == 0.02 && stuck == 0 {
+			t.Fatal("no stuck row found: the test data test nothing")
+		}
+	}
+}
