@@ -73,6 +73,8 @@ type Detector struct {
 	countBuf               []int32
 	massTab                []float32
 	passBuf                []bool
+	colTop                 []float32
+	colN                   []int32
 	rowsBuf, colsBuf       []int
 	rowsBuf2, colsBuf2     []int
 	runBuf                 []span

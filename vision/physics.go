@@ -408,16 +408,46 @@ func (d *Detector) leadIn(colMean []float32, nominal float64) int {
 
 // airRows returns rows with no vehicle anywhere along the scan, away from
 // the vehicle's top edge: every pixel, divided by its row's gain, at 85 % of
-// the air level or more.
+// its column's air level or more. The source's output and the detector's
+// gain drift along a scan (a worn portal loses 10-15 % over a truck), so
+// the lead-in's level is no yardstick at the far end: a column's level is
+// the mean of its gain-corrected values above 60 % of the lead-in's, among
+// every fourth live row (a mean, not the highest: single pixels flicker).
+// Where the vehicle fills much of a column its thin parts pull that level
+// down a little, which the test can afford: a row through the vehicle
+// fails it somewhere along the scan all the same.
 func (d *Detector) airRows(src raw, p *plane) []int {
 	h, w := src.h, src.w
+	ref, n := grow(d.colTop, w), grow(d.colN, w)
+	d.colTop, d.colN = ref, n
+	clear(ref)
+	clear(n)
+	for r := 0; r < h; r += 4 {
+		if !p.deadRow[r] {
+			g := p.rowInv[r]
+			for c, v := range src.px[r*w : (r+1)*w] {
+				if x := (float32(v) - src.dark) * g; x >= 0.6 {
+					ref[c] += x
+					n[c]++
+				}
+			}
+		}
+	}
+	for c := range ref {
+		if n[c] == 0 {
+			ref[c] = float32(math.Inf(1)) // no air in this column
+			continue
+		}
+		ref[c] *= 0.85 / float32(n[c])
+	}
 	pass := d.passBuf[:0]
 	for r := range h {
 		ok := !p.deadRow[r]
 		if ok {
-			lim := 0.85 / p.rowInv[r]
-			for i := r * w; i < (r+1)*w; i++ {
-				if src.v(i) < lim {
+			g := p.rowInv[r]
+			row := src.px[r*w : (r+1)*w]
+			for c, v := range row {
+				if (float32(v)-src.dark)*g < ref[c] {
 					ok = false
 					break
 				}
@@ -600,26 +630,18 @@ func median32(v []float32) float32 {
 	return selectK(v, len(v)/2)
 }
 
-func grow(s []float64, n int) []float64 {
+// grow returns s resliced to n elements, reallocated only when its
+// capacity is short: the detector's buffers live from scan to scan.
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float64, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }
 
-func grow32(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
+func grow32(s []float32, n int) []float32 { return grow(s, n) }
 
-func growBool(s []bool, n int) []bool {
-	if cap(s) < n {
-		return make([]bool, n)
-	}
-	return s[:n]
-}
+func growBool(s []bool, n int) []bool { return grow(s, n) }
 
 // spread appends to out at most n of xs, evenly spaced.
 func spread(xs []int, n int, out []int) []int {

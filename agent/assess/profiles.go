@@ -356,16 +356,17 @@ func (m *matcher) densities() {
 // edgeStrip reports whether region g is a strip at the load's edge or,
 // with round goods declared, between two units: no thicker than
 // rules.evidence.edge_strip_m, with no other cargo region reaching beyond
-// it towards either end of the load along the lane or above it.
+// it towards either end of the load along the lane or above it. A band at
+// the top of the load lighter than lighter_min_kg_m3 is headroom however
+// high: the air over the goods, read a little dense by a drifting or
+// scattering scanner, or a short top layer of light goods.
 func (m *matcher) edgeStrip(g *vision.Region) bool {
 	t := m.ev.EdgeStripM
-	if g.M.WM > t && g.M.HM > t {
-		return false
-	}
 	if g.M.WM <= t && m.round() {
 		return true
 	}
-	first, last, top := g.M.WM <= t, g.M.WM <= t, g.M.HM <= t
+	first, last := g.M.WM <= t, g.M.WM <= t
+	top := g.M.HM <= t || m.dens(g) < m.ev.LighterMinKgM3
 	for j := range m.box.Regions {
 		o := &m.box.Regions[j]
 		if o == g || o.Packaging {

@@ -36,6 +36,8 @@ type Options struct {
 	// Scanner names the simulator's scanner model (xraysim.ScannerNames)
 	// the scans are made with; "" is the standard one.
 	Scanner string
+	// Worn renders with a worn portal's artefacts (xraysim.Worn).
+	Worn bool
 }
 
 // Outcome is one simulated scan inspected.
@@ -91,6 +93,9 @@ func RunWith(cfg *config.Config, det *vision.Detector, scenario string, seed int
 		return nil, err
 	}
 	scene.Scanner = o.Scanner
+	if o.Worn {
+		xraysim.Worn(&scene, rand.New(rand.NewSource(seed^0x5eed)))
+	}
 	scene.PixelMM.X = math.Max(scene.PixelMM.X, o.MinPixelMM)
 	scene.PixelMM.Y = math.Max(scene.PixelMM.Y, o.MinPixelMM)
 	name := fmt.Sprintf("%s-%d", scenario, seed)

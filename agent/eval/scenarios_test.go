@@ -97,3 +97,41 @@ func weightOnly(r inspection.Result) bool {
 	}
 	return true
 }
+
+// TestWornPortal runs scenarios through a worn portal's imaging
+// (xraysim.Worn: gain drifting 0.3-0.6 % a metre along the scan, dead
+// rows, scatter, pulse flicker, a short lead-in) and checks that the air
+// above the vehicle is still found to track the source (the drift would
+// otherwise be read as cargo), that honest loads stay clear of image
+// findings above info, and that the concealments are still alerted.
+func TestWornPortal(t *testing.T) {
+	cfg := config.Default()
+	names := []string{"honest-bags", "honest-paper", "honest-flowers", "empty", "masks-under-wire", "masks-as-bottles", "dense-in-light"}
+	seeds := 2
+	if testkit.Race {
+		seeds = 1
+	}
+	jobs := Jobs(names, seeds*len(names), 1)
+	outs, errs := Evaluate(cfg, jobs, Options{MinPixelMM: 6, Worn: true}, 0, nil)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%v: %v", jobs[i], err)
+		}
+	}
+	for _, o := range outs {
+		for i, r := range o.Results {
+			where := fmt.Sprintf("%s seed %d container %d", o.Scenario, o.Seed, i)
+			for _, f := range r.Findings {
+				if f.Code == inspection.ImageQuality && f.Severity != inspection.Info {
+					t.Errorf("%s: %s %s: %s", where, f.Code, f.Severity, f.Message)
+				}
+				if !o.Target[i] && slices.Contains(imageCodes, f.Code) && f.Severity != inspection.Info {
+					t.Errorf("%s: honest container has %s %s: %s", where, f.Code, f.Severity, f.Message)
+				}
+			}
+			if o.Target[i] != (r.Verdict == inspection.Alert) {
+				t.Errorf("%s: target %v, verdict %s %v", where, o.Target[i], r.Verdict, r.Codes())
+			}
+		}
+	}
+}

@@ -30,6 +30,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "print a line for every container inspected")
 	scanner := fs.String("scanner", "", "the simulator's scanner model: "+strings.Join(xraysim.ScannerNames(), ", ")+" (default standard)")
 	wedge := fs.String("wedge", "", "write the scanner model's step-wedge scans (6/4 and 9/6 MeV, dual energy) into this directory, for gatescan calibrate, and stop")
+	worn := fs.Bool("worn", false, "render with a worn portal's artefacts: more dead rows, stronger gain drift, scatter and pulse flicker, a short lead-in")
 	dir := fs.String("dir", "", "score the cases below DIR (xraygen's format: scan.json, declaration.json, truth.json per folder) instead of simulating")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
@@ -50,7 +51,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 			wanted = append(wanted, strings.TrimSpace(sc))
 		}
 	}
-	src, cleanup, err := evalSource(cfg, wanted, *list, *dir, *scanner, *files, *n, *seed, *workers)
+	src, cleanup, err := evalSource(cfg, wanted, *list, *dir, eval.Options{Scanner: *scanner, Worn: *worn}, *files, *n, *seed, *workers)
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ type evalRun struct {
 // evalSource picks the cases under dir when it is set, else the simulator's
 // jobs. The cleanup removes the temporary directory --files writes to; call
 // it when the run is over.
-func evalSource(cfg *config.Config, wanted []string, list, dir, scanner string, files bool, n int, seed int64, workers int) (evalRun, func(), error) {
+func evalSource(cfg *config.Config, wanted []string, list, dir string, opts eval.Options, files bool, n int, seed int64, workers int) (evalRun, func(), error) {
 	noop := func() {}
 	if dir != "" {
 		cases, err := eval.Cases(dir)
@@ -125,10 +126,9 @@ func evalSource(cfg *config.Config, wanted []string, list, dir, scanner string, 
 	if wanted != nil {
 		names = wanted
 	}
-	if _, err := xraysim.ScannerByName(scanner); err != nil {
+	if _, err := xraysim.ScannerByName(opts.Scanner); err != nil {
 		return evalRun{}, noop, badInput("eval: %v", err)
 	}
-	opts := eval.Options{Scanner: scanner}
 	cleanup := noop
 	if files {
 		tmp, err := os.MkdirTemp("", "gatescan-eval-")
