@@ -157,7 +157,7 @@ func TestProfileFindings(t *testing.T) {
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
 		{"a short top layer of bags", declared("392321"), []vision.Region{at(reg(1, 8.3, 277), 0.1, 5.2), top(at(reg(2, 0.4, 135), 4.2, 1.1), 0.4)}, nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Info}},
-		{"headroom over reels read a little dense", declared("480256"), append(reels(), top(at(reg(4, 2.5, 13), 0.1, 10.9), 0.52)), nil,
+		{"headroom over reels read a little dense", declared("480256"), append(reels(), top(at(reg(4, 1.5, 13), 0.1, 10.9), 0.52)), nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Info}},
 		{"a light band inside bags", declared("392321"), []vision.Region{at(reg(1, 8.3, 277), 0.1, 5.2), under(top(at(reg(2, 0.4, 135), 4.2, 1.1), 0.4))}, nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Warning, inspection.ControlledUndocumented: inspection.Warning}},
