@@ -652,6 +652,9 @@ func (m *matcher) layers() {
 					sev = inspection.Warning
 				}
 			}
+			if m.edgeStrip(light) {
+				sev = inspection.Info // the load's top or end, not a hiding place
+			}
 		}
 		denseWord := fmt.Sprintf("goods of %.0f kg/m³", l.DenseKgM3*m.scale)
 		if l.DenseOpaque {
