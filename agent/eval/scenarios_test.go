@@ -41,19 +41,7 @@ func TestScenarios(t *testing.T) {
 		"overweight":       {inspection.WeightMismatch},
 	}
 	cfg := config.Default()
-	// Under the race detector one seed per scenario covers the code paths;
-	// the three seeds' statistics are for the ordinary run.
-	seeds := 3
-	if testkit.Race {
-		seeds = 1
-	}
-	jobs := Jobs(xraysim.ScenarioNames(), seeds*len(xraysim.ScenarioNames()), 1)
-	outs, errs := Evaluate(cfg, jobs, Options{MinPixelMM: 6}, 0, nil)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("%v: %v", jobs[i], err)
-		}
-	}
+	outs := simulate(t, cfg, xraysim.ScenarioNames(), 3, Options{MinPixelMM: 6})
 	for _, o := range outs {
 		for i, r := range o.Results {
 			where := fmt.Sprintf("%s seed %d container %d", o.Scenario, o.Seed, i)
@@ -88,6 +76,24 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// simulate runs seeds scans of each of the scenarios (one under the race
+// detector, which the code paths need, not the statistics) and fails the
+// test on any error.
+func simulate(t *testing.T, cfg *config.Config, scenarios []string, seeds int, o Options) []*Outcome {
+	t.Helper()
+	if testkit.Race {
+		seeds = 1
+	}
+	jobs := Jobs(scenarios, seeds*len(scenarios), 1)
+	outs, errs := Evaluate(cfg, jobs, o, 0, nil)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%v: %v", jobs[i], err)
+		}
+	}
+	return outs
+}
+
 // weightOnly reports whether every critical finding of r is about weight.
 func weightOnly(r inspection.Result) bool {
 	for _, f := range r.Findings {
@@ -107,18 +113,7 @@ func weightOnly(r inspection.Result) bool {
 func TestWornPortal(t *testing.T) {
 	cfg := config.Default()
 	names := []string{"honest-bags", "honest-paper", "honest-flowers", "empty", "masks-under-wire", "masks-as-bottles", "dense-in-light"}
-	seeds := 2
-	if testkit.Race {
-		seeds = 1
-	}
-	jobs := Jobs(names, seeds*len(names), 1)
-	outs, errs := Evaluate(cfg, jobs, Options{MinPixelMM: 6, Worn: true}, 0, nil)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("%v: %v", jobs[i], err)
-		}
-	}
-	for _, o := range outs {
+	for _, o := range simulate(t, cfg, names, 2, Options{MinPixelMM: 6, Worn: true}) {
 		for i, r := range o.Results {
 			where := fmt.Sprintf("%s seed %d container %d", o.Scenario, o.Seed, i)
 			for _, f := range r.Findings {
