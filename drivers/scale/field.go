@@ -137,26 +137,6 @@ func hexDigit(c byte) (byte, bool) {
 	return 0, false
 }
 
-// fixedFrame returns frame with bit 7 of each byte cleared (see mask7),
-// appended to buf, whose capacity is the length of the protocol's frames:
-// a frame of any other length is an error.
-func fixedFrame(buf, frame []byte) ([]byte, error) {
-	if len(frame) != cap(buf) {
-		return nil, fmt.Errorf("frame is %d bytes, want %d", len(frame), cap(buf))
-	}
-	return mask7(buf, frame), nil
-}
-
-// boundedFrame returns frame with bit 7 of each byte cleared, appended to
-// buf, whose capacity is the longest frame of the protocol: a longer one
-// is an error, which calls it longer than any frame of that kind.
-func boundedFrame(buf, frame []byte, kind string) ([]byte, error) {
-	if len(frame) > cap(buf) {
-		return nil, fmt.Errorf("frame is %d bytes, longer than any %s (%d)", len(frame), kind, cap(buf))
-	}
-	return mask7(buf, frame), nil
-}
-
 // xorOf is the XOR of the bytes of b, the check of XOR-summed frames.
 func xorOf(b []byte) byte {
 	var x byte

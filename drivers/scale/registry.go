@@ -5,12 +5,12 @@ package scale
 func init() {
 	for _, p := range []Protocol{
 		Toledo{},
-		SICS{},
-		SMA{},
-		XK3190{},
-		XK3190EQ{},
-		RLWS{},
-		STGS{},
+		SICS,
+		SMA,
+		XK3190,
+		XK3190EQ,
+		RLWS,
+		STGS,
 	} {
 		Register(p)
 	}

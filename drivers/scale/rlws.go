@@ -5,6 +5,8 @@ import (
 	"strings"
 )
 
+const rlwsLen = 13 // without the optional LF, which Split skips
+
 // RLWS is the Rice Lake Weighing Systems stream format (protocol name
 // "rlws"), which Rice Lake indicators send continuously:
 //
@@ -20,32 +22,24 @@ import (
 // Under status O the weight may be anything and stability is unknown: the
 // reading is Overload, or Underload when the polarity is negative, and not
 // Stable.
-type RLWS struct{}
-
-const rlwsLen = 13 // without the optional LF, which Split skips
-
-var rlwsFramer = newFramer([]string{"\x02"}, "\r", rlwsLen, false)
+//
+// Its Split finds the next frame, from STX to CR.
+var RLWS = &framed{
+	name:   "rlws",
+	framer: newFramer([]string{"\x02"}, "\r", rlwsLen, false),
+	parse:  parseRLWS,
+	encode: encodeRLWS,
+}
 
 // rlwsUnitLetters are the unit letters, in the order of rlwsUnits.
 const rlwsUnitLetters = "LKTGO"
 
 var rlwsUnits = []unit{pound, kilogram, tonne, gram, ounce}
 
-// Name returns "rlws".
-func (RLWS) Name() string { return "rlws" }
-
-// Split finds the next frame, from STX to CR.
-func (RLWS) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	return rlwsFramer.split(data, atEOF)
-}
-
-// Parse decodes one frame.
-func (RLWS) Parse(frame []byte) (Reading, error) {
+// parseRLWS decodes one frame.
+func parseRLWS(frame []byte) (Reading, error) {
 	var buf [rlwsLen]byte
-	b, err := fixedFrame(buf[:0], frame)
-	if err != nil {
-		return Reading{}, err
-	}
+	b := mask7(buf[:0], frame)
 	if b[0] != stx || b[12] != cr {
 		return Reading{}, fmt.Errorf("frame runs from %q to %q, want STX to CR", b[0], b[12])
 	}
@@ -93,8 +87,8 @@ func (RLWS) Parse(frame []byte) (Reading, error) {
 	return r, nil
 }
 
-// Encode renders r as a frame ending in CR LF.
-func (RLWS) Encode(r Reading) []byte {
+// encodeRLWS renders r as a frame ending in CR LF.
+func encodeRLWS(r Reading) []byte {
 	u, x, mode := displayed(r, rlwsUnits...)
 	if mode == 'T' {
 		mode = 'G'

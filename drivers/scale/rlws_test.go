@@ -36,7 +36,7 @@ func TestRLWSDecode(t *testing.T) {
 }
 
 func TestRLWSEncode(t *testing.T) {
-	runEncodeCases(t, RLWS{}, []encodeCase{
+	runEncodeCases(t, RLWS, []encodeCase{
 		{Reading{Gross: kg(24180), Stable: true, Unit: "kg"}, "\x02   24180KG \r\n"},
 		{Reading{Gross: kg(29180), Tare: kg(5000), Net: kg(24180), Unit: "t"}, "\x02   24.18TNM\r\n"},
 		{Reading{Gross: kg(0), Stable: true, Zero: true}, "\x02       0KGZ\r\n"},

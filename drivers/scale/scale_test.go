@@ -80,7 +80,7 @@ func TestFrameError(t *testing.T) {
 
 // stallingProtocol never finds a frame and never advances, as a careless
 // Split may behave.
-type stallingProtocol struct{ STGS }
+type stallingProtocol struct{ Protocol }
 
 func (stallingProtocol) Name() string { return "stall" }
 func (stallingProtocol) Split(data []byte, atEOF bool) (int, []byte, error) {
@@ -88,14 +88,14 @@ func (stallingProtocol) Split(data []byte, atEOF bool) (int, []byte, error) {
 }
 
 // repeatingProtocol returns a token without advancing.
-type repeatingProtocol struct{ STGS }
+type repeatingProtocol struct{ Protocol }
 
 func (repeatingProtocol) Split(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, data, nil
 }
 
 // failingProtocol's Split returns an error.
-type failingProtocol struct{ STGS }
+type failingProtocol struct{ Protocol }
 
 func (failingProtocol) Split(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, errors.New("split failed")
@@ -103,7 +103,7 @@ func (failingProtocol) Split(data []byte, atEOF bool) (int, []byte, error) {
 
 func TestReaderSurvivesBadSplits(t *testing.T) {
 	in := bytes.Repeat([]byte("ST,GS,+0012450kg\r\n"), 200)
-	for _, p := range []Protocol{stallingProtocol{}, repeatingProtocol{}, failingProtocol{}} {
+	for _, p := range []Protocol{stallingProtocol{STGS}, repeatingProtocol{STGS}, failingProtocol{STGS}} {
 		rd := NewReader(bytes.NewReader(in), p)
 		var frameErrs, others int
 		for n := 0; ; n++ {
@@ -134,7 +134,7 @@ type zeroReader struct{}
 func (zeroReader) Read([]byte) (int, error) { return 0, nil }
 
 func TestReaderNoProgress(t *testing.T) {
-	_, err := NewReader(zeroReader{}, STGS{}).Next()
+	_, err := NewReader(zeroReader{}, STGS).Next()
 	if err != io.ErrNoProgress {
 		t.Errorf("Next on a reader that returns nothing: %v, want io.ErrNoProgress", err)
 	}
@@ -163,7 +163,7 @@ func (f *flakyReader) Read(p []byte) (int, error) {
 
 func TestReaderResumesAfterReadError(t *testing.T) {
 	const line = "ST,GS,+0012450kg\r\n"
-	rd := NewReader(&flakyReader{data: []byte(line + line)}, STGS{})
+	rd := NewReader(&flakyReader{data: []byte(line + line)}, STGS)
 	var got []string
 	for range 10 {
 		r, err := rd.Next()

@@ -5,6 +5,9 @@ import (
 	"fmt"
 )
 
+// sicsMaxLine bounds a reply line; weight replies are about 20 bytes.
+const sicsMaxLine = 128
+
 // SICS is the Mettler Toledo Standard Interface Command Set, MT-SICS
 // (protocol name "sics"): the indicator answers the weight commands S, SI
 // and SIR (and their SU variants) with lines such as
@@ -22,12 +25,20 @@ import (
 // The weight, which MT-SICS calls the net weight, is what the indicator
 // displays; the reply does not say whether a tare is set, so it is
 // reported as Gross.
-type SICS struct{}
-
-// sicsMaxLine bounds a reply line; weight replies are about 20 bytes.
-const sicsMaxLine = 128
-
-var sicsFramer = newFramer(nil, "\r\n", sicsMaxLine, true)
+//
+// Its Request is "SI\r\n", the command for the current weight, stable or
+// not. Its Split finds the next reply line, without its line end. Lines
+// may end in CR LF, CR or LF; empty lines are skipped.
+var SICS = &polled{
+	framed: framed{
+		name:   "sics",
+		framer: newFramer(nil, "\r\n", sicsMaxLine, true),
+		kind:   "reply",
+		parse:  parseSICS,
+		encode: encodeSICS,
+	},
+	request: "SI\r\n",
+}
 
 // sicsWeightIDs are the reply identifiers of the weight commands.
 var sicsWeightIDs = []string{"S", "SI", "SIR", "SU", "SIU", "SIRU"}
@@ -39,26 +50,10 @@ var sicsErrors = map[string]string{
 	"EL": "logical error (EL): the command cannot be executed",
 }
 
-// Name returns "sics".
-func (SICS) Name() string { return "sics" }
-
-// Request returns "SI\r\n", the command for the current weight, stable or
-// not.
-func (SICS) Request() []byte { return []byte("SI\r\n") }
-
-// Split finds the next reply line, without its line end. Lines may end in
-// CR LF, CR or LF; empty lines are skipped.
-func (SICS) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	return sicsFramer.split(data, atEOF)
-}
-
-// Parse decodes one reply line.
-func (SICS) Parse(frame []byte) (Reading, error) {
+// parseSICS decodes one reply line.
+func parseSICS(frame []byte) (Reading, error) {
 	var buf [sicsMaxLine]byte
-	line, err := boundedFrame(buf[:0], frame, "reply")
-	if err != nil {
-		return Reading{}, err
-	}
+	line := mask7(buf[:0], frame)
 	line = bytes.TrimRight(line, "\r\n")
 	id, rest := nextField(line)
 	if msg, ok := sicsErrors[string(id)]; ok && isBlank(rest) {
@@ -101,10 +96,10 @@ func (SICS) Parse(frame []byte) (Reading, error) {
 	return r, nil
 }
 
-// Encode renders r as the reply to SI: S S or S D with the displayed
+// encodeSICS renders r as the reply to SI: S S or S D with the displayed
 // weight right-justified in ten characters, or S + or S - when r is out
 // of range.
-func (SICS) Encode(r Reading) []byte {
+func encodeSICS(r Reading) []byte {
 	switch {
 	case r.Overload:
 		return []byte("S +\r\n")

@@ -37,7 +37,7 @@ func TestSICSDecode(t *testing.T) {
 }
 
 func TestSICSEncode(t *testing.T) {
-	runEncodeCases(t, SICS{}, []encodeCase{
+	runEncodeCases(t, SICS, []encodeCase{
 		{Reading{Gross: kg(24180), Stable: true, Unit: "kg"}, "S S      24180 kg\r\n"},
 		{Reading{Gross: kg(-12.34), Unit: "kg"}, "S D     -12.34 kg\r\n"},
 		{Reading{Gross: kg(24180), Stable: true, Unit: "t"}, "S S      24.18 t\r\n"},

@@ -5,6 +5,13 @@ import (
 	"fmt"
 )
 
+// smaBodyLen is the length of a weight reply between LF and CR.
+const smaBodyLen = 18
+
+// smaMaxReply bounds a reply: information replies have up to 25 characters
+// of data after a three-letter field name.
+const smaMaxReply = 40
+
 // SMA is the Scale Manufacturers Association standard serial protocol,
 // SMA SCP-0499 (protocol name "sma"). The host sends commands such as
 // <LF>W<CR> (the displayed weight) and the indicator replies
@@ -22,35 +29,24 @@ import (
 // with a parity or framing error. Replies to other commands (about,
 // information, diagnostics) are not weights and are reported as bad
 // frames.
-type SMA struct{}
-
-// smaBodyLen is the length of a weight reply between LF and CR.
-const smaBodyLen = 18
-
-// smaMaxReply bounds a reply: information replies have up to 25 characters
-// of data after a three-letter field name.
-const smaMaxReply = 40
-
-var smaFramer = newFramer([]string{"\n"}, "\r", smaMaxReply, false)
-
-// Name returns "sma".
-func (SMA) Name() string { return "sma" }
-
-// Request returns "\nW\r", the command for the displayed weight.
-func (SMA) Request() []byte { return []byte("\nW\r") }
-
-// Split finds the next reply, from LF to CR.
-func (SMA) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	return smaFramer.split(data, atEOF)
+//
+// Its Request is "\nW\r", the command for the displayed weight. Its Split
+// finds the next reply, from LF to CR.
+var SMA = &polled{
+	framed: framed{
+		name:   "sma",
+		framer: newFramer([]string{"\n"}, "\r", smaMaxReply, false),
+		kind:   "reply",
+		parse:  parseSMA,
+		encode: encodeSMA,
+	},
+	request: "\nW\r",
 }
 
-// Parse decodes one reply.
-func (SMA) Parse(frame []byte) (Reading, error) {
+// parseSMA decodes one reply.
+func parseSMA(frame []byte) (Reading, error) {
 	var buf [smaMaxReply]byte
-	b, err := boundedFrame(buf[:0], frame, "reply")
-	if err != nil {
-		return Reading{}, err
-	}
+	b := mask7(buf[:0], frame)
 	if len(b) < 2 || b[0] != lf || b[len(b)-1] != cr {
 		return Reading{}, fmt.Errorf("reply does not run from LF to CR")
 	}
@@ -114,8 +110,8 @@ func (SMA) Parse(frame []byte) (Reading, error) {
 	return r, nil
 }
 
-// Encode renders r as the reply to <LF>W<CR>.
-func (SMA) Encode(r Reading) []byte {
+// encodeSMA renders r as the reply to <LF>W<CR>.
+func encodeSMA(r Reading) []byte {
 	u, x, mode := displayed(r)
 	m, e := quantize(x, -5, 0, 9, true)
 	b := make([]byte, 0, smaBodyLen+2)

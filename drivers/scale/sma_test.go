@@ -43,7 +43,7 @@ func TestSMADecode(t *testing.T) {
 }
 
 func TestSMAEncode(t *testing.T) {
-	runEncodeCases(t, SMA{}, []encodeCase{
+	runEncodeCases(t, SMA, []encodeCase{
 		{Reading{Gross: kg(24180), Stable: true, Unit: "kg"}, "\n 1G       24180kg \r"},
 		{Reading{Gross: kg(29180), Tare: kg(5000), Net: kg(24180), Unit: "t"}, "\n 1NM      24.18t  \r"},
 		{Reading{Gross: kg(0), Stable: true, Zero: true}, "\nZ1G           0kg \r"},

@@ -5,6 +5,9 @@ import (
 	"fmt"
 )
 
+// stgsMaxLine bounds a line; lines are about 20 bytes.
+const stgsMaxLine = 40
+
 // STGS is the comma-separated text line that A&D, Dini Argeo, Kern and a
 // great many other indicators send (protocol name "stgs"):
 //
@@ -19,29 +22,21 @@ import (
 //
 // OL with a negative sign is Underload, otherwise Overload; the weight of
 // an OL line is often blank and is reported only when it is a number.
-type STGS struct{}
-
-// stgsMaxLine bounds a line; lines are about 20 bytes.
-const stgsMaxLine = 40
-
-var stgsFramer = newFramer([]string{"ST,", "US,", "OL,"}, "\r\n", stgsMaxLine, true)
-
-// Name returns "stgs".
-func (STGS) Name() string { return "stgs" }
-
-// Split finds the next line that starts with ST, US or OL and a comma,
+//
+// Its Split finds the next line that starts with ST, US or OL and a comma,
 // without its line end; other lines are skipped.
-func (STGS) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	return stgsFramer.split(data, atEOF)
+var STGS = &framed{
+	name:   "stgs",
+	framer: newFramer([]string{"ST,", "US,", "OL,"}, "\r\n", stgsMaxLine, true),
+	kind:   "weight line",
+	parse:  parseSTGS,
+	encode: encodeSTGS,
 }
 
-// Parse decodes one line.
-func (STGS) Parse(frame []byte) (Reading, error) {
+// parseSTGS decodes one line.
+func parseSTGS(frame []byte) (Reading, error) {
 	var buf [stgsMaxLine]byte
-	line, err := boundedFrame(buf[:0], frame, "weight line")
-	if err != nil {
-		return Reading{}, err
-	}
+	line := mask7(buf[:0], frame)
 	line = bytes.TrimRight(line, "\r\n")
 	if len(line) < 3 || line[2] != ',' {
 		return Reading{}, fmt.Errorf("line does not start with a two-letter header and a comma")
@@ -86,9 +81,9 @@ func (STGS) Parse(frame []byte) (Reading, error) {
 	return r, nil
 }
 
-// Encode renders r as a line ending in CR LF, with the weight in seven
+// encodeSTGS renders r as a line ending in CR LF, with the weight in seven
 // zero-padded characters after its sign, or blank when r is out of range.
-func (STGS) Encode(r Reading) []byte {
+func encodeSTGS(r Reading) []byte {
 	u, x, mode := displayed(r)
 	b := make([]byte, 0, 20)
 	switch {

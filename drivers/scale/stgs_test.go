@@ -35,7 +35,7 @@ func TestSTGSDecode(t *testing.T) {
 }
 
 func TestSTGSEncode(t *testing.T) {
-	runEncodeCases(t, STGS{}, []encodeCase{
+	runEncodeCases(t, STGS, []encodeCase{
 		{Reading{Gross: kg(12450), Stable: true, Unit: "kg"}, "ST,GS,+0012450kg\r\n"},
 		{Reading{Gross: kg(12450), Tare: kg(0), Net: kg(12450), Stable: true}, "ST,GS,+0012450kg\r\n"},
 		{Reading{Net: kg(12450), Stable: true}, "ST,NT,+0012450kg\r\n"},

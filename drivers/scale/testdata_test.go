@@ -30,7 +30,7 @@ func streamVariants(t testing.TB, name string) []streamVariant {
 			streamVariant{file: "truck-nochecksum.bin", enc: Toledo{OmitChecksum: true}},
 			streamVariant{file: "truck-7e1.bin", enc: Toledo{}, parity: true})
 	case "stgs":
-		v = append(v, streamVariant{file: "truck-7e1.bin", enc: STGS{}, parity: true})
+		v = append(v, streamVariant{file: "truck-7e1.bin", enc: STGS, parity: true})
 	}
 	return v
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 )
 
+const xk3190Len = 12
+
 // XK3190 is the continuous output of the Shanghai Yaohua XK3190-A9 and the
 // many indicators that copy it (protocol name "xk3190"), twelve bytes a
 // frame:
@@ -18,27 +20,19 @@ import (
 //
 // The frame carries no unit, mode or motion flag: the weight is taken to be
 // the gross weight in kilograms, Unit is empty, and HasMotion is false.
-type XK3190 struct{}
-
-const xk3190Len = 12
-
-var xk3190Framer = newFramer([]string{"\x02"}, "\x03", xk3190Len, false)
-
-// Name returns "xk3190".
-func (XK3190) Name() string { return "xk3190" }
-
-// Split finds the next frame, from STX to ETX.
-func (XK3190) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	return xk3190Framer.split(data, atEOF)
+//
+// Its Split finds the next frame, from STX to ETX.
+var XK3190 = &framed{
+	name:   "xk3190",
+	framer: newFramer([]string{"\x02"}, "\x03", xk3190Len, false),
+	parse:  parseXK3190,
+	encode: encodeXK3190,
 }
 
-// Parse decodes one frame.
-func (XK3190) Parse(frame []byte) (Reading, error) {
+// parseXK3190 decodes one frame.
+func parseXK3190(frame []byte) (Reading, error) {
 	var buf [xk3190Len]byte
-	b, err := fixedFrame(buf[:0], frame)
-	if err != nil {
-		return Reading{}, err
-	}
+	b := mask7(buf[:0], frame)
 	if b[0] != stx || b[11] != etx {
 		return Reading{}, fmt.Errorf("frame runs from %q to %q, want STX to ETX", b[0], b[11])
 	}
@@ -63,8 +57,8 @@ func (XK3190) Parse(frame []byte) (Reading, error) {
 	return Reading{Gross: weight(kilogram.kg(w))}, nil
 }
 
-// Encode renders the displayed weight of r, in kilograms, as a frame.
-func (XK3190) Encode(r Reading) []byte {
+// encodeXK3190 renders the displayed weight of r, in kilograms, as a frame.
+func encodeXK3190(r Reading) []byte {
 	kg, _ := shown(r)
 	m, e := quantize(kg, -4, 0, 6, false)
 	b := make([]byte, 0, xk3190Len)

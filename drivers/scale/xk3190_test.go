@@ -31,7 +31,7 @@ func TestXK3190Decode(t *testing.T) {
 }
 
 func TestXK3190Encode(t *testing.T) {
-	runEncodeCases(t, XK3190{}, []encodeCase{
+	runEncodeCases(t, XK3190, []encodeCase{
 		{Reading{Gross: kg(1560)}, xkCaptured1560},
 		{Reading{Gross: kg(0)}, xkCapturedZero},
 		{Reading{Gross: kg(-120)}, "\x02-0001200" + "1E" + "\x03"},
@@ -60,7 +60,7 @@ func TestXK3190EQDecode(t *testing.T) {
 }
 
 func TestXK3190EQEncode(t *testing.T) {
-	runEncodeCases(t, XK3190EQ{}, []encodeCase{
+	runEncodeCases(t, XK3190EQ, []encodeCase{
 		{Reading{Gross: kg(24180)}, "=08142000"},
 		{Reading{Gross: kg(3)}, "=30000000"},
 		{Reading{Gross: kg(-1)}, "=1000000-"},

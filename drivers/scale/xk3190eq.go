@@ -5,6 +5,8 @@ import (
 	"slices"
 )
 
+const xk3190EQLen = 9
+
 // XK3190EQ is the second continuous output of Yaohua XK3190 indicators
 // (the A9, A12, A23P, A26 and their copies; protocol name "xk3190-eq"),
 // nine bytes a frame with no terminator:
@@ -18,27 +20,19 @@ import (
 //
 // As with XK3190, the weight is taken to be the gross weight in
 // kilograms, Unit is empty, and HasMotion is false.
-type XK3190EQ struct{}
-
-const xk3190EQLen = 9
-
-var xk3190EQFramer = newFramer([]string{"="}, "", xk3190EQLen, false)
-
-// Name returns "xk3190-eq".
-func (XK3190EQ) Name() string { return "xk3190-eq" }
-
-// Split finds the next frame: '=' and the eight bytes after it.
-func (XK3190EQ) Split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	return xk3190EQFramer.split(data, atEOF)
+//
+// Its Split finds the next frame: '=' and the eight bytes after it.
+var XK3190EQ = &framed{
+	name:   "xk3190-eq",
+	framer: newFramer([]string{"="}, "", xk3190EQLen, false),
+	parse:  parseXK3190EQ,
+	encode: encodeXK3190EQ,
 }
 
-// Parse decodes one frame.
-func (XK3190EQ) Parse(frame []byte) (Reading, error) {
+// parseXK3190EQ decodes one frame.
+func parseXK3190EQ(frame []byte) (Reading, error) {
 	var buf [xk3190EQLen]byte
-	b, err := fixedFrame(buf[:0], frame)
-	if err != nil {
-		return Reading{}, err
-	}
+	b := mask7(buf[:0], frame)
 	if b[0] != '=' {
 		return Reading{}, fmt.Errorf("frame starts with %q, want '='", b[0])
 	}
@@ -56,8 +50,8 @@ func (XK3190EQ) Parse(frame []byte) (Reading, error) {
 	return Reading{Gross: weight(kilogram.kg(w))}, nil
 }
 
-// Encode renders the displayed weight of r, in kilograms, as a frame.
-func (XK3190EQ) Encode(r Reading) []byte {
+// encodeXK3190EQ renders the displayed weight of r, in kilograms, as a frame.
+func encodeXK3190EQ(r Reading) []byte {
 	kg, _ := shown(r)
 	m, e := quantize(kg, -4, 0, 7, true)
 	b := append(make([]byte, 0, xk3190EQLen), '=')
