@@ -1,11 +1,11 @@
 package xraysim
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"image"
 	"math"
+	"reflect"
 )
 
 // Box is a block of cargo inside a container: a stack of cartons, a pallet,
@@ -230,28 +230,29 @@ func InnerDims(typ string) (l, w, h float64, err error) {
 	return d.innerL, innerW, d.innerH, nil
 }
 
-func (t Truck) withDefaults() Truck {
-	t.CabLengthM = cmp.Or(t.CabLengthM, 2.3)
-	t.CabHeightM = cmp.Or(t.CabHeightM, 3.6)
-	t.TractorLengthM = cmp.Or(t.TractorLengthM, 6.4)
-	t.GapM = cmp.Or(t.GapM, 0.8)
-	t.DeckHeightM = cmp.Or(t.DeckHeightM, 1.30)
-	t.WheelRadiusM = cmp.Or(t.WheelRadiusM, 0.52)
-	t.TrailerTailM = cmp.Or(t.TrailerTailM, 0.25)
-	t.Between20sM = cmp.Or(t.Between20sM, 0.076)
-	return t
-}
+// typicalTruck and typicalShell hold the values in brackets in the
+// comments of Truck and Shell, which their zero fields take.
+var (
+	typicalTruck = Truck{CabLengthM: 2.3, CabHeightM: 3.6, TractorLengthM: 6.4, GapM: 0.8,
+		DeckHeightM: 1.30, WheelRadiusM: 0.52, TrailerTailM: 0.25, Between20sM: 0.076}
+	typicalShell = Shell{SideWallGCm2: 1.6, CorrugationPitchM: 0.278, RoofGCm2: 150, RoofBandM: 0.043,
+		FloorBoardDensity: 700, CrossMemberPitchM: 0.30, FloorGCm2: 80, EndWallGCm2: 50}
+)
 
-func (s Shell) withDefaults() Shell {
-	s.SideWallGCm2 = cmp.Or(s.SideWallGCm2, 1.6)
-	s.CorrugationPitchM = cmp.Or(s.CorrugationPitchM, 0.278)
-	s.RoofGCm2 = cmp.Or(s.RoofGCm2, 150)
-	s.RoofBandM = cmp.Or(s.RoofBandM, 0.043)
-	s.FloorBoardDensity = cmp.Or(s.FloorBoardDensity, 700)
-	s.CrossMemberPitchM = cmp.Or(s.CrossMemberPitchM, 0.30)
-	s.FloorGCm2 = cmp.Or(s.FloorGCm2, 80)
-	s.EndWallGCm2 = cmp.Or(s.EndWallGCm2, 50)
-	return s
+func (t Truck) withDefaults() Truck { return orTypical(t, typicalTruck) }
+
+func (s Shell) withDefaults() Shell { return orTypical(s, typicalShell) }
+
+// orTypical returns v with each float64 field that is zero set to that
+// field of typical, as cmp.Or would one field at a time.
+func orTypical[T any](v, typical T) T {
+	fields, def := reflect.ValueOf(&v).Elem(), reflect.ValueOf(typical)
+	for i := range fields.NumField() {
+		if f := fields.Field(i); f.Kind() == reflect.Float64 && f.Float() == 0 {
+			f.SetFloat(def.Field(i).Float())
+		}
+	}
+	return v
 }
 
 func (s *Scene) energies() (hi, lo float64) {

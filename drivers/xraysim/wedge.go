@@ -1,7 +1,6 @@
 package xraysim
 
 import (
-	"cmp"
 	"image"
 	"math"
 	mrand "math/rand"
@@ -49,14 +48,11 @@ func DefaultWedge() Wedge {
 	return w
 }
 
-func (w Wedge) withDefaults() Wedge {
-	w.BlockWidthM = cmp.Or(w.BlockWidthM, 0.25)
-	w.GapM = cmp.Or(w.GapM, 0.15)
-	w.BlockHeightM = cmp.Or(w.BlockHeightM, 1.2)
-	w.BaseM = cmp.Or(w.BaseM, 1.0)
-	w.FixtureGCm2 = cmp.Or(w.FixtureGCm2, 40)
-	return w
-}
+// typicalWedge holds the values in brackets in the comment of Wedge's
+// sizes, which its zero sizes take.
+var typicalWedge = Wedge{BlockWidthM: 0.25, GapM: 0.15, BlockHeightM: 1.2, BaseM: 1.0, FixtureGCm2: 40}
+
+func (w Wedge) withDefaults() Wedge { return orTypical(w, typicalWedge) }
 
 // WedgeFileStep is a step of a wedge file as calib reads it (one block and
 // the pixel ranges where the beam crosses it and nothing else), with what
