@@ -1,7 +1,6 @@
 package serialline
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/internal/defaults"
 )
 
 // Defaults applied by Config.WithDefaults to fields left at zero.
@@ -52,13 +52,8 @@ type Config struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	c.Baud = cmp.Or(c.Baud, DefaultBaud)
-	c.DataBits = cmp.Or(c.DataBits, DefaultDataBits)
-	c.Parity = cmp.Or(c.Parity, DefaultParity)
-	c.StopBits = cmp.Or(c.StopBits, DefaultStopBits)
-	c.SilentAfter = cmp.Or(c.SilentAfter, DefaultSilentAfter)
-	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
-	return c
+	return defaults.Fill(c, Config{Baud: DefaultBaud, DataBits: DefaultDataBits, Parity: DefaultParity,
+		StopBits: DefaultStopBits, SilentAfter: DefaultSilentAfter, ReadTimeout: DefaultReadTimeout})
 }
 
 // A FieldError reports one invalid Config field. Field is the field's

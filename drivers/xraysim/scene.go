@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"reflect"
+
+	"github.com/gatescan/gatescan/internal/defaults"
 )
 
 // Box is a block of cargo inside a container: a stack of cartons, a pallet,
@@ -239,21 +240,9 @@ var (
 		FloorBoardDensity: 700, CrossMemberPitchM: 0.30, FloorGCm2: 80, EndWallGCm2: 50}
 )
 
-func (t Truck) withDefaults() Truck { return orTypical(t, typicalTruck) }
+func (t Truck) withDefaults() Truck { return defaults.Fill(t, typicalTruck) }
 
-func (s Shell) withDefaults() Shell { return orTypical(s, typicalShell) }
-
-// orTypical returns v with each float64 field that is zero set to that
-// field of typical, as cmp.Or would one field at a time.
-func orTypical[T any](v, typical T) T {
-	fields, def := reflect.ValueOf(&v).Elem(), reflect.ValueOf(typical)
-	for i := range fields.NumField() {
-		if f := fields.Field(i); f.Kind() == reflect.Float64 && f.Float() == 0 {
-			f.SetFloat(def.Field(i).Float())
-		}
-	}
-	return v
-}
+func (s Shell) withDefaults() Shell { return defaults.Fill(s, typicalShell) }
 
 func (s *Scene) energies() (hi, lo float64) {
 	hi, lo = s.EnergyHighMeV, s.EnergyLowMeV

@@ -6,6 +6,7 @@ import (
 	mrand "math/rand"
 	"math/rand/v2"
 
+	"github.com/gatescan/gatescan/internal/defaults"
 	"github.com/gatescan/gatescan/vision/calib"
 )
 
@@ -52,7 +53,7 @@ func DefaultWedge() Wedge {
 // sizes, which its zero sizes take.
 var typicalWedge = Wedge{BlockWidthM: 0.25, GapM: 0.15, BlockHeightM: 1.2, BaseM: 1.0, FixtureGCm2: 40}
 
-func (w Wedge) withDefaults() Wedge { return orTypical(w, typicalWedge) }
+func (w Wedge) withDefaults() Wedge { return defaults.Fill(w, typicalWedge) }
 
 // WedgeFileStep is a step of a wedge file as calib reads it (one block and
 // the pixel ranges where the beam crosses it and nothing else), with what

@@ -1,7 +1,6 @@
 package weighing
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatescan/gatescan/drivers/scale"
+	"github.com/gatescan/gatescan/internal/defaults"
 )
 
 // Defaults applied by Config.WithDefaults to fields left at zero.
@@ -51,13 +51,9 @@ type Config struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	c.Division = cmp.Or(c.Division, DefaultDivision)
-	c.ZeroBandDivisions = cmp.Or(c.ZeroBandDivisions, DefaultZeroBandDivisions)
-	c.ZeroRangeDivisions = cmp.Or(c.ZeroRangeDivisions, DefaultZeroRangeDivisions)
-	c.StableBandDivisions = cmp.Or(c.StableBandDivisions, DefaultStableBandDivisions)
-	c.StableFor = cmp.Or(c.StableFor, DefaultStableFor)
-	c.MinTruckKg = cmp.Or(c.MinTruckKg, DefaultMinTruckKg)
-	return c
+	return defaults.Fill(c, Config{Division: DefaultDivision, ZeroBandDivisions: DefaultZeroBandDivisions,
+		ZeroRangeDivisions: DefaultZeroRangeDivisions, StableBandDivisions: DefaultStableBandDivisions,
+		StableFor: DefaultStableFor, MinTruckKg: DefaultMinTruckKg})
 }
 
 // Validate reports every problem with c (after defaults), joined with
