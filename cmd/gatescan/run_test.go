@@ -127,12 +127,5 @@ func TestRunUnderSystemd(t *testing.T) {
 	if n := next(); !strings.HasPrefix(n, "STOPPING=1") {
 		t.Fatalf("got %q, want STOPPING=1", n)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of SIGTERM")
-	}
+	agenttest.Returns(t, done, 30*time.Second, "run (after SIGTERM)")
 }

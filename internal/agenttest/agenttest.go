@@ -48,14 +48,7 @@ func Start(t testing.TB, a Runner) (stop func()) {
 		}
 		stopped = true
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("agent did not stop within 30s")
-		}
+		testkit.Returns(t, done, 30*time.Second, "the stopped agent")
 	}
 	t.Cleanup(stop)
 	select {
@@ -73,6 +66,7 @@ func Start(t testing.TB, a Runner) (stop func()) {
 var (
 	Eventually = testkit.Eventually
 	FreeAddr   = testkit.FreeAddr
+	Returns    = testkit.Returns
 )
 
 // LogBuffer is testkit's.

@@ -25,6 +25,21 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// Returns waits at most d for the error of a goroutine's work, what, on
+// done, and fails the test if none came or it is not nil. It fails with
+// Error, not Fatal, so that it may run in a Cleanup among others.
+func Returns(t testing.TB, done <-chan error, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s returned: %v", what, err)
+		}
+	case <-time.After(d):
+		t.Errorf("%s did not return within %v", what, d)
+	}
+}
+
 // LogBuffer is a log the test reads while it is written, echoed to
 // standard error under go test -v.
 type LogBuffer struct {
