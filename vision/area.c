@@ -45,21 +45,33 @@ void area_f32(const float *src, long stride, float *dst, long dstride, long dw, 
 
 // opaque_hsums is hsums of the row whose pixel is 65535 where px >= thr
 // and 0 elsewhere; it returns 0, leaving buf alone, when the row has no
-// such pixel (its sums would all be zero).
+// such pixel (its sums would all be zero). A cell none of whose pixels is
+// opaque sums to zero, one all of whose pixels are to full[dx] (the same
+// additions); only the cells on an edge are added up pixel by pixel. cnt
+// holds sw+1 counts.
 static int opaque_hsums(const uint16_t *px, long sw, uint16_t thr, long dw, const int32_t *xstart, const int32_t *xsrc,
-	const float *xalpha, float *buf) {
+	const float *xalpha, const float *full, int32_t *cnt, float *buf) {
 	uint16_t top = 0;
 	for (long x = 0; x < sw; x++) top = px[x] > top ? px[x] : top;
 	if (top < thr) return 0;
+	cnt[0] = 0;
+	for (long x = 0; x < sw; x++) cnt[x + 1] = cnt[x] + (px[x] >= thr);
 	for (long dx = 0; dx < dw; dx++) {
-		// Adding nothing but zeros leaves the sum at zero.
-		int some = 0;
-		for (int32_t k = xstart[dx]; k < xstart[dx + 1]; k++) some |= px[xsrc[k]] >= thr;
-		float acc = 0.0f;
-		if (some) {
-			for (int32_t k = xstart[dx]; k < xstart[dx + 1]; k++) acc += (px[xsrc[k]] >= thr ? 65535.0f : 0.0f) * xalpha[k];
+		int32_t k0 = xstart[dx], k1 = xstart[dx + 1];
+		if (k1 == k0) {
+			buf[dx] = 0.0f;
+			continue;
 		}
-		buf[dx] = acc;
+		int32_t n = cnt[xsrc[k1 - 1] + 1] - cnt[xsrc[k0]]; // the cell's taps are consecutive pixels
+		if (n == 0) {
+			buf[dx] = 0.0f;
+		} else if (n == k1 - k0) {
+			buf[dx] = full[dx];
+		} else {
+			float acc = 0.0f;
+			for (int32_t k = k0; k < k1; k++) acc += (px[xsrc[k]] >= thr ? 65535.0f : 0.0f) * xalpha[k];
+			buf[dx] = acc;
+		}
 	}
 	return 1;
 }
@@ -67,18 +79,23 @@ static int opaque_hsums(const uint16_t *px, long sw, uint16_t thr, long dw, cons
 // area_opaque sets each of the dw×dh cells of dst to the fraction of the
 // 16-bit image src (sw columns) at or above thr, as OpenCV has it from a
 // mask of 0 and 65535 averaged in 16 bits (rounded to the nearest, ties to
-// even) and scaled by scale. scratch holds 2·dw floats.
+// even) and scaled by scale. scratch holds 3·dw floats, cnt sw+1 counts.
 void area_opaque(const uint16_t *src, long stride, uint16_t thr, float scale, float *dst, long dstride, long dw, long dh,
 	const int32_t *xstart, const int32_t *xsrc, const float *xalpha,
-	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch, long sw) {
-	float *buf = scratch, *sum = scratch + dw;
+	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch, long sw, int32_t *cnt) {
+	float *buf = scratch, *sum = scratch + dw, *full = scratch + 2 * dw;
+	for (long dx = 0; dx < dw; dx++) {
+		float acc = 0.0f;
+		for (int32_t k = xstart[dx]; k < xstart[dx + 1]; k++) acc += 65535.0f * xalpha[k];
+		full[dx] = acc;
+	}
 	long have = -1;
 	int any = 0; // buf holds sums that are not all zero
 	for (long dy = 0; dy < dh; dy++) {
 		for (int32_t j = ystart[dy]; j < ystart[dy + 1]; j++) {
 			long sy = ysrc[j];
 			if (sy != have) {
-				any = opaque_hsums(src + sy * stride, sw, thr, dw, xstart, xsrc, xalpha, buf);
+				any = opaque_hsums(src + sy * stride, sw, thr, dw, xstart, xsrc, xalpha, full, cnt, buf);
 				have = sy;
 			}
 			float beta = yalpha[j];

@@ -67,6 +67,7 @@ type areaGrid struct {
 	ok       bool // OpenCV takes the general path: the taps apply
 	x, y     areaTaps
 	scratch  []float32
+	counts   []int32
 }
 
 // set prepares the averaging of from pixels into to cells and reports
@@ -85,7 +86,7 @@ func (g *areaGrid) set(from, to image.Point) bool {
 	g.ok = from != to && sx >= 1 && sy >= 1 && !whole && to.X > 0 && to.Y > 0
 	g.x.build(from.X, to.X, sx)
 	g.y.build(from.Y, to.Y, sy)
-	g.scratch = grow32(g.scratch, 2*to.X)
+	g.scratch = grow32(g.scratch, 3*to.X)
 	return g.ok
 }
 
@@ -133,6 +134,7 @@ func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz
 		return
 	}
 	cellMat(dst, sz)
+	g.counts = growInt32(g.counts, r.Dx()+1)
 	px, _ := a.DataPtrUint16()
 	stride := a.Cols()
 	o, _ := dst.DataPtrFloat32()
@@ -143,7 +145,7 @@ func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz
 	}
 	C.area_opaque((*C.uint16_t)(unsafe.Pointer(&px[r.Min.Y*stride+r.Min.X])), C.long(stride), C.uint16_t(thr),
 		C.float(float32(1.0/65535)), (*C.float)(unsafe.Pointer(&o[0])), C.long(sz.X), C.long(sz.X), C.long(sz.Y),
-		xs, xi, xa, ys, yi, ya, (*C.float)(unsafe.Pointer(&g.scratch[0])), C.long(r.Dx()))
+		xs, xi, xa, ys, yi, ya, (*C.float)(unsafe.Pointer(&g.scratch[0])), C.long(r.Dx()), (*C.int32_t)(unsafe.Pointer(&g.counts[0])))
 }
 
 // opaqueCellsCV is opaqueCells through OpenCV: the mask, in 16 bits in

@@ -13,4 +13,4 @@ void area_f32(const float *src, long stride, float *dst, long dstride, long dw, 
 	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch);
 void area_opaque(const uint16_t *src, long stride, uint16_t thr, float scale, float *dst, long dstride, long dw, long dh,
 	const int32_t *xstart, const int32_t *xsrc, const float *xalpha,
-	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch, long sw);
+	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch, long sw, int32_t *cnt);

@@ -105,7 +105,7 @@ func (d *Detector) massAndWalls(r, rLo image.Rectangle, top, bottom int, cfgWall
 		al, _ = d.aLo.DataPtrUint16()
 		al = al[rLo.Min.Y*strideLo+rLo.Min.X:]
 	}
-	idx := growInt32(d.countBuf, w)
+	idx := growInt32(d.countBuf, w+3)
 	d.countBuf = idx
 	top, bottom = max(0, top), min(h, bottom)
 	var sums [3]float64
@@ -214,25 +214,6 @@ func (d *Detector) cargoAttenuation(src gocv.Mat, r image.Rectangle, walls float
 	d.endCorrect(&d.cm, b.fl, b.fr, b.top, b.bottom, int(0.1/px))
 	d.openBands(&d.cm, b.top, b.bottom, px, b.empty)
 	d.resizeArea(d.cm, dst, sz)
-}
-
-// subtractRows subtracts base[y] from each row y of m and returns the sum
-// of the result.
-func subtractRows(m *gocv.Mat, base []float64) float64 {
-	f, _ := m.DataPtrFloat32()
-	w := m.Cols()
-	var sum float64
-	for y := range m.Rows() {
-		bl := float32(base[y])
-		row := f[y*w : (y+1)*w]
-		var rs float32
-		for x := range row {
-			row[x] -= bl
-			rs += row[x]
-		}
-		sum += float64(rs)
-	}
-	return sum
 }
 
 // colQ10 is the 10th percentile of column x of the cargo image m over rows

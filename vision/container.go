@@ -40,6 +40,7 @@ func (d *Detector) findContainers(in *Input) []box {
 	minLen := int(minContainerM / px)
 	gap := max(1, int(0.03/px))
 
+	d.spanRows.ok = d.spanRows.ok[:0] // a new scan
 	r0 := -1
 	for r := 0; r < h && r0 < 0; r++ {
 		d.runBuf = longRuns(a[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
@@ -165,25 +166,40 @@ func (d *Detector) rowStat(f []float32, w, r int, s span, q float64) float64 {
 	return rowQuantile(d, f[r*w:(r+1)*w], s, q, func(v float32) float32 { return v })
 }
 
-// attRowStat is rowStat of the attenuation plane a.
-func (d *Detector) attRowStat(a []uint16, w, r int, s span, q float64) float64 {
-	return rowQuantile(d, a[r*w:(r+1)*w], s, q, attOf)
-}
-
-// attRowStats is attRowStat at two quantiles, from one sampling of the
-// row.
-func (d *Detector) attRowStats(a []uint16, w, r int, s span, q1, q2 float64) (float64, float64) {
+// attRowStats is rowStat of the attenuation plane a at the 10th and the
+// 50th percentiles, from one sampling of the row. They are kept for the span: the floor is
+// looked for under one span once for each container height the length
+// allows, and the roof's rows are among those.
+func (d *Detector) attRowStats(a []uint16, w, r int, s span) (q10, q50 float64) {
+	c := &d.spanRows
+	if c.s != s || len(c.ok) != d.a.Rows() {
+		c.s = s
+		c.ok = growBool(c.ok, d.a.Rows())
+		clear(c.ok)
+		c.q10, c.q50 = grow(c.q10, len(c.ok)), grow(c.q50, len(c.ok))
+	}
+	if c.ok[r] {
+		return c.q10[r], c.q50[r]
+	}
 	// The plane's own values, selected by counting (attOf keeps their
 	// order, so the quantiles are rowQuantile's).
 	buf := rowSample(d, a[r*w:(r+1)*w], s, func(v uint16) int32 { return int32(v) }, d.countBuf)
 	d.countBuf = buf
-	if len(buf) == 0 {
-		return 0, 0
+	if len(buf) > 0 {
+		n := float64(len(buf) - 1)
+		v10, v50 := kthSmallest16x2(buf, int(0.1*n), int(0.5*n))
+		q10, q50 = float64(attOf(uint16(v10))), float64(attOf(uint16(v50)))
 	}
-	q := func(q float64) float64 {
-		return float64(attOf(uint16(kthSmallest16(buf, int(q*float64(len(buf)-1))))))
-	}
-	return q(q1), q(q2)
+	c.ok[r], c.q10[r], c.q50[r] = true, q10, q50
+	return q10, q50
+}
+
+// spanRows keeps attRowStats of the rows of one span of one scan
+// (findContainers starts it afresh).
+type spanRows struct {
+	s        span
+	ok       []bool
+	q10, q50 []float64
 }
 
 // rowQuantile is the q-quantile of conv(row) over the middle 80 % of span
@@ -276,7 +292,7 @@ func (d *Detector) floorRow(s span, r0 int, heightM, py float64) int {
 	for i := range n {
 		r := top + i
 		var q10 float64
-		q10, q50[i] = d.attRowStats(m, w, r, s, 0.1, 0.5)
+		q10, q50[i] = d.attRowStats(m, w, r, s)
 		// Dense all along: cargo on the floor may add to some columns
 		// (a fan beam projects it over the floor), none is lighter.
 		uni[i] = q10 >= 0.7*q50[i]
@@ -365,7 +381,7 @@ func (d *Detector) roofRow(s span, r0, bottom int, py float64) int {
 	q := grow(d.baseA, n)
 	peak, peakAt := 0.0, 0
 	for i := range n {
-		q[i] = d.attRowStat(m, w, r0+i, s, 0.1)
+		q[i], _ = d.attRowStats(m, w, r0+i, s)
 		if q[i] > peak {
 			peak, peakAt = q[i], i
 		}

@@ -78,6 +78,7 @@ type Detector struct {
 	rowsBuf, colsBuf       []int
 	rowsBuf2, colsBuf2     []int
 	runBuf                 []span
+	spanRows               spanRows
 	seg                    segmenter
 }
 

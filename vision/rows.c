@@ -223,19 +223,39 @@ void column_medians(float *out, const uint16_t *px, long w, const long *rows, lo
 // mass lies strictly between lo and hi: their mass into sums[0] and, when
 // al is given (the low-energy plane at the same pixels, rows alstride
 // apart), the two attenuations ((value - zero) * step) into sums[1] and
-// sums[2]; *count counts them. idx is scratch for w indices.
+// sums[2]; *count counts them. idx is scratch for w+3 indices.
 void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
 	long top, long bottom, double lo, double hi, float zero, float step, double *sums, long *count, int32_t *idx) {
 	double s = sums[0], sa = sums[1], sl = sums[2];
 	long n = *count;
+	// A float is above the double lo exactly when it is above the
+	// largest float not above lo, and below hi when below the least
+	// float not below it.
+	float flo = (float)lo, fhi = (float)hi;
+	if ((double)flo > lo) flo = nextafterf(flo, -INFINITY);
+	if ((double)fhi < hi) fhi = nextafterf(fhi, INFINITY);
+	const __m128 vlo = _mm_set1_ps(flo), vhi = _mm_set1_ps(fhi);
+	// pick[b] lists the lanes set in b, first to last.
+	static const int8_t pick[16][4] = {{0}, {0}, {1}, {0, 1}, {2}, {0, 2}, {1, 2}, {0, 1, 2}, {3}, {0, 3}, {1, 3},
+		{0, 1, 3}, {2, 3}, {0, 2, 3}, {1, 2, 3}, {0, 1, 2, 3}};
 	for (long y = 0; y < h; y++) {
 		const uint16_t *ar = a + y * astride;
 		float *mr = m + y * w;
 		for (long x = 0; x < w; x++) mr[x] = tab[ar[x]];
 		if (y < top || y >= bottom) continue;
-		// The pixels that count, listed without a branch, then added.
-		long k = 0;
-		for (long x = 0; x < w; x++) {
+		// The pixels that count, listed four at a time without a branch,
+		// then added.
+		long k = 0, x = 0;
+		for (; x + 4 <= w; x += 4) {
+			__m128 v = _mm_loadu_ps(mr + x);
+			int bits = _mm_movemask_ps(_mm_and_ps(_mm_cmpgt_ps(v, vlo), _mm_cmplt_ps(v, vhi)));
+			idx[k] = (int32_t)x + pick[bits][0];
+			idx[k + 1] = (int32_t)x + pick[bits][1];
+			idx[k + 2] = (int32_t)x + pick[bits][2];
+			idx[k + 3] = (int32_t)x + pick[bits][3];
+			k += __builtin_popcount(bits);
+		}
+		for (; x < w; x++) {
 			double v = mr[x];
 			idx[k] = (int32_t)x;
 			k += (v > lo) & (v < hi);
@@ -372,4 +392,41 @@ void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero) {
 		int r = _mm_cvtss_si32(_mm_set_ss(a[i] * scale + zero));
 		out[i] = r < 0 ? 0 : r > 65535 ? 65535 : (uint16_t)r;
 	}
+}
+
+// subtract_rows subtracts base[y], as a float, from every pixel of row y
+// of m (w×h) and returns the sum of what is left: each row's in float
+// from its first pixel to its last, the rows' in double one after the
+// other. Four rows go side by side, each its own chain of additions.
+double subtract_rows(float *m, long w, long h, const double *base) {
+	double sum = 0;
+	long y = 0;
+	for (; y + 4 <= h; y += 4) {
+		float *r0 = m + y * w, *r1 = r0 + w, *r2 = r1 + w, *r3 = r2 + w;
+		float b0 = (float)base[y], b1 = (float)base[y + 1], b2 = (float)base[y + 2], b3 = (float)base[y + 3];
+		float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+		for (long x = 0; x < w; x++) {
+			r0[x] -= b0;
+			r1[x] -= b1;
+			r2[x] -= b2;
+			r3[x] -= b3;
+			s0 += r0[x];
+			s1 += r1[x];
+			s2 += r2[x];
+			s3 += r3[x];
+		}
+		sum += (double)s0;
+		sum += (double)s1;
+		sum += (double)s2;
+		sum += (double)s3;
+	}
+	for (; y < h; y++) {
+		float *r = m + y * w, b = (float)base[y], s = 0;
+		for (long x = 0; x < w; x++) {
+			r[x] -= b;
+			s += r[x];
+		}
+		sum += (double)s;
+	}
+	return sum;
 }

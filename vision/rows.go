@@ -10,6 +10,8 @@ import "C"
 import (
 	"image"
 	"unsafe"
+
+	"gocv.io/x/gocv"
 )
 
 // rawSums adds the raw values less dark of rows [r0, r1) of src: colSum[c]
@@ -76,13 +78,13 @@ func columnMedians(out []float32, src raw, rows []int, rowInv []float32, scratch
 // the pixels whose mass lies strictly between lo and hi, in order: their
 // mass into sums[0] and, when al (the low-energy plane at the same pixels,
 // rows strideLo apart) is given, the two planes' attenuations into sums[1]
-// and sums[2]. It returns how many pixels were added. idx is scratch for w
-// indices.
+// and sums[2]. It returns how many pixels were added. idx is scratch for
+// w+3 indices.
 func massRows(a []uint16, stride int, al []uint16, strideLo int, tab, m []float32, w, h, top, bottom int, lo, hi float64, sums *[3]float64, idx []int32) int {
 	if w <= 0 || h <= 0 {
 		return 0
 	}
-	_, _, _, _ = a[(h-1)*stride+w-1], m[h*w-1], idx[w-1], tab[1<<16-1]
+	_, _, _, _ = a[(h-1)*stride+w-1], m[h*w-1], idx[w+2], tab[1<<16-1]
 	var pl *C.uint16_t
 	if al != nil {
 		_ = al[(h-1)*strideLo+w-1]
@@ -142,6 +144,19 @@ func attFixed(out []uint16, a []float32, scale, zero float32) {
 	C.att_fixed((*C.uint16_t)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&a[0])), C.long(len(a)), C.float(scale), C.float(zero))
 }
 
+// subtractRows subtracts base[y] from each row y of m and returns the sum
+// of the result (each row summed in float32, the rows in float64, in
+// order; in C, four rows side by side).
+func subtractRows(m *gocv.Mat, base []float64) float64 {
+	f, _ := m.DataPtrFloat32()
+	w, h := m.Cols(), m.Rows()
+	if w*h == 0 {
+		return 0
+	}
+	_, _ = f[w*h-1], base[h-1]
+	return float64(C.subtract_rows((*C.float)(unsafe.Pointer(&f[0])), C.long(w), C.long(h), (*C.double)(unsafe.Pointer(&base[0]))))
+}
+
 // transmissionRow sets row[c] = max((px[c]-dark)*ri*inv[c], floor) for
 // every c of px (row and inv are at least as long).
 func transmissionRow(row []float32, px []uint16, inv []float32, dark, ri, floor float32) {
@@ -153,27 +168,42 @@ func transmissionRow(row []float32, px []uint16, inv []float32, dark, ri, floor 
 		(*C.float)(unsafe.Pointer(&inv[0])), C.long(len(px)), C.float(dark), C.float(ri), C.float(floor))
 }
 
-// kthSmallest16 returns the k-th smallest (from 0) of v, values of 16
-// bits, by counting: their high bytes, then the low bytes of those in the
-// high byte's bucket. The same value selectK finds, without sorting.
-func kthSmallest16(v []int32, k int) int32 {
+// kthSmallest16x2 returns the k1-th and the k2-th smallest (from 0) of v,
+// values of 16 bits, by counting: their high bytes, then the low bytes of
+// those in each high byte's bucket. The same values selectK finds, without
+// sorting.
+func kthSmallest16x2(v []int32, k1, k2 int) (int32, int32) {
 	var hist [256]int32
 	for _, x := range v {
 		hist[x>>8&0xff]++
 	}
-	hi := int32(0)
-	for ; hi < 255 && k >= int(hist[hi]); hi++ {
-		k -= int(hist[hi])
+	bucket := func(k int) (int32, int) {
+		hi := int32(0)
+		for ; hi < 255 && k >= int(hist[hi]); hi++ {
+			k -= int(hist[hi])
+		}
+		return hi, k
 	}
-	hist = [256]int32{}
+	h1, r1 := bucket(k1)
+	h2, r2 := bucket(k2)
+	var lo1, lo2 [256]int32
 	for _, x := range v {
-		if x>>8&0xff == hi {
-			hist[x&0xff]++
+		switch x >> 8 & 0xff {
+		case h1:
+			lo1[x&0xff]++
+			if h2 == h1 {
+				lo2[x&0xff]++
+			}
+		case h2:
+			lo2[x&0xff]++
 		}
 	}
-	lo := int32(0)
-	for ; lo < 255 && k >= int(hist[lo]); lo++ {
-		k -= int(hist[lo])
+	low := func(hist *[256]int32, k int) int32 {
+		lo := int32(0)
+		for ; lo < 255 && k >= int(hist[lo]); lo++ {
+			k -= int(hist[lo])
+		}
+		return lo
 	}
-	return hi<<8 | lo
+	return h1<<8 | low(&lo1, r1), h2<<8 | low(&lo2, r2)
 }

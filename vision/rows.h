@@ -15,3 +15,4 @@ void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch);
 void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch);
 void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero);
+double subtract_rows(float *m, long w, long h, const double *base);
