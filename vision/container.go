@@ -43,6 +43,9 @@ func (d *Detector) findContainers(in *Input) []box {
 	d.spanRows.ok = d.spanRows.ok[:0] // a new scan
 	r0 := -1
 	for r := 0; r < h && r0 < 0; r++ {
+		if rowMax(a[r*w:(r+1)*w]) <= thr {
+			continue // air: no run at all
+		}
 		d.runBuf = longRuns(a[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
 		if len(d.runBuf) > 0 {
 			r0 = r

@@ -67,6 +67,11 @@ type plane struct {
 	colRef  []float32 // column reference; then its reciprocal
 	colMean []float32
 	deadRow []bool
+	// rowMin is each raw row's least value, samp every eighth raw value
+	// of the rows (of the columns the stuck-row test looks at), both
+	// taken as the rows are summed.
+	rowMin  []uint16
+	samp    []uint16
 	dead    int
 	// level is the mean air signal of the lead-in (dark subtracted), noise
 	// the relative scatter of air pixels about their column reference.
@@ -82,6 +87,8 @@ func (p *plane) size(h, w int) {
 	p.colRef = grow32(p.colRef, w)
 	p.colMean = grow32(p.colMean, w)
 	p.deadRow = growBool(p.deadRow, h)
+	p.rowMin = grow16(p.rowMin, h)
+	p.samp = grow16(p.samp, h*((w+7)/8))
 }
 
 // flatField measures the high-energy image's lead-in columns, air rows,
@@ -134,9 +141,9 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	clear(p.colMean[:lead])
 	// Row statistics (for the dead-row test) where they matter: the rows
 	// and columns of u.
-	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2)
-	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2)
-	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2)
+	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil, nil)
+	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2, nil, p.samp)
+	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil, nil)
 	for c := range p.colMean[:lead] {
 		p.colMean[c] /= float32(h)
 	}
@@ -190,7 +197,7 @@ func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 	// count, not a selection.
 	limit := math.Max(0.02, 6*p.noise)
 	stuck := growBool(d.passBuf, u.Dy()-2)
-	d.qBuf = stuckSamples(stuck, src, p, u, limit, d.qBuf)
+	d.qBuf = stuckSamples(stuck, p, src.dark, u, limit, d.qBuf)
 	d.passBuf = stuck
 	for i, s := range stuck {
 		if s {
@@ -209,7 +216,7 @@ func (d *Detector) scan(src raw, p *plane) {
 	p.size(h, w)
 	colMean := p.colMean
 	clear(colMean)
-	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2)
+	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2, p.rowMin, p.samp)
 	inv := 1 / float32(h)
 	for c := range colMean {
 		colMean[c] *= inv
@@ -642,6 +649,8 @@ func grow[T any](s []T, n int) []T {
 func grow32(s []float32, n int) []float32 { return grow(s, n) }
 
 func growBool(s []bool, n int) []bool { return grow(s, n) }
+
+func grow16(s []uint16, n int) []uint16 { return grow(s, n) }
 
 // spread appends to out at most n of xs, evenly spaced.
 func spread(xs []int, n int, out []int) []int {
