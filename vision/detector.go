@@ -50,14 +50,14 @@ type Detector struct {
 	// attenuation in fixed point (see attScale): a of the whole scan for
 	// the high energy, aLo of the containers only for the low one. Nothing
 	// else is kept at the scan's size, which is what keeps a full-size
-	// dual-energy scan within an edge box's memory; strip is the few rows attenuate converts at a
-	// time, spare a copy of a raw image that is not continuous. cm is the
+	// dual-energy scan within an edge box's memory; spare is a copy of a
+	// raw image that is not continuous. cm is the
 	// cargo of the container being measured: its mass thickness (CV_32F),
 	// then each energy's attenuation in turn, then its opaque mask in 16
 	// bits; tmp and mask are scratch for one container.
-	a, aLo, strip, spare gocv.Mat
-	tmp, mask            gocv.Mat
-	cm                   gocv.Mat
+	a, aLo, spare gocv.Mat
+	tmp, mask     gocv.Mat
+	cm            gocv.Mat
 	// cells is the cell grid of the container being measured (grid_m
 	// square cells, CV_32F unless said).
 	cells                    cellGrid
@@ -70,6 +70,7 @@ type Detector struct {
 
 	baseline, baseA, baseL []float64
 	sortBuf, qBuf, medBuf  []float32
+	rowBuf                 []float32 // one row of attenuate
 	countBuf               []int32
 	massTab                []float32
 	passBuf                []bool
@@ -135,7 +136,7 @@ func New(p Params, containers []Geometry) *Detector {
 }
 
 func (d *Detector) mats() []*gocv.Mat {
-	return []*gocv.Mat{&d.a, &d.aLo, &d.strip, &d.spare, &d.tmp, &d.mask, &d.cm,
+	return []*gocv.Mat{&d.a, &d.aLo, &d.spare, &d.tmp, &d.mask, &d.cm,
 		&d.cells.mass, &d.cells.opaque, &d.cells.opaqueLow, &d.cells.attHigh, &d.cells.attLow, &d.cells.density,
 		&d.cells.smooth, &d.cells.logDensity, &d.cells.dilated, &d.cells.eroded, &d.cells.mask8,
 		&d.labels, &d.stats, &d.centroids}
@@ -402,7 +403,7 @@ func (d *Detector) freeScratch() {
 // the last analysis (after Annotate), so that the plane is not held while
 // the next scan is decoded; the next Analyze allocates it again.
 func (d *Detector) Free() {
-	freeMats(&d.a, &d.strip)
+	freeMats(&d.a)
 }
 
 func freeMats(ms ...*gocv.Mat) {

@@ -40,7 +40,7 @@
 //
 // Memory is what an edge box has little of, so the only images of the
 // scan's size are its attenuation planes, one per energy, in 16-bit fixed
-// point, written in strips from the raw image, in place of it when the
+// point, written row by row from the raw image, in place of it when the
 // caller hands the image over (Input.Release); everything else is one
 // container's worth or the cell grid.
 package vision

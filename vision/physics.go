@@ -296,58 +296,28 @@ func (d *Detector) columnRef(src raw, p *plane, refRows []int) {
 	}
 }
 
-// stripRows is how many rows attenuate converts at a time: a strip of
-// floats a few hundred kB large instead of a float copy of the image.
-const stripRows = 32
-
 // attenuate writes the attenuation of src inside u into dst, a plane of
 // the part covers of the image (fixed point, allocated at that size unless
-// it is so already, which it is when it is src itself): each pixel divided by its row gain and column reference,
-// clamped below at the transmission floor, then -ln; dead rows are filled
-// afterwards from the nearest good rows. A strip is read whole before it
-// is written, so dst may be src's own pixels.
+// it is so already, which it is when it is src itself): each pixel divided
+// by its row gain and column reference, clamped below at the transmission
+// floor, then -ln; dead rows are filled afterwards from the nearest good
+// rows. Row by row, each read whole before it is written, so dst may be
+// src's own pixels; no float image of the scan is made.
 func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat, covers image.Rectangle) {
 	if dst.Rows() != covers.Dy() || dst.Cols() != covers.Dx() || dst.Type() != gocv.MatTypeCV16U {
 		dst.Close()
 		*dst = gocv.NewMatWithSize(covers.Dy(), covers.Dx(), gocv.MatTypeCV16U)
 	}
 	p.floor = transmissionFloor(p)
-	uw := u.Dx()
-	if uw <= 0 || u.Dy() <= 0 {
+	if u.Dx() <= 0 || u.Dy() <= 0 {
 		return
 	}
-	if d.strip.Cols() != uw || d.strip.Rows() != stripRows || d.strip.Type() != gocv.MatTypeCV32F {
-		d.strip.Close()
-		d.strip = gocv.NewMatWithSize(stripRows, uw, gocv.MatTypeCV32F)
-	}
-	sf, _ := d.strip.DataPtrFloat32()
 	// dst is continuous: a Mat of its own or a view of a whole image.
 	out, err := dst.DataPtrUint16()
 	if err != nil {
 		panic("attenuate: the attenuation plane is not continuous")
 	}
-	stride := dst.Cols()
-	inv := p.colRef[u.Min.X:u.Max.X]
-	floor := float32(p.floor)
-	for r0 := u.Min.Y; r0 < u.Max.Y; r0 += stripRows {
-		n := min(stripRows, u.Max.Y-r0)
-		for i := range n {
-			r := r0 + i
-			row := sf[i*uw : (i+1)*uw]
-			if p.deadRow[r] {
-				clear(row) // filled by fillDeadRows
-				continue
-			}
-			transmissionRow(row, src.px[r*src.w+u.Min.X:r*src.w+u.Max.X], inv, src.dark, p.rowInv[r], floor)
-		}
-		part := d.strip.RowRange(0, n)
-		gocv.Log(part, &part)
-		part.Close()
-		for i := range n {
-			o := (r0+i-covers.Min.Y)*stride + u.Min.X - covers.Min.X
-			attFixed(out[o:o+uw], sf[i*uw:(i+1)*uw], -attScale, attZero)
-		}
-	}
+	d.rowBuf = attRows(out, dst.Cols(), covers.Min, src, p, u.Min.X, u.Max.X, u.Min.Y, u.Max.Y, float32(p.floor), d.rowBuf)
 	if p.dead > 0 {
 		d.fillDeadRows(p, u, dst, covers.Min)
 	}

@@ -145,8 +145,9 @@ func openRows(dst, src []float32, w, h, r int, scratch []float32) []float32 {
 }
 
 // attFixed writes the attenuations a into out in fixed point, as
-// ConvertTo with scale attScale·(-1)… gives: a·scale + zero rounded to
-// the nearest (ties to even), saturated to 16 bits.
+// ConvertTo with scale and zero gives: a·scale + zero rounded to the
+// nearest (ties to even), saturated to 16 bits. (att_rows calls the C
+// directly; this is its door for the tests.)
 func attFixed(out []uint16, a []float32, scale, zero float32) {
 	if len(a) == 0 {
 		return
@@ -176,16 +177,6 @@ func rowMax(row []uint16) uint16 {
 	return uint16(C.row_max((*C.uint16_t)(unsafe.Pointer(&row[0])), C.long(len(row))))
 }
 
-// transmissionRow sets row[c] = max((px[c]-dark)*ri*inv[c], floor) for
-// every c of px (row and inv are at least as long).
-func transmissionRow(row []float32, px []uint16, inv []float32, dark, ri, floor float32) {
-	if len(px) == 0 {
-		return
-	}
-	_, _ = row[len(px)-1], inv[len(px)-1]
-	C.transmission_row((*C.float)(unsafe.Pointer(&row[0])), (*C.uint16_t)(unsafe.Pointer(&px[0])),
-		(*C.float)(unsafe.Pointer(&inv[0])), C.long(len(px)), C.float(dark), C.float(ri), C.float(floor))
-}
 
 // kthSmallest16x2 returns the k1-th and the k2-th smallest (from 0) of v,
 // values of 16 bits, by counting: their high bytes, then the low bytes of

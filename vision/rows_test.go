@@ -252,3 +252,53 @@ func TestDetectorStuckRowsAsGo(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectorAttenuationAsOpenCV holds attRows to what the detector did
+// with OpenCV: the transmission of each pixel, gocv.Log, ConvertTo fixed
+// point; dead rows left alone.
+func TestDetectorAttenuationAsOpenCV(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	w, h := 131, 9
+	src := randRaw(rng, w, h)
+	var p plane
+	p.size(h, w)
+	for r := range h {
+		p.rowInv[r] = 1 / float32(30000+rng.Intn(20000))
+		p.deadRow[r] = r == 4
+	}
+	for c := range w {
+		p.colRef[c] = 1 + 0.05*float32(rng.NormFloat64())
+	}
+	floor := float32(0.003)
+	u := image.Rect(5, 1, w-3, h)
+	out := make([]uint16, w*h)
+	for i := range out {
+		out[i] = 7
+	}
+	attRows(out, w, image.Point{}, src, &p, u.Min.X, u.Max.X, u.Min.Y, u.Max.Y, floor, nil)
+	for r := range h {
+		row := gocv.NewMatWithSize(1, u.Dx(), gocv.MatTypeCV32F)
+		f, _ := row.DataPtrFloat32()
+		for i := range f {
+			c := u.Min.X + i
+			f[i] = max((float32(src.px[r*w+c])-src.dark)*p.rowInv[r]*p.colRef[c], floor)
+		}
+		gocv.Log(row, &row)
+		fixed := gocv.NewMat()
+		row.ConvertToWithParams(&fixed, gocv.MatTypeCV16U, -attScale, attZero)
+		want, _ := fixed.DataPtrUint16()
+		for c := range w {
+			got := out[r*w+c]
+			switch {
+			case r < u.Min.Y || c < u.Min.X || c >= u.Max.X || p.deadRow[r]:
+				if got != 7 {
+					t.Fatalf("pixel (%d, %d) outside the part or in a dead row written: %d", c, r, got)
+				}
+			case got != want[c-u.Min.X]:
+				t.Fatalf("pixel (%d, %d): %d, OpenCV %d", c, r, got, want[c-u.Min.X])
+			}
+		}
+		fixed.Close()
+		row.Close()
+	}
+}
