@@ -164,15 +164,24 @@ func (d *Detector) splitTwenty(a []uint16, w int, s span, top, depth int, px flo
 }
 
 // rowStat is the q-quantile of row r of f (w columns) over the middle 80 %
-// of a span.
+// of a span, from every step-th value (sampled).
 func (d *Detector) rowStat(f []float32, w, r int, s span, q float64) float64 {
-	return rowQuantile(d, f[r*w:(r+1)*w], s, q, func(v float32) float32 { return v })
+	row, step := sampled(f[r*w:(r+1)*w], s)
+	buf := d.sortBuf[:0]
+	for i := 0; i < len(row); i += step {
+		buf = append(buf, row[i])
+	}
+	d.sortBuf = buf
+	if len(buf) == 0 {
+		return 0
+	}
+	return float64(selectK(buf, int(q*float64(len(buf)-1))))
 }
 
 // attRowStats is rowStat of the attenuation plane a at the 10th and the
-// 50th percentiles, from one sampling of the row. They are kept for the span: the floor is
-// looked for under one span once for each container height the length
-// allows, and the roof's rows are among those.
+// 50th percentiles, from one sampling of the row. They are kept for the
+// span: the floor is looked for under one span once for each container
+// height the length allows, and the roof's rows are among those.
 func (d *Detector) attRowStats(a []uint16, w, r int, s span) (q10, q50 float64) {
 	c := &d.spanRows
 	if c.s != s || len(c.ok) != d.a.Rows() {
@@ -185,13 +194,11 @@ func (d *Detector) attRowStats(a []uint16, w, r int, s span) (q10, q50 float64) 
 		return c.q10[r], c.q50[r]
 	}
 	// The plane's own values, selected by counting (attOf keeps their
-	// order, so the quantiles are rowQuantile's).
-	buf := rowSample(d, a[r*w:(r+1)*w], s, func(v uint16) int32 { return int32(v) }, d.countBuf)
-	d.countBuf = buf
-	if len(buf) > 0 {
-		n := float64(len(buf) - 1)
-		v10, v50 := kthSmallest16x2(buf, int(0.1*n), int(0.5*n))
-		q10, q50 = float64(attOf(uint16(v10))), float64(attOf(uint16(v50)))
+	// order, so the quantiles are rowStat's).
+	row, step := sampled(a[r*w:(r+1)*w], s)
+	if n := (len(row) + step - 1) / step; n > 0 {
+		v10, v50 := rowQuantiles16(row, step, int(0.1*float64(n-1)), int(0.5*float64(n-1)))
+		q10, q50 = float64(attOf(v10)), float64(attOf(v50))
 	}
 	c.ok[r], c.q10[r], c.q50[r] = true, q10, q50
 	return q10, q50
@@ -205,29 +212,13 @@ type spanRows struct {
 	q10, q50 []float64
 }
 
-// rowQuantile is the q-quantile of conv(row) over the middle 80 % of span
-// s.
-func rowQuantile[T float32 | uint16](d *Detector, row []T, s span, q float64, conv func(T) float32) float64 {
-	buf := rowSample(d, row, s, conv, d.sortBuf)
-	d.sortBuf = buf
-	if len(buf) == 0 {
-		return 0
-	}
-	return float64(selectK(buf, int(q*float64(len(buf)-1))))
-}
-
-// rowSample appends to buf[:0] the samples of conv(row) rowQuantile takes
-// its quantiles of.
-func rowSample[T float32 | uint16, S float32 | int32](d *Detector, row []T, s span, conv func(T) S, buf []S) []S {
+// sampled is the part of a row the row statistics take their samples
+// from, every step-th value: the middle 80 % of span s.
+func sampled[T float32 | uint16](row []T, s span) ([]T, int) {
 	inset := (s.b - s.a) / 10
 	row = row[s.a+inset : s.b-inset]
 	// Five hundred samples give the quantile to about a per cent.
-	step := max(1, len(row)/512)
-	buf = buf[:0]
-	for i := 0; i < len(row); i += step {
-		buf = append(buf, conv(row[i]))
-	}
-	return buf
+	return row, max(1, len(row)/512)
 }
 
 // geometry picks the container's ISO geometry: the declared type when there

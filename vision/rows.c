@@ -35,6 +35,31 @@ static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) 
 	}
 }
 
+// least16 is the least of the n values p: SSE2 has a signed 16-bit
+// minimum only, so the values are offset by 32768 (the order kept), and
+// four minima run side by side.
+static uint16_t least16(const uint16_t *p, long n) {
+	const __m128i bias = _mm_set1_epi16((short)0x8000);
+	__m128i m0 = _mm_set1_epi16(0x7fff), m1 = m0, m2 = m0, m3 = m0;
+	long i = 0;
+	for (; i + 32 <= n; i += 32) {
+		m0 = _mm_min_epi16(m0, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i)), bias));
+		m1 = _mm_min_epi16(m1, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i + 8)), bias));
+		m2 = _mm_min_epi16(m2, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i + 16)), bias));
+		m3 = _mm_min_epi16(m3, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i + 24)), bias));
+	}
+	m0 = _mm_min_epi16(_mm_min_epi16(m0, m1), _mm_min_epi16(m2, m3));
+	int16_t lanes[8];
+	_mm_storeu_si128((__m128i *)lanes, m0);
+	uint16_t mn = 0xffff;
+	for (int l = 0; l < 8; l++) {
+		uint16_t v = (uint16_t)lanes[l] ^ 0x8000;
+		mn = v < mn ? v : mn;
+	}
+	for (; i < n; i++) mn = p[i] < mn ? p[i] : mn;
+	return mn;
+}
+
 // The row sums of four rows, the lanes of s and q: each lane adds its
 // row's values one column after the other, as a loop over the row would.
 #define ROW_STEP(s, q, v) do { s = _mm_add_ps(s, v); q = _mm_add_ps(q, _mm_mul_ps(v, v)); } while (0)
@@ -55,11 +80,7 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 #define PROBE(ra, rb) do { \
 		for (long q = (ra); q < (rb); q++) { \
 			const uint16_t *p = px + q * w; \
-			if (rowMin) { \
-				uint16_t mn = 0xffff; \
-				for (long c = x0; c < x1; c++) mn = p[c] < mn ? p[c] : mn; \
-				rowMin[q] = mn; \
-			} \
+			if (rowMin) rowMin[q] = least16(p + x0, x1 - x0); \
 			if (samp) \
 				for (long i = 0, c = x0; c < x1; i++, c += 8) samp[q * ns + i] = p[c]; \
 		} \
@@ -259,6 +280,7 @@ void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 	// pick[b] lists the lanes set in b, first to last.
 	static const int8_t pick[16][4] = {{0}, {0}, {1}, {0, 1}, {2}, {0, 2}, {1, 2}, {0, 1, 2}, {3}, {0, 3}, {1, 3},
 		{0, 1, 3}, {2, 3}, {0, 2, 3}, {1, 2, 3}, {0, 1, 2, 3}};
+	static const int8_t lanes[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
 	for (long y = 0; y < h; y++) {
 		const uint16_t *ar = a + y * astride;
 		float *mr = m + y * w;
@@ -274,7 +296,7 @@ void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 			idx[k + 1] = (int32_t)x + pick[bits][1];
 			idx[k + 2] = (int32_t)x + pick[bits][2];
 			idx[k + 3] = (int32_t)x + pick[bits][3];
-			k += __builtin_popcount(bits);
+			k += lanes[bits];
 		}
 		for (; x < w; x++) {
 			double v = mr[x];
@@ -457,4 +479,34 @@ uint16_t row_max(const uint16_t *px, long n) {
 	uint16_t m = 0;
 	for (long i = 0; i < n; i++) m = px[i] > m ? px[i] : m;
 	return m;
+}
+
+// row_quantiles sets *v1 and *v2 to the k1-th and the k2-th smallest
+// (from 0) of px[0], px[step], px[2·step], … below n, by counting: their
+// high bytes, then the low bytes of those in each high byte's bucket.
+void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint16_t *v1, uint16_t *v2) {
+	int32_t hist[256] = {0}, lo1[256] = {0}, lo2[256] = {0};
+	for (long i = 0; i < n; i += step) hist[px[i] >> 8]++;
+	long ks[2] = {k1, k2};
+	int hi[2];
+	for (int q = 0; q < 2; q++) {
+		long k = ks[q];
+		int h = 0;
+		for (; h < 255 && k >= hist[h]; h++) k -= hist[h];
+		hi[q] = h;
+		ks[q] = k;
+	}
+	for (long i = 0; i < n; i += step) {
+		int h = px[i] >> 8, l = px[i] & 0xff;
+		lo1[l] += h == hi[0];
+		lo2[l] += h == hi[1];
+	}
+	int32_t *lo[2] = {lo1, lo2};
+	uint16_t *out[2] = {v1, v2};
+	for (int q = 0; q < 2; q++) {
+		long k = ks[q];
+		int l = 0;
+		for (; l < 255 && k >= lo[q][l]; l++) k -= lo[q][l];
+		*out[q] = (uint16_t)(hi[q] << 8 | l);
+	}
 }

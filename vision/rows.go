@@ -178,42 +178,15 @@ func rowMax(row []uint16) uint16 {
 }
 
 
-// kthSmallest16x2 returns the k1-th and the k2-th smallest (from 0) of v,
-// values of 16 bits, by counting: their high bytes, then the low bytes of
-// those in each high byte's bucket. The same values selectK finds, without
-// sorting.
-func kthSmallest16x2(v []int32, k1, k2 int) (int32, int32) {
-	var hist [256]int32
-	for _, x := range v {
-		hist[x>>8&0xff]++
+// rowQuantiles16 returns the k1-th and the k2-th smallest (from 0) of
+// row[0], row[step], row[2·step], …, counted in C: the values selectK
+// finds among the same samples.
+func rowQuantiles16(row []uint16, step, k1, k2 int) (uint16, uint16) {
+	n := (len(row) + step - 1) / step
+	if n == 0 || step < 1 || k1 < 0 || k2 < 0 || k1 >= n || k2 >= n {
+		panic("rowQuantiles16: ranks outside the samples")
 	}
-	bucket := func(k int) (int32, int) {
-		hi := int32(0)
-		for ; hi < 255 && k >= int(hist[hi]); hi++ {
-			k -= int(hist[hi])
-		}
-		return hi, k
-	}
-	h1, r1 := bucket(k1)
-	h2, r2 := bucket(k2)
-	var lo1, lo2 [256]int32
-	for _, x := range v {
-		switch x >> 8 & 0xff {
-		case h1:
-			lo1[x&0xff]++
-			if h2 == h1 {
-				lo2[x&0xff]++
-			}
-		case h2:
-			lo2[x&0xff]++
-		}
-	}
-	low := func(hist *[256]int32, k int) int32 {
-		lo := int32(0)
-		for ; lo < 255 && k >= int(hist[lo]); lo++ {
-			k -= int(hist[lo])
-		}
-		return lo
-	}
-	return h1<<8 | low(&lo1, r1), h2<<8 | low(&lo2, r2)
+	var v1, v2 C.uint16_t
+	C.row_quantiles((*C.uint16_t)(unsafe.Pointer(&row[0])), C.long(len(row)), C.long(step), C.long(k1), C.long(k2), &v1, &v2)
+	return uint16(v1), uint16(v2)
 }

@@ -17,3 +17,4 @@ void open_rows(float *dst, const float *src, long w, long h, long r, float *scra
 void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero);
 double subtract_rows(float *m, long w, long h, const double *base);
 uint16_t row_max(const uint16_t *px, long n);
+void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint16_t *v1, uint16_t *v2);

@@ -124,6 +124,31 @@ func TestDetectorMediansAsSelectK(t *testing.T) {
 	}
 }
 
+func TestDetectorQuantiles16AsSelectK(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for _, n := range []int{1, 2, 7, 300, 2161} {
+		row := make([]uint16, n)
+		for i := range row {
+			row[i] = uint16(4096 + rng.Intn(3000))
+			if i%3 == 0 {
+				row[i] = uint16(rng.Intn(1 << 16))
+			}
+		}
+		for _, step := range []int{1, 4, 9} {
+			var buf []float32
+			for i := 0; i < n; i += step {
+				buf = append(buf, float32(row[i]))
+			}
+			k1, k2 := int(0.1*float64(len(buf)-1)), int(0.5*float64(len(buf)-1))
+			v1, v2 := rowQuantiles16(row, step, k1, k2)
+			w1, w2 := selectK(buf, k1), selectK(buf, k2)
+			if float32(v1) != w1 || float32(v2) != w2 {
+				t.Fatalf("%d values every %d: quantiles %d %d, want %v %v", n, step, v1, v2, w1, w2)
+			}
+		}
+	}
+}
+
 func TestDetectorOpeningAsOpenCV(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	for _, sz := range [][3]int{{1, 1, 1}, {5, 3, 4}, {30, 7, 13}, {257, 9, 13}, {1000, 4, 22}, {64, 2, 1}} {
