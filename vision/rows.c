@@ -85,10 +85,13 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 				for (long i = 0, c = x0; c < x1; i++, c += 8) samp[q * ns + i] = p[c]; \
 		} \
 	} while (0)
+	// When the column sums cover the rows' columns, they are added from
+	// the values the row sums convert (in the same order, row after row).
+	int fuse = x0 == 0 && x1 == cw;
 	for (; r + 8 <= r1; r += 8) {
 		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
 		const uint16_t *p4 = p3 + w, *p5 = p4 + w, *p6 = p5 + w, *p7 = p6 + w;
-		for (long c = 0; c < cw; c++) {
+		for (long c = 0; c < cw && !fuse; c++) {
 			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
 				((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) + ((float)p6[c] - dark) +
 				((float)p7[c] - dark);
@@ -98,6 +101,12 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 		for (; c + 4 <= x1; c += 4) {
 			__m128 a0 = raw4(p0 + c, vd), a1 = raw4(p1 + c, vd), a2 = raw4(p2 + c, vd), a3 = raw4(p3 + c, vd);
 			__m128 b0 = raw4(p4 + c, vd), b1 = raw4(p5 + c, vd), b2 = raw4(p6 + c, vd), b3 = raw4(p7 + c, vd);
+			if (fuse) {
+				__m128 cs = _mm_loadu_ps(colSum + c);
+				cs = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(cs, a0), a1), a2), a3);
+				cs = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(cs, b0), b1), b2), b3);
+				_mm_storeu_ps(colSum + c, cs);
+			}
 			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
 			_MM_TRANSPOSE4_PS(b0, b1, b2, b3);
 			ROW_STEP(s, q, a0);
@@ -113,6 +122,11 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 			__m128 a = col4(p0, p1, p2, p3, c, dark), b = col4(p4, p5, p6, p7, c, dark);
 			ROW_STEP(s, q, a);
 			ROW_STEP(t, u, b);
+			if (fuse) {
+				colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
+					((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) +
+					((float)p6[c] - dark) + ((float)p7[c] - dark);
+			}
 		}
 		store4(s, q, rowSum, rowSum2, r);
 		store4(t, u, rowSum, rowSum2, r + 4);
