@@ -1,112 +1,132 @@
 // No fused multiply-add anywhere: every value as OpenCV computes it.
 #pragma GCC optimize ("fp-contract=off")
+#include <emmintrin.h>
 #include <math.h>
 #include "area.h"
 
 // Each row of cells is the sum over its taps (rows of pixels, in order) of
 // the tap's weight times that row's horizontal sums; a row's horizontal
 // sum for a cell is, from zero, each of the cell's taps (pixels, in order)
-// times its weight. A boundary row is a tap of two rows of cells, one
-// after the other: its sums are kept for the second.
+// times its weight. Four rows of pixels are summed at once, each in its
+// own lane (the same operations, in the same order, as one at a time);
+// a boundary row, a tap of two rows of cells, is summed once for both.
 
-// hsums sets buf[dx] for every cell column of one row of pixels S.
-static void hsums(const float *S, long dw, const int32_t *xstart, const int32_t *xsrc, const float *xalpha, float *buf) {
+// taps4 sets out[4·dx + l], for every cell column dx, to the horizontal
+// sum of lane l of the four interleaved rows il (il[4x + l] is row l's
+// pixel x).
+static void taps4(const float *il, long dw, const int32_t *xstart, const int32_t *xsrc, const float *xalpha, float *out) {
 	for (long dx = 0; dx < dw; dx++) {
-		float acc = 0.0f;
-		for (int32_t k = xstart[dx]; k < xstart[dx + 1]; k++) acc += S[xsrc[k]] * xalpha[k];
-		buf[dx] = acc;
+		__m128 acc = _mm_setzero_ps();
+		for (int32_t k = xstart[dx]; k < xstart[dx + 1]; k++)
+			acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(il + 4 * xsrc[k]), _mm_set1_ps(xalpha[k])));
+		_mm_storeu_ps(out + 4 * dx, acc);
 	}
 }
 
-// area_f32 averages the float image src (rows stride floats apart) into
-// the dw×dh cells of dst. scratch holds 2·dw floats.
-void area_f32(const float *src, long stride, float *dst, long dstride, long dw, long dh,
+// interleave4 writes rows r[0..3] (n floats) to il, il[4x + l] = r[l][x].
+static void interleave4(const float *const r[4], long n, float *il) {
+	long x = 0;
+	for (; x + 4 <= n; x += 4) {
+		__m128 a0 = _mm_loadu_ps(r[0] + x), a1 = _mm_loadu_ps(r[1] + x), a2 = _mm_loadu_ps(r[2] + x), a3 = _mm_loadu_ps(r[3] + x);
+		_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+		_mm_storeu_ps(il + 4 * x, a0);
+		_mm_storeu_ps(il + 4 * x + 4, a1);
+		_mm_storeu_ps(il + 4 * x + 8, a2);
+		_mm_storeu_ps(il + 4 * x + 12, a3);
+	}
+	for (; x < n; x++)
+		for (int l = 0; l < 4; l++) il[4 * x + l] = r[l][x];
+}
+
+// mask4 writes 65535 where rows r[0..3] (n values) are at or above thr and
+// 0 elsewhere to il, interleaved as interleave4 does, and reports whether
+// any is.
+static int mask4(const uint16_t *const r[4], long n, uint16_t thr, float *il) {
+	const __m128i lim = _mm_set1_epi32((int)thr - 1), zero = _mm_setzero_si128();
+	const __m128 full = _mm_set1_ps(65535.0f);
+	__m128i any = zero;
+	long x = 0;
+	for (; x + 4 <= n; x += 4) {
+		__m128 a[4];
+		for (int l = 0; l < 4; l++) {
+			__m128i v = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(r[l] + x)), zero);
+			__m128i m = _mm_cmpgt_epi32(v, lim);
+			any = _mm_or_si128(any, m);
+			a[l] = _mm_and_ps(_mm_castsi128_ps(m), full);
+		}
+		_MM_TRANSPOSE4_PS(a[0], a[1], a[2], a[3]);
+		for (int l = 0; l < 4; l++) _mm_storeu_ps(il + 4 * x + 4 * l, a[l]);
+	}
+	int some = _mm_movemask_epi8(any) != 0;
+	for (; x < n; x++)
+		for (int l = 0; l < 4; l++) {
+			int o = r[l][x] >= thr;
+			il[4 * x + l] = o ? 65535.0f : 0.0f;
+			some |= o;
+		}
+	return some;
+}
+
+// area_f32 averages the float image src (sh rows stride floats apart)
+// into the dw×dh cells of dst. scratch holds 4·(sw + dw) floats.
+void area_f32(const float *src, long stride, long sw, long sh, float *dst, long dstride, long dw, long dh,
 	const int32_t *xstart, const int32_t *xsrc, const float *xalpha,
 	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch) {
-	float *buf = scratch;
-	long have = -1; // the row of pixels buf holds
+	float *il = scratch, *out = scratch + 4 * sw;
+	long g = -1; // out holds the sums of rows g..g+3
 	for (long dy = 0; dy < dh; dy++) {
 		float *D = dst + dy * dstride;
 		for (int32_t j = ystart[dy]; j < ystart[dy + 1]; j++) {
 			long sy = ysrc[j];
-			if (sy != have) {
-				hsums(src + sy * stride, dw, xstart, xsrc, xalpha, buf);
-				have = sy;
+			if (g < 0 || sy < g || sy >= g + 4) {
+				g = sy;
+				const float *r[4];
+				for (int l = 0; l < 4; l++) r[l] = src + (g + l < sh ? g + l : sh - 1) * stride;
+				interleave4(r, sw, il);
+				taps4(il, dw, xstart, xsrc, xalpha, out);
 			}
+			const float *buf = out + (sy - g);
 			float beta = yalpha[j];
 			if (j == ystart[dy]) {
-				for (long dx = 0; dx < dw; dx++) D[dx] = beta * buf[dx];
+				for (long dx = 0; dx < dw; dx++) D[dx] = beta * buf[4 * dx];
 			} else {
-				for (long dx = 0; dx < dw; dx++) D[dx] += beta * buf[dx];
+				for (long dx = 0; dx < dw; dx++) D[dx] += beta * buf[4 * dx];
 			}
 		}
 	}
-}
-
-// opaque_hsums is hsums of the row whose pixel is 65535 where px >= thr
-// and 0 elsewhere; it returns 0, leaving buf alone, when the row has no
-// such pixel (its sums would all be zero). A cell none of whose pixels is
-// opaque sums to zero, one all of whose pixels are to full[dx] (the same
-// additions); only the cells on an edge are added up pixel by pixel. cnt
-// holds sw+1 counts.
-static int opaque_hsums(const uint16_t *px, long sw, uint16_t thr, long dw, const int32_t *xstart, const int32_t *xsrc,
-	const float *xalpha, const float *full, int32_t *cnt, float *buf) {
-	uint16_t top = 0;
-	for (long x = 0; x < sw; x++) top = px[x] > top ? px[x] : top;
-	if (top < thr) return 0;
-	cnt[0] = 0;
-	for (long x = 0; x < sw; x++) cnt[x + 1] = cnt[x] + (px[x] >= thr);
-	for (long dx = 0; dx < dw; dx++) {
-		int32_t k0 = xstart[dx], k1 = xstart[dx + 1];
-		if (k1 == k0) {
-			buf[dx] = 0.0f;
-			continue;
-		}
-		int32_t n = cnt[xsrc[k1 - 1] + 1] - cnt[xsrc[k0]]; // the cell's taps are consecutive pixels
-		if (n == 0) {
-			buf[dx] = 0.0f;
-		} else if (n == k1 - k0) {
-			buf[dx] = full[dx];
-		} else {
-			float acc = 0.0f;
-			for (int32_t k = k0; k < k1; k++) acc += (px[xsrc[k]] >= thr ? 65535.0f : 0.0f) * xalpha[k];
-			buf[dx] = acc;
-		}
-	}
-	return 1;
 }
 
 // area_opaque sets each of the dw×dh cells of dst to the fraction of the
-// 16-bit image src (sw columns) at or above thr, as OpenCV has it from a
-// mask of 0 and 65535 averaged in 16 bits (rounded to the nearest, ties to
-// even) and scaled by scale. scratch holds 3·dw floats, cnt sw+1 counts.
-void area_opaque(const uint16_t *src, long stride, uint16_t thr, float scale, float *dst, long dstride, long dw, long dh,
-	const int32_t *xstart, const int32_t *xsrc, const float *xalpha,
-	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch, long sw, int32_t *cnt) {
-	float *buf = scratch, *sum = scratch + dw, *full = scratch + 2 * dw;
-	for (long dx = 0; dx < dw; dx++) {
-		float acc = 0.0f;
-		for (int32_t k = xstart[dx]; k < xstart[dx + 1]; k++) acc += 65535.0f * xalpha[k];
-		full[dx] = acc;
-	}
-	long have = -1;
-	int any = 0; // buf holds sums that are not all zero
+// 16-bit image src (sw×sh) at or above thr, as OpenCV has it from a mask
+// of 0 and 65535 averaged in 16 bits (rounded to the nearest, ties to
+// even) and scaled by scale. Four rows of which none is opaque add
+// nothing and are not summed. scratch holds 4·(sw + dw) + dw floats.
+void area_opaque(const uint16_t *src, long stride, long sw, long sh, uint16_t thr, float scale, float *dst, long dstride,
+	long dw, long dh, const int32_t *xstart, const int32_t *xsrc, const float *xalpha,
+	const int32_t *ystart, const int32_t *ysrc, const float *yalpha, float *scratch) {
+	float *il = scratch, *out = scratch + 4 * sw, *sum = out + 4 * dw;
+	long g = -1;
+	int any = 0; // out holds sums that are not all zero
 	for (long dy = 0; dy < dh; dy++) {
 		for (int32_t j = ystart[dy]; j < ystart[dy + 1]; j++) {
 			long sy = ysrc[j];
-			if (sy != have) {
-				any = opaque_hsums(src + sy * stride, sw, thr, dw, xstart, xsrc, xalpha, full, cnt, buf);
-				have = sy;
+			if (g < 0 || sy < g || sy >= g + 4) {
+				g = sy;
+				const uint16_t *r[4];
+				for (int l = 0; l < 4; l++) r[l] = src + (g + l < sh ? g + l : sh - 1) * stride;
+				any = mask4(r, sw, thr, il);
+				if (any) taps4(il, dw, xstart, xsrc, xalpha, out);
 			}
+			const float *buf = out + (sy - g);
 			float beta = yalpha[j];
 			if (j == ystart[dy]) {
 				if (any) {
-					for (long dx = 0; dx < dw; dx++) sum[dx] = beta * buf[dx];
+					for (long dx = 0; dx < dw; dx++) sum[dx] = beta * buf[4 * dx];
 				} else {
 					for (long dx = 0; dx < dw; dx++) sum[dx] = 0.0f;
 				}
 			} else if (any) {
-				for (long dx = 0; dx < dw; dx++) sum[dx] += beta * buf[dx];
+				for (long dx = 0; dx < dw; dx++) sum[dx] += beta * buf[4 * dx];
 			}
 		}
 		float *D = dst + dy * dstride;

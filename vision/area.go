@@ -67,7 +67,6 @@ type areaGrid struct {
 	ok       bool // OpenCV takes the general path: the taps apply
 	x, y     areaTaps
 	scratch  []float32
-	counts   []int32
 }
 
 // set prepares the averaging of from pixels into to cells and reports
@@ -86,7 +85,7 @@ func (g *areaGrid) set(from, to image.Point) bool {
 	g.ok = from != to && sx >= 1 && sy >= 1 && !whole && to.X > 0 && to.Y > 0
 	g.x.build(from.X, to.X, sx)
 	g.y.build(from.Y, to.Y, sy)
-	g.scratch = grow32(g.scratch, 3*to.X)
+	g.scratch = grow32(g.scratch, 4*(from.X+to.X)+to.X)
 	return g.ok
 }
 
@@ -115,8 +114,9 @@ func (d *Detector) resizeArea(src gocv.Mat, dst *gocv.Mat, sz image.Point) {
 	o, _ := dst.DataPtrFloat32()
 	xs, xi, xa := g.x.c()
 	ys, yi, ya := g.y.c()
-	C.area_f32((*C.float)(unsafe.Pointer(&s[0])), C.long(src.Cols()), (*C.float)(unsafe.Pointer(&o[0])), C.long(sz.X),
-		C.long(sz.X), C.long(sz.Y), xs, xi, xa, ys, yi, ya, (*C.float)(unsafe.Pointer(&g.scratch[0])))
+	C.area_f32((*C.float)(unsafe.Pointer(&s[0])), C.long(src.Cols()), C.long(src.Cols()), C.long(src.Rows()),
+		(*C.float)(unsafe.Pointer(&o[0])), C.long(sz.X), C.long(sz.X), C.long(sz.Y), xs, xi, xa, ys, yi, ya,
+		(*C.float)(unsafe.Pointer(&g.scratch[0])))
 }
 
 // opaqueCells sets dst (CV_32F, size sz) to the fraction of each cell of
@@ -134,7 +134,6 @@ func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz
 		return
 	}
 	cellMat(dst, sz)
-	g.counts = growInt32(g.counts, r.Dx()+1)
 	px, _ := a.DataPtrUint16()
 	stride := a.Cols()
 	o, _ := dst.DataPtrFloat32()
@@ -143,9 +142,9 @@ func (d *Detector) opaqueCells(a gocv.Mat, r image.Rectangle, opaque float64, sz
 	if r.Empty() || (r.Max.Y-1)*stride+r.Max.X > len(px) {
 		panic("opaqueCells: the part is outside the plane")
 	}
-	C.area_opaque((*C.uint16_t)(unsafe.Pointer(&px[r.Min.Y*stride+r.Min.X])), C.long(stride), C.uint16_t(thr),
-		C.float(float32(1.0/65535)), (*C.float)(unsafe.Pointer(&o[0])), C.long(sz.X), C.long(sz.X), C.long(sz.Y),
-		xs, xi, xa, ys, yi, ya, (*C.float)(unsafe.Pointer(&g.scratch[0])), C.long(r.Dx()), (*C.int32_t)(unsafe.Pointer(&g.counts[0])))
+	C.area_opaque((*C.uint16_t)(unsafe.Pointer(&px[r.Min.Y*stride+r.Min.X])), C.long(stride), C.long(r.Dx()), C.long(r.Dy()),
+		C.uint16_t(thr), C.float(float32(1.0/65535)), (*C.float)(unsafe.Pointer(&o[0])), C.long(sz.X), C.long(sz.X), C.long(sz.Y),
+		xs, xi, xa, ys, yi, ya, (*C.float)(unsafe.Pointer(&g.scratch[0])))
 }
 
 // opaqueCellsCV is opaqueCells through OpenCV: the mask, in 16 bits in

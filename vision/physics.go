@@ -70,9 +70,9 @@ type plane struct {
 	// rowMin is each raw row's least value, samp every eighth raw value
 	// of the rows (of the columns the stuck-row test looks at), both
 	// taken as the rows are summed.
-	rowMin  []uint16
-	samp    []uint16
-	dead    int
+	rowMin []uint16
+	samp   []uint16
+	dead   int
 	// level is the mean air signal of the lead-in (dark subtracted), noise
 	// the relative scatter of air pixels about their column reference.
 	level, noise float64

@@ -177,7 +177,6 @@ func rowMax(row []uint16) uint16 {
 	return uint16(C.row_max((*C.uint16_t)(unsafe.Pointer(&row[0])), C.long(len(row))))
 }
 
-
 // rowQuantiles16 returns the k1-th and the k2-th smallest (from 0) of
 // row[0], row[step], row[2·step], …, counted in C: the values selectK
 // finds among the same samples.
