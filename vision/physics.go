@@ -67,12 +67,10 @@ type plane struct {
 	colRef  []float32 // column reference; then its reciprocal
 	colMean []float32
 	deadRow []bool
-	// rowMin is each raw row's least value, samp every eighth raw value
-	// of the rows (of the columns the stuck-row test looks at), both
-	// taken as the rows are summed.
-	rowMin []uint16
-	samp   []uint16
-	dead   int
+	// samp is every eighth raw value of the rows (of the columns the
+	// stuck-row test looks at), taken as the rows are summed.
+	samp []uint16
+	dead int
 	// level is the mean air signal of the lead-in (dark subtracted), noise
 	// the relative scatter of air pixels about their column reference.
 	level, noise float64
@@ -87,8 +85,7 @@ func (p *plane) size(h, w int) {
 	p.colRef = grow32(p.colRef, w)
 	p.colMean = grow32(p.colMean, w)
 	p.deadRow = growBool(p.deadRow, h)
-	p.rowMin = grow16(p.rowMin, h)
-	p.samp = grow16(p.samp, h*((w+7)/8))
+	p.samp = grow(p.samp, h*((w+7)/8))
 }
 
 // flatField measures the high-energy image's lead-in columns, air rows,
@@ -141,9 +138,9 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	clear(p.colMean[:lead])
 	// Row statistics (for the dead-row test) where they matter: the rows
 	// and columns of u.
-	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil, nil)
-	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2, nil, p.samp)
-	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil, nil)
+	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil)
+	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2, p.samp)
+	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil)
 	for c := range p.colMean[:lead] {
 		p.colMean[c] /= float32(h)
 	}
@@ -216,7 +213,7 @@ func (d *Detector) scan(src raw, p *plane) {
 	p.size(h, w)
 	colMean := p.colMean
 	clear(colMean)
-	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2, p.rowMin, p.samp)
+	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2, p.samp)
 	inv := 1 / float32(h)
 	for c := range colMean {
 		colMean[c] *= inv
@@ -399,17 +396,7 @@ func (d *Detector) airRows(src raw, p *plane) []int {
 	d.colTop, d.colN = ref, n
 	clear(ref)
 	clear(n)
-	for r := 0; r < h; r += 4 {
-		if !p.deadRow[r] {
-			g := p.rowInv[r]
-			for c, v := range src.px[r*w : (r+1)*w] {
-				if x := (float32(v) - src.dark) * g; x >= 0.6 {
-					ref[c] += x
-					n[c]++
-				}
-			}
-		}
-	}
+	airLevels(src, p, ref, n)
 	for c := range ref {
 		if n[c] == 0 {
 			ref[c] = float32(math.Inf(1)) // no air in this column
@@ -417,21 +404,8 @@ func (d *Detector) airRows(src raw, p *plane) []int {
 		}
 		ref[c] *= 0.85 / float32(n[c])
 	}
-	pass := d.passBuf[:0]
-	for r := range h {
-		ok := !p.deadRow[r]
-		if ok {
-			g := p.rowInv[r]
-			row := src.px[r*w : (r+1)*w]
-			for c, v := range row {
-				if (float32(v)-src.dark)*g < ref[c] {
-					ok = false
-					break
-				}
-			}
-		}
-		pass = append(pass, ok)
-	}
+	pass := grow(d.passBuf, h)
+	airPass(pass, src, p, ref)
 	d.passBuf = pass
 	rows := d.rowsBuf[:0]
 	for r := range h {
@@ -619,8 +593,6 @@ func grow[T any](s []T, n int) []T {
 func grow32(s []float32, n int) []float32 { return grow(s, n) }
 
 func growBool(s []bool, n int) []bool { return grow(s, n) }
-
-func grow16(s []uint16, n int) []uint16 { return grow(s, n) }
 
 // spread appends to out at most n of xs, evenly spaced.
 func spread(xs []int, n int, out []int) []int {

@@ -35,31 +35,6 @@ static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) 
 	}
 }
 
-// least16 is the least of the n values p: SSE2 has a signed 16-bit
-// minimum only, so the values are offset by 32768 (the order kept), and
-// four minima run side by side.
-static uint16_t least16(const uint16_t *p, long n) {
-	const __m128i bias = _mm_set1_epi16((short)0x8000);
-	__m128i m0 = _mm_set1_epi16(0x7fff), m1 = m0, m2 = m0, m3 = m0;
-	long i = 0;
-	for (; i + 32 <= n; i += 32) {
-		m0 = _mm_min_epi16(m0, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i)), bias));
-		m1 = _mm_min_epi16(m1, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i + 8)), bias));
-		m2 = _mm_min_epi16(m2, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i + 16)), bias));
-		m3 = _mm_min_epi16(m3, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + i + 24)), bias));
-	}
-	m0 = _mm_min_epi16(_mm_min_epi16(m0, m1), _mm_min_epi16(m2, m3));
-	int16_t lanes[8];
-	_mm_storeu_si128((__m128i *)lanes, m0);
-	uint16_t mn = 0xffff;
-	for (int l = 0; l < 8; l++) {
-		uint16_t v = (uint16_t)lanes[l] ^ 0x8000;
-		mn = v < mn ? v : mn;
-	}
-	for (; i < n; i++) mn = p[i] < mn ? p[i] : mn;
-	return mn;
-}
-
 // The row sums of four rows, the lanes of s and q: each lane adds its
 // row's values one column after the other, as a loop over the row would.
 #define ROW_STEP(s, q, v) do { s = _mm_add_ps(s, v); q = _mm_add_ps(q, _mm_mul_ps(v, v)); } while (0)
@@ -69,20 +44,17 @@ static uint16_t least16(const uint16_t *p, long n) {
 // and the sum of squares of each row r over columns [x0, x1), in floats
 // from the first column to the last, into rowSum[r] and rowSum2[r]. Four
 // or eight rows are summed side by side, each in its own lane. When given,
-// rowMin[r] is the least value of row r over [x0, x1) and samp[r*ns+i] its
-// value in column x0 + 8i.
+// samp[r*ns+i] is row r's value in column x0 + 8i.
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
-	double *rowSum, double *rowSum2, uint16_t *rowMin, uint16_t *samp, long ns) {
+	double *rowSum, double *rowSum2, uint16_t *samp, long ns) {
 	const __m128 vd = _mm_set1_ps(dark);
 	long r = r0;
-	// While a block of rows is at hand: each row's least raw value and
-	// every eighth of its values, over [x0, x1).
+	// While a block of rows is at hand: every eighth of its values, over
+	// [x0, x1).
 #define PROBE(ra, rb) do { \
-		for (long q = (ra); q < (rb); q++) { \
+		for (long q = (ra); q < (rb) && samp; q++) { \
 			const uint16_t *p = px + q * w; \
-			if (rowMin) rowMin[q] = least16(p + x0, x1 - x0); \
-			if (samp) \
-				for (long i = 0, c = x0; c < x1; i++, c += 8) samp[q * ns + i] = p[c]; \
+			for (long i = 0, c = x0; c < x1; i++, c += 8) samp[q * ns + i] = p[c]; \
 		} \
 	} while (0)
 	// When the column sums cover the rows' columns, they are added from
@@ -522,5 +494,44 @@ void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint
 		int l = 0;
 		for (; l < 255 && k >= lo[q][l]; l++) k -= lo[q][l];
 		*out[q] = (uint16_t)(hi[q] << 8 | l);
+	}
+}
+
+// air_levels adds up, for every fourth row r of [0, h) that is not dead,
+// each column's gain-corrected value x = (px - dark)·rowInv[r] into
+// ref[c] where x >= 0.6, counting them in n[c] (adding nothing is adding
+// zero, which leaves a sum as it is).
+void air_levels(const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow, float *ref,
+	int32_t *n) {
+	for (long r = 0; r < h; r += 4) {
+		if (deadRow[r]) continue;
+		const uint16_t *p = px + r * w;
+		float g = rowInv[r];
+		for (long c = 0; c < w; c++) {
+			float x = ((float)p[c] - dark) * g;
+			int air = x >= 0.6f;
+			ref[c] += air ? x : 0.0f;
+			n[c] += air;
+		}
+	}
+}
+
+// air_rows sets pass[r] for each row r of [0, h): not dead, and no pixel's
+// gain-corrected value (px - dark)·rowInv[r] below its column's ref[c].
+void air_rows(uint8_t *pass, const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow,
+	const float *ref) {
+	const __m128 vd = _mm_set1_ps(dark);
+	for (long r = 0; r < h; r++) {
+		int ok = !deadRow[r];
+		const uint16_t *p = px + r * w;
+		const __m128 g = _mm_set1_ps(rowInv[r]);
+		long c = 0;
+		for (; ok && c + 8 <= w; c += 8) {
+			__m128 below = _mm_or_ps(_mm_cmplt_ps(_mm_mul_ps(raw4(p + c, vd), g), _mm_loadu_ps(ref + c)),
+				_mm_cmplt_ps(_mm_mul_ps(raw4(p + c + 4, vd), g), _mm_loadu_ps(ref + c + 4)));
+			ok = !_mm_movemask_ps(below);
+		}
+		for (; ok && c < w; c++) ok = !(((float)p[c] - dark) * rowInv[r] < ref[c]);
+		pass[r] = (uint8_t)ok;
 	}
 }

@@ -20,32 +20,29 @@ import (
 // first column to the last, into rowSum[r] and rowSum2[r] (both as long as
 // the image is high). The additions and their order are those of a loop
 // over each row. While the rows are at hand it keeps, when asked, each
-// row's least raw value over [x0, x1) in rowMin[r] and its values in
-// columns x0, x0+8, … in samp[r*ns:], ns = (x1-x0+7)/8 a row.
-func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 []float64, rowMin, samp []uint16) {
+// row's values in columns x0, x0+8, … in samp[r*ns:], ns = (x1-x0+7)/8 a
+// row.
+func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 []float64, samp []uint16) {
 	if r1 <= r0 {
 		return
 	}
 	x1 = max(x0, x1)
 	ns := (x1 - x0 + 7) / 8
 	_, _, _ = src.px[r1*src.w-1], rowSum[r1-1], rowSum2[r1-1]
-	if x0 < 0 || x1 > src.w || len(colSum) > src.w || rowMin != nil && len(rowMin) < r1 || samp != nil && len(samp) < r1*ns {
+	if x0 < 0 || x1 > src.w || len(colSum) > src.w || samp != nil && len(samp) < r1*ns {
 		panic("rawSums: columns outside the image or short buffers")
 	}
 	var cs *C.float
 	if len(colSum) > 0 {
 		cs = (*C.float)(unsafe.Pointer(&colSum[0]))
 	}
-	var mn, sp *C.uint16_t
-	if rowMin != nil {
-		mn = (*C.uint16_t)(unsafe.Pointer(&rowMin[0]))
-	}
+	var sp *C.uint16_t
 	if samp != nil && ns > 0 {
 		sp = (*C.uint16_t)(unsafe.Pointer(&samp[0]))
 	}
 	C.raw_sums((*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w), C.long(r0), C.long(r1), C.float(src.dark),
 		cs, C.long(len(colSum)), C.long(x0), C.long(x1),
-		(*C.double)(unsafe.Pointer(&rowSum[0])), (*C.double)(unsafe.Pointer(&rowSum2[0])), mn, sp, C.long(ns))
+		(*C.double)(unsafe.Pointer(&rowSum[0])), (*C.double)(unsafe.Pointer(&rowSum2[0])), sp, C.long(ns))
 }
 
 // stuckSamples marks in stuck[r-u.Min.Y-1] each row r strictly inside u
@@ -167,6 +164,31 @@ func subtractRows(m *gocv.Mat, base []float64) float64 {
 	}
 	_, _ = f[w*h-1], base[h-1]
 	return float64(C.subtract_rows((*C.float)(unsafe.Pointer(&f[0])), C.long(w), C.long(h), (*C.double)(unsafe.Pointer(&base[0]))))
+}
+
+// airLevels adds up, over every fourth live row, each column's
+// gain-corrected values (src.v·rowInv) of 0.6 and more into ref[c] and
+// counts them in n[c], row after row (see airRows).
+func airLevels(src raw, p *plane, ref []float32, n []int32) {
+	if src.w == 0 || src.h == 0 {
+		return
+	}
+	_, _, _, _ = ref[src.w-1], n[src.w-1], p.rowInv[src.h-1], p.deadRow[src.h-1]
+	C.air_levels((*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w), C.long(src.h), C.float(src.dark),
+		(*C.float)(unsafe.Pointer(&p.rowInv[0])), (*C.uint8_t)(unsafe.Pointer(&p.deadRow[0])),
+		(*C.float)(unsafe.Pointer(&ref[0])), (*C.int32_t)(unsafe.Pointer(&n[0])))
+}
+
+// airPass sets pass[r]: row r is live and none of its gain-corrected
+// values lies below its column's ref.
+func airPass(pass []bool, src raw, p *plane, ref []float32) {
+	if src.w == 0 || src.h == 0 {
+		return
+	}
+	_, _, _, _ = pass[src.h-1], ref[src.w-1], p.rowInv[src.h-1], p.deadRow[src.h-1]
+	C.air_rows((*C.uint8_t)(unsafe.Pointer(&pass[0])), (*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w), C.long(src.h),
+		C.float(src.dark), (*C.float)(unsafe.Pointer(&p.rowInv[0])), (*C.uint8_t)(unsafe.Pointer(&p.deadRow[0])),
+		(*C.float)(unsafe.Pointer(&ref[0])))
 }
 
 // rowMax is the greatest value of row.

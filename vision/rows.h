@@ -5,7 +5,7 @@
 
 void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor);
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
-	double *rowSum, double *rowSum2, uint16_t *rowMin, uint16_t *samp, long ns);
+	double *rowSum, double *rowSum2, uint16_t *samp, long ns);
 void stuck_rows(uint8_t *stuck, const uint16_t *samp, long sstride, long x0, long x1, long y0, long y1,
 	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring);
 void column_medians(float *out, const uint16_t *px, long w, const long *rows, long n, const float *rowInv,
@@ -18,3 +18,7 @@ void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero);
 double subtract_rows(float *m, long w, long h, const double *base);
 uint16_t row_max(const uint16_t *px, long n);
 void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint16_t *v1, uint16_t *v2);
+void air_levels(const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow, float *ref,
+	int32_t *n);
+void air_rows(uint8_t *pass, const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow,
+	const float *ref);

@@ -36,11 +36,9 @@ func TestDetectorRawSumsAsGo(t *testing.T) {
 			wantS, wantQ := make([]float64, src.h), make([]float64, src.h)
 			gotS, gotQ := make([]float64, src.h), make([]float64, src.h)
 			ns := (x1 - x0 + 7) / 8
-			wantMin, gotMin := make([]uint16, src.h), make([]uint16, src.h)
 			wantSamp, gotSamp := make([]uint16, src.h*ns), make([]uint16, src.h*ns)
 			for r := r0; r < r1; r++ {
 				var s, q float32
-				wantMin[r] = math.MaxUint16
 				for c := range src.w {
 					v := src.v(r*src.w + c)
 					if c < cw {
@@ -49,7 +47,6 @@ func TestDetectorRawSumsAsGo(t *testing.T) {
 					if c >= x0 && c < x1 {
 						s += v
 						q += v * v
-						wantMin[r] = min(wantMin[r], src.px[r*src.w+c])
 						if (c-x0)%8 == 0 {
 							wantSamp[r*ns+(c-x0)/8] = src.px[r*src.w+c]
 						}
@@ -57,12 +54,7 @@ func TestDetectorRawSumsAsGo(t *testing.T) {
 				}
 				wantS[r], wantQ[r] = float64(s), float64(q)
 			}
-			rawSums(src, r0, r1, got, x0, x1, gotS, gotQ, gotMin, gotSamp)
-			for r := r0; r < r1; r++ {
-				if x1 > x0 && gotMin[r] != wantMin[r] {
-					t.Fatalf("%v %v: row %d least value %d, want %d", sz, part, r, gotMin[r], wantMin[r])
-				}
-			}
+			rawSums(src, r0, r1, got, x0, x1, gotS, gotQ, gotSamp)
 			for i := range wantSamp {
 				if gotSamp[i] != wantSamp[i] {
 					t.Fatalf("%v %v: sample %d = %d, want %d", sz, part, i, gotSamp[i], wantSamp[i])
@@ -233,7 +225,7 @@ func TestDetectorStuckRowsAsGo(t *testing.T) {
 		p.colRef[c] = 1
 	}
 	u := image.Rect(3, 1, w-2, h-1)
-	rawSums(src, u.Min.Y, u.Max.Y, nil, u.Min.X, u.Max.X, p.rowSum, p.rowSum2, nil, p.samp)
+	rawSums(src, u.Min.Y, u.Max.Y, nil, u.Min.X, u.Max.X, p.rowSum, p.rowSum2, p.samp)
 	for _, limit := range []float64{0.02, 0.03, 0.1} {
 		got := make([]bool, u.Dy()-2)
 		stuckSamples(got, &p, src.dark, u, limit, nil)
@@ -325,5 +317,62 @@ func TestDetectorAttenuationAsOpenCV(t *testing.T) {
 		}
 		fixed.Close()
 		row.Close()
+	}
+}
+
+// TestDetectorAirRowsAsGo holds airLevels and airPass to the Go loops of
+// airRows they replace.
+func TestDetectorAirRowsAsGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	w, h := 77, 41
+	src := randRaw(rng, w, h)
+	var p plane
+	p.size(h, w)
+	for r := range h {
+		p.rowInv[r] = 1 / float32(30000+rng.Intn(30000))
+		p.deadRow[r] = r%13 == 4
+		for c := range w {
+			if r < 20 && rng.Intn(50) != 0 { // mostly air above
+				src.px[r*w+c] = uint16(50000 + rng.Intn(3000))
+			}
+		}
+	}
+	ref, n := make([]float32, w), make([]int32, w)
+	airLevels(src, &p, ref, n)
+	wantRef, wantN := make([]float32, w), make([]int32, w)
+	for r := 0; r < h; r += 4 {
+		if !p.deadRow[r] {
+			g := p.rowInv[r]
+			for c, v := range src.px[r*w : (r+1)*w] {
+				if x := (float32(v) - src.dark) * g; x >= 0.6 {
+					wantRef[c] += x
+					wantN[c]++
+				}
+			}
+		}
+	}
+	for c := range w {
+		if math.Float32bits(ref[c]) != math.Float32bits(wantRef[c]) || n[c] != wantN[c] {
+			t.Fatalf("column %d: level %v of %d, want %v of %d", c, ref[c], n[c], wantRef[c], wantN[c])
+		}
+		ref[c] *= 0.85 / float32(max(1, n[c]))
+	}
+	pass := make([]bool, h)
+	airPass(pass, src, &p, ref)
+	some := false
+	for r := range h {
+		ok := !p.deadRow[r]
+		for c, v := range src.px[r*w : (r+1)*w] {
+			if ok && (float32(v)-src.dark)*p.rowInv[r] < ref[c] {
+				ok = false
+			}
+		}
+		if pass[r] != ok {
+			t.Fatalf("row %d: air %v, want %v", r, pass[r], ok)
+		}
+		some = some || ok
+	}
+	if !some {
+		t.Fatal("no air row: the test data test nothing")
 	}
 }
