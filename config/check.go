@@ -288,6 +288,9 @@ func (c *Config) validateDetection(bad func(path, format string, a ...any)) {
 	if e.EdgeStripM < 0 || e.EdgeStripM > 3 {
 		bad("rules.evidence.edge_strip_m", "%v: a length along the lane in metres, 0 (off) to 3", e.EdgeStripM)
 	}
+	if e.TopLayerM < 0 || e.TopLayerM > 2 {
+		bad("rules.evidence.top_layer_m", "%v: a height in metres, 0 (off) to 2", e.TopLayerM)
+	}
 	if e.LighterMinKgM3 < 0 {
 		bad("rules.evidence.lighter_min_kg_m3", "%v: a density, kg/m³, 0 or more", e.LighterMinKgM3)
 	}

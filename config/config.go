@@ -229,6 +229,10 @@ type Evidence struct {
 	// reel, a short last row or top layer), and the gap between units when
 	// the declared goods are round (reels, coils): not evidence by itself.
 	EdgeStripM float64 `yaml:"edge_strip_m"`
+	// TopLayerM: a band lighter than the goods under it, at the top of
+	// the load with nothing above it and no higher than this, is the
+	// load's last layer, partly filled across the width.
+	TopLayerM float64 `yaml:"top_layer_m"`
 	// WeighbridgeScale bounds the factor net / X-ray mass that scales
 	// apparent densities to the weighbridge; outside it (or with the X-ray
 	// mass a lower bound) densities stay as measured.

@@ -322,7 +322,7 @@ func (m *matcher) densities() {
 			// Lighter than the declared goods can be: measured from the
 			// goods around it when they are denser still (those the beam
 			// did not cross at their lower bound).
-			r := math.Max(ref(lo), m.bodyAround(i))
+			r := math.Max(ref(lo), m.bodyAround(i, m.ps))
 			e := m.beyond(g, v, r)
 			sev := m.severity(e)
 			if r-v < m.ev.LighterMinKgM3 || m.edgeStrip(g) {
@@ -341,14 +341,28 @@ func (m *matcher) densities() {
 				continue
 			}
 			p := m.ps[k]
-			t := typical[k]
-			if u := p.Uniformity; u <= 0 || v <= t/u {
+			t, u := typical[k], p.Uniformity
+			if u <= 0 {
 				continue
 			}
-			e := m.beyond(g, v, t)
-			m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * p.Uniformity), math.Round(t / p.Uniformity)},
-				"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³: %s",
-				g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*p.Uniformity, t/p.Uniformity, e)
+			if v > t/u {
+				e := m.beyond(g, v, t)
+				m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * u), math.Round(t / u)},
+					"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³: %s",
+					g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*u, t/u, e)
+				continue
+			}
+			// In a range but lighter than the same goods around it,
+			// beyond what one load of them varies and by
+			// lighter_min_kg_m3: a block of lighter goods inside a dense
+			// load (the goods around it counted at their lower bound where
+			// the beam did not get through them). Not at the load's edge.
+			if b := m.bodyAround(i, m.ps[k:k+1]); v < b*u && b-v >= m.ev.LighterMinKgM3 && !m.edgeStrip(g) {
+				e := m.beyond(g, v, b)
+				m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(b * u), math.Round(b / u)},
+					"region R%d %s (%.1f m²): apparent density %.0f kg/m³ inside declared %s of at least %.0f kg/m³ around it; one load of those varies within %.0f-%.0f kg/m³: other goods among the declared ones? %s",
+					g.Label, where(g.M), g.AreaM2, v, p.Name, b, b*u, b/u, e)
+			}
 		}
 	}
 }
@@ -356,17 +370,19 @@ func (m *matcher) densities() {
 // edgeStrip reports whether region g is a strip at the load's edge or,
 // with round goods declared, between two units: no thicker than
 // rules.evidence.edge_strip_m, with no other cargo region reaching beyond
-// it towards either end of the load along the lane or above it. A band at
-// the top of the load lighter than lighter_min_kg_m3 is headroom however
-// high: the air over the goods, read a little dense by a drifting or
-// scattering scanner, or a short top layer of light goods.
+// it towards either end of the load along the lane; or a band at the top
+// of the load, nothing above it, no higher than rules.evidence.top_layer_m
+// (the last layer, partly filled across the width) or lighter than
+// lighter_min_kg_m3 however high (headroom: the air over the goods, read a
+// little dense by a drifting or scattering scanner, or a short top layer
+// of light goods).
 func (m *matcher) edgeStrip(g *vision.Region) bool {
 	t := m.ev.EdgeStripM
 	if g.M.WM <= t && m.round() {
 		return true
 	}
 	first, last := g.M.WM <= t, g.M.WM <= t
-	top := g.M.HM <= t || m.dens(g) < m.ev.LighterMinKgM3
+	top := g.M.HM <= m.ev.TopLayerM || m.dens(g) < m.ev.LighterMinKgM3
 	for j := range m.box.Regions {
 		o := &m.box.Regions[j]
 		if o == g || o.Packaging {
@@ -434,9 +450,9 @@ func (m *matcher) typical(p config.Profile) float64 {
 
 // bodyAround is the density of the rest of the load around region i:
 // the area-weighted median density (as weighed) of the other eligible
-// regions any declared profile accepts, those the beam did not cross
-// included at their lower bound; 0 when there are none.
-func (m *matcher) bodyAround(i int) float64 {
+// regions that one of the profiles ps accepts, those the beam did not
+// cross included at their lower bound; 0 when there are none.
+func (m *matcher) bodyAround(i int, ps []config.Profile) float64 {
 	var xs []wv
 	for j := range m.box.Regions {
 		g := &m.box.Regions[j]
@@ -444,7 +460,7 @@ func (m *matcher) bodyAround(i int) float64 {
 			continue
 		}
 		v := m.dens(g)
-		for _, p := range m.ps {
+		for _, p := range ps {
 			if inRange(v, g.LowerBound, p) {
 				xs = append(xs, wv{v, g.AreaM2})
 				break

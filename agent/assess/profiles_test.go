@@ -117,6 +117,8 @@ func TestProfileFindings(t *testing.T) {
 		{"opaque tiles", declared("690721"), []vision.Region{opaque(reg(1, 6, 700))}, nil, nil},
 		{"masks block in bags", declared("392321"), []vision.Region{reg(1, 5, 320), reg(2, 2.5, 120)}, nil,
 			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical, inspection.ControlledUndocumented: inspection.Critical}},
+		{"a block of masks inside bags the beam did not cross", declared("392321"), []vision.Region{opaque(reg(1, 6, 451)), reg(2, 1.7, 274)}, nil,
+			map[string]inspection.Severity{inspection.DensityMismatch: inspection.Critical}},
 		{"bags and masks declared", declared("392321", "630790"), []vision.Region{reg(1, 5, 320), reg(2, 2.5, 120)}, nil, nil},
 		{"packaging ignored", declared("690721"), []vision.Region{opaque(reg(1, 6, 700)), func() vision.Region { r := reg(2, 1.2, 140); r.Packaging = true; return r }()}, nil, nil},
 		{"coils declared as t-shirts", declared("610910"), []vision.Region{coils(reg(1, 3, 250))}, nil,
