@@ -59,6 +59,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 	// minus the end walls' corrugations where they reach in, and minus the
 	// narrow structure left in the roof and floor bands.
 	sum := subtractRows(&d.cm, d.baseline)
+	d.colq.forget()
 	bands.fl, bands.fr = d.endFaces(topBand, bottomBand, int(0.2/px))
 	sum -= d.endCorrect(&d.cm, bands.fl, bands.fr, topBand, bottomBand, int(0.1/px))
 	sum -= d.openBands(&d.cm, topBand, bottomBand, px, bands.empty)
@@ -211,26 +212,47 @@ func (d *Detector) cargoAttenuation(src gocv.Mat, r image.Rectangle, walls float
 	w, h := r.Dx(), r.Dy()
 	d.baseA = d.rowBaseline(d.baseA, f, w, h, walls, b)
 	subtractRows(&d.cm, d.baseA)
+	d.colq.forget()
 	d.endCorrect(&d.cm, b.fl, b.fr, b.top, b.bottom, int(0.1/px))
 	d.openBands(&d.cm, b.top, b.bottom, px, b.empty)
 	d.resizeArea(d.cm, dst, sz)
 }
 
 // colQ10 is the 10th percentile of column x of the cargo image m over rows
-// [y0, y1), every second row.
+// [y0, y1), every second row (selected in C). The columns' values are kept
+// for the image (see colQ10s): the end faces and the end correction look
+// at the same columns.
 func (d *Detector) colQ10(m *gocv.Mat, x, y0, y1 int) float64 {
-	f, _ := m.DataPtrFloat32()
+	c := &d.colq
 	w := m.Cols()
-	buf := d.qBuf[:0]
-	for y := y0; y < y1; y += 2 {
-		buf = append(buf, f[y*w+x])
+	if c.y0 != y0 || c.y1 != y1 || len(c.ok) != w {
+		c.y0, c.y1 = y0, y1
+		c.ok, c.v = grow(c.ok, w), grow(c.v, w)
+		clear(c.ok)
 	}
-	d.qBuf = buf
-	if len(buf) == 0 {
-		return 0
+	if c.ok[x] {
+		return c.v[x]
 	}
-	return float64(selectK(buf, len(buf)/10))
+	v := 0.0
+	if y1 > y0 {
+		f, _ := m.DataPtrFloat32()
+		d.qBuf = grow32(d.qBuf, (y1-y0+1)/2)
+		v = colQ10(f, w, x, y0, y1, d.qBuf)
+	}
+	c.ok[x], c.v[x] = true, v
+	return v
 }
+
+// colQ10s keeps colQ10 of the columns of one cargo image; forget it when
+// the image is another (or changed other than by endCorrect, which
+// forgets the columns it changes).
+type colQ10s struct {
+	y0, y1 int
+	ok     []bool
+	v      []float64
+}
+
+func (c *colQ10s) forget() { c.ok = c.ok[:0] }
 
 // endFaces finds, within reach columns of each end of the cargo image
 // d.cm, the inner face of the end wall: end walls are corrugated and their
@@ -294,6 +316,7 @@ func (d *Detector) endCorrect(m *gocv.Mat, fl, fr, y0, y1, refW int) float64 {
 			for y := range h {
 				f[y*w+x] -= corr
 			}
+			d.colq.ok[x] = false
 			total += float64(corr) * float64(h)
 		}
 	}

@@ -80,6 +80,7 @@ type Detector struct {
 	rowsBuf2, colsBuf2     []int
 	runBuf                 []span
 	spanRows               spanRows
+	colq                   colQ10s
 	seg                    segmenter
 }
 

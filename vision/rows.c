@@ -426,28 +426,36 @@ void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero) {
 // subtract_rows subtracts base[y], as a float, from every pixel of row y
 // of m (w×h) and returns the sum of what is left: each row's in float
 // from its first pixel to its last, the rows' in double one after the
-// other. Four rows go side by side, each its own chain of additions.
+// other. Four rows go side by side, each row's sum in its own lane.
 double subtract_rows(float *m, long w, long h, const double *base) {
 	double sum = 0;
 	long y = 0;
 	for (; y + 4 <= h; y += 4) {
 		float *r0 = m + y * w, *r1 = r0 + w, *r2 = r1 + w, *r3 = r2 + w;
 		float b0 = (float)base[y], b1 = (float)base[y + 1], b2 = (float)base[y + 2], b3 = (float)base[y + 3];
-		float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-		for (long x = 0; x < w; x++) {
+		const __m128 v0 = _mm_set1_ps(b0), v1 = _mm_set1_ps(b1), v2 = _mm_set1_ps(b2), v3 = _mm_set1_ps(b3);
+		__m128 s = _mm_setzero_ps();
+		long x = 0;
+		for (; x + 4 <= w; x += 4) {
+			__m128 a0 = _mm_sub_ps(_mm_loadu_ps(r0 + x), v0), a1 = _mm_sub_ps(_mm_loadu_ps(r1 + x), v1);
+			__m128 a2 = _mm_sub_ps(_mm_loadu_ps(r2 + x), v2), a3 = _mm_sub_ps(_mm_loadu_ps(r3 + x), v3);
+			_mm_storeu_ps(r0 + x, a0);
+			_mm_storeu_ps(r1 + x, a1);
+			_mm_storeu_ps(r2 + x, a2);
+			_mm_storeu_ps(r3 + x, a3);
+			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+			s = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(s, a0), a1), a2), a3);
+		}
+		for (; x < w; x++) {
 			r0[x] -= b0;
 			r1[x] -= b1;
 			r2[x] -= b2;
 			r3[x] -= b3;
-			s0 += r0[x];
-			s1 += r1[x];
-			s2 += r2[x];
-			s3 += r3[x];
+			s = _mm_add_ps(s, _mm_set_ps(r3[x], r2[x], r1[x], r0[x]));
 		}
-		sum += (double)s0;
-		sum += (double)s1;
-		sum += (double)s2;
-		sum += (double)s3;
+		float t[4];
+		_mm_storeu_ps(t, s);
+		for (int l = 0; l < 4; l++) sum += (double)t[l];
 	}
 	for (; y < h; y++) {
 		float *r = m + y * w, b = (float)base[y], s = 0;
@@ -534,4 +542,12 @@ void air_rows(uint8_t *pass, const uint16_t *px, long w, long h, float dark, con
 		for (; ok && c < w; c++) ok = !(((float)p[c] - dark) * rowInv[r] < ref[c]);
 		pass[r] = (uint8_t)ok;
 	}
+}
+
+// col_q10 returns the (n/10)-th smallest of the n values f[y*w + x] for
+// y = y0, y0+2, … below y1 (n > 0). scratch holds n floats.
+float col_q10(const float *f, long w, long x, long y0, long y1, float *scratch) {
+	long n = 0;
+	for (long y = y0; y < y1; y += 2) scratch[n++] = f[y * w + x];
+	return select_kth(scratch, n, n / 10);
 }

@@ -191,6 +191,16 @@ func airPass(pass []bool, src raw, p *plane, ref []float32) {
 		(*C.float)(unsafe.Pointer(&ref[0])))
 }
 
+// colQ10 is the (n/10)-th smallest of f[y*w+x] for y = y0, y0+2, …
+// below y1 (n of them, n > 0), selected in C; scratch holds n floats.
+func colQ10(f []float32, w, x, y0, y1 int, scratch []float32) float64 {
+	if x < 0 || x >= w || y0 < 0 || y1 <= y0 || (y1-1)*w+x >= len(f) || len(scratch) < (y1-y0+1)/2 {
+		panic("colQ10: a column or rows outside the image")
+	}
+	return float64(C.col_q10((*C.float)(unsafe.Pointer(&f[0])), C.long(w), C.long(x), C.long(y0), C.long(y1),
+		(*C.float)(unsafe.Pointer(&scratch[0]))))
+}
+
 // rowMax is the greatest value of row.
 func rowMax(row []uint16) uint16 {
 	if len(row) == 0 {

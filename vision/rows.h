@@ -22,3 +22,4 @@ void air_levels(const uint16_t *px, long w, long h, float dark, const float *row
 	int32_t *n);
 void air_rows(uint8_t *pass, const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow,
 	const float *ref);
+float col_q10(const float *f, long w, long x, long y0, long y1, float *scratch);

@@ -376,3 +376,53 @@ func TestDetectorAirRowsAsGo(t *testing.T) {
 		t.Fatal("no air row: the test data test nothing")
 	}
 }
+
+// TestDetectorSubtractRowsAsGo holds subtractRows and colQ10 to the Go
+// loops they replace.
+func TestDetectorSubtractRowsAsGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for _, sz := range [][2]int{{1, 1}, {3, 5}, {37, 11}, {260, 9}} {
+		w, h := sz[0], sz[1]
+		m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+		f, _ := m.DataPtrFloat32()
+		want := make([]float32, w*h)
+		for i := range f {
+			f[i] = float32(rng.NormFloat64() * 30)
+		}
+		copy(want, f)
+		base := make([]float64, h)
+		var wantSum float64
+		for y := range h {
+			base[y] = rng.NormFloat64() * 10
+			var rs float32
+			for x := range w {
+				want[y*w+x] -= float32(base[y])
+				rs += want[y*w+x]
+			}
+			wantSum += float64(rs)
+		}
+		if got := subtractRows(&m, base); got != wantSum {
+			t.Fatalf("%v: sum %v, want %v", sz, got, wantSum)
+		}
+		for i := range f {
+			if math.Float32bits(f[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%v: pixel %d = %v, want %v", sz, i, f[i], want[i])
+			}
+		}
+		for x := range w {
+			for _, ys := range [][2]int{{0, h}, {1, h}, {h / 2, h}} {
+				var buf []float32
+				for y := ys[0]; y < ys[1]; y += 2 {
+					buf = append(buf, f[y*w+x])
+				}
+				if len(buf) == 0 {
+					continue
+				}
+				if got, want := colQ10(f, w, x, ys[0], ys[1], make([]float32, len(buf))), float64(selectK(buf, len(buf)/10)); got != want {
+					t.Fatalf("%v: column %d rows %v: q10 %v, want %v", sz, x, ys, got, want)
+				}
+			}
+		}
+		m.Close()
+	}
+}
