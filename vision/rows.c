@@ -351,12 +351,40 @@ static float select_kth(float *a, long n, long k) {
 
 // row_medians sets out[i], for each row y = y0+i of [y0, y1) of f (rows w
 // floats apart), to the k-th smallest (k = n/2) of f[y*w + cols[j]] over
-// the n columns cols. scratch holds n floats.
+// the n columns cols. Neighbouring rows have close medians: the values
+// within a bracket about the last row's median are set apart as they are
+// gathered, and when the median is among them (counting those below) it
+// is selected from those few; otherwise from all. Either way it is the
+// k-th smallest. The bracket narrows while it holds the median and widens
+// when it misses. scratch holds 2n floats.
 void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch) {
+	float *all = scratch, *near = scratch + n;
+	long k = n / 2;
+	float prev = 0, delta = 0;
+	int have = 0;
 	for (long y = y0; y < y1; y++) {
 		const float *r = f + y * w;
-		for (long j = 0; j < n; j++) scratch[j] = r[cols[j]];
-		out[y - y0] = select_kth(scratch, n, n / 2);
+		float lo = prev - delta, hi = prev + delta, med;
+		long below = 0, m = 0;
+		for (long j = 0; j < n; j++) {
+			float v = r[cols[j]];
+			all[j] = v;
+			below += v < lo;
+			near[m] = v;
+			m += (v >= lo) & (v <= hi);
+		}
+		if (have && below <= k && k < below + m) {
+			med = select_kth(near, m, k - below);
+			delta *= 0.75f;
+		} else {
+			med = select_kth(all, n, k);
+			float jump = med > prev ? med - prev : prev - med;
+			delta = have ? 2 * delta + jump : 0;
+			if (!(delta > 1e-6f * (med > 0 ? med : -med))) delta = 1e-6f * (med > 0 ? med : -med) + 1e-30f;
+		}
+		out[y - y0] = med;
+		prev = med;
+		have = 1;
 	}
 }
 

@@ -109,7 +109,7 @@ func massRows(a []uint16, stride int, al []uint16, strideLo int, tab, m []float3
 // apart), to the (len(cols)/2)-th smallest of f[y*w+x] over the columns
 // cols: the value selectK finds. scratch is grown and returned.
 func rowMedians(out, f []float32, w, y0, y1 int, cols []int, scratch []float32) []float32 {
-	scratch = grow32(scratch, len(cols))
+	scratch = grow32(scratch, 2*len(cols))
 	if y1 <= y0 {
 		return scratch
 	}

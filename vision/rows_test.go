@@ -88,6 +88,30 @@ func TestDetectorMediansAsSelectK(t *testing.T) {
 			f[i] = 0.5 // many equal values
 		}
 	}
+	// Rows alike but for noise and a slow drift, as a container's are,
+	// after the rows of random values: the medians' bracket both holds
+	// and misses.
+	drift := make([]float32, src.w*src.h)
+	for i := range drift {
+		drift[i] = float32(i/src.w)*0.05 + float32(rng.NormFloat64())
+		if i/src.w == 30 {
+			drift[i] += 5 // a jump
+		}
+	}
+	for _, data := range [][]float32{drift} {
+		cols := rng.Perm(src.w)[:60]
+		med := make([]float32, src.h)
+		rowMedians(med, data, src.w, 0, src.h, cols, nil)
+		for y := range src.h {
+			var buf []float32
+			for _, x := range cols {
+				buf = append(buf, data[y*src.w+x])
+			}
+			if want := selectK(buf, len(buf)/2); med[y] != want {
+				t.Fatalf("drifting rows: row %d median %v, want %v", y, med[y], want)
+			}
+		}
+	}
 	for _, n := range []int{1, 2, 3, 12, 24, 33, 40} {
 		rows := rng.Perm(src.h)[:n]
 		got := make([]float32, src.w)
