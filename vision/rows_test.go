@@ -25,6 +25,19 @@ func randRaw(rng *rand.Rand, w, h int) raw {
 	return raw{px: px, w: w, h: h, dark: float32(rng.Intn(300)) + 0.25}
 }
 
+// randPlane is randRaw with a plane sized for it: row gains of 1 over
+// 30000 to 30000+spread, rows dead where dead says.
+func randPlane(rng *rand.Rand, w, h, spread int, dead func(int) bool) (raw, *plane) {
+	src := randRaw(rng, w, h)
+	p := &plane{}
+	p.size(h, w)
+	for r := range h {
+		p.rowInv[r] = 1 / float32(30000+rng.Intn(spread))
+		p.deadRow[r] = dead(r)
+	}
+	return src, p
+}
+
 func TestDetectorRawSumsAsGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for _, sz := range [][2]int{{1, 1}, {3, 9}, {17, 13}, {64, 8}, {501, 37}} {
@@ -300,13 +313,7 @@ func TestDetectorStuckRowsAsGo(t *testing.T) {
 func TestDetectorAttenuationAsOpenCV(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))
 	w, h := 131, 9
-	src := randRaw(rng, w, h)
-	var p plane
-	p.size(h, w)
-	for r := range h {
-		p.rowInv[r] = 1 / float32(30000+rng.Intn(20000))
-		p.deadRow[r] = r == 4
-	}
+	src, p := randPlane(rng, w, h, 20000, func(r int) bool { return r == 4 })
 	for c := range w {
 		p.colRef[c] = 1 + 0.05*float32(rng.NormFloat64())
 	}
@@ -316,7 +323,7 @@ func TestDetectorAttenuationAsOpenCV(t *testing.T) {
 	for i := range out {
 		out[i] = 7
 	}
-	attRows(out, w, image.Point{}, src, &p, u.Min.X, u.Max.X, u.Min.Y, u.Max.Y, floor, nil)
+	attRows(out, w, image.Point{}, src, p, u.Min.X, u.Max.X, u.Min.Y, u.Max.Y, floor, nil)
 	for r := range h {
 		row := gocv.NewMatWithSize(1, u.Dx(), gocv.MatTypeCV32F)
 		f, _ := row.DataPtrFloat32()
@@ -349,12 +356,8 @@ func TestDetectorAttenuationAsOpenCV(t *testing.T) {
 func TestDetectorAirRowsAsGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
 	w, h := 77, 41
-	src := randRaw(rng, w, h)
-	var p plane
-	p.size(h, w)
+	src, p := randPlane(rng, w, h, 30000, func(r int) bool { return r%13 == 4 })
 	for r := range h {
-		p.rowInv[r] = 1 / float32(30000+rng.Intn(30000))
-		p.deadRow[r] = r%13 == 4
 		for c := range w {
 			if r < 20 && rng.Intn(50) != 0 { // mostly air above
 				src.px[r*w+c] = uint16(50000 + rng.Intn(3000))
@@ -362,7 +365,7 @@ func TestDetectorAirRowsAsGo(t *testing.T) {
 		}
 	}
 	ref, n := make([]float32, w), make([]int32, w)
-	airLevels(src, &p, ref, n)
+	airLevels(src, p, ref, n)
 	wantRef, wantN := make([]float32, w), make([]int32, w)
 	for r := 0; r < h; r += 4 {
 		if !p.deadRow[r] {
@@ -382,7 +385,7 @@ func TestDetectorAirRowsAsGo(t *testing.T) {
 		ref[c] *= 0.85 / float32(max(1, n[c]))
 	}
 	pass := make([]bool, h)
-	airPass(pass, src, &p, ref)
+	airPass(pass, src, p, ref)
 	some := false
 	for r := range h {
 		ok := !p.deadRow[r]
