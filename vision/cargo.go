@@ -109,8 +109,9 @@ func (d *Detector) massAndWalls(r, rLo image.Rectangle, top, bottom int, cfgWall
 	idx := growInt32(d.countBuf, w+3)
 	d.countBuf = idx
 	top, bottom = max(0, top), min(h, bottom)
-	var sums [3]float64
-	n := massRows(a[r.Min.Y*stride+r.Min.X:], stride, al, strideLo, tab, m, w, h, top, bottom, 0.5*cfgWalls, 1.6*cfgWalls, &sums, idx)
+	sums := &d.wallSums // a Detector's field: a local passed to C would be allocated on the heap
+	*sums = [3]float64{}
+	n := massRows(a[r.Min.Y*stride+r.Min.X:], stride, al, strideLo, tab, m, w, h, top, bottom, 0.5*cfgWalls, 1.6*cfgWalls, sums, idx)
 	total := max(0, bottom-top) * w
 	walls = cfgWalls
 	if n > total/30 {

@@ -81,6 +81,7 @@ type Detector struct {
 	runBuf                 []span
 	spanRows               spanRows
 	colq                   colQ10s
+	wallSums               [3]float64
 	seg                    segmenter
 }
 

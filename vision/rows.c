@@ -251,11 +251,11 @@ void column_medians(float *out, const uint16_t *px, long w, const long *rows, lo
 // mass lies strictly between lo and hi: their mass into sums[0] and, when
 // al is given (the low-energy plane at the same pixels, rows alstride
 // apart), the two attenuations ((value - zero) * step) into sums[1] and
-// sums[2]; *count counts them. idx is scratch for w+3 indices.
-void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
-	long top, long bottom, double lo, double hi, float zero, float step, double *sums, long *count, int32_t *idx) {
+// sums[2]; it returns how many. idx is scratch for w+3 indices.
+long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
+	long top, long bottom, double lo, double hi, float zero, float step, double *sums, int32_t *idx) {
 	double s = sums[0], sa = sums[1], sl = sums[2];
-	long n = *count;
+	long n = 0;
 	// A float is above the double lo exactly when it is above the
 	// largest float not above lo, and below hi when below the least
 	// float not below it.
@@ -310,7 +310,7 @@ void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 	sums[0] = s;
 	sums[1] = sa;
 	sums[2] = sl;
-	*count = n;
+	return n;
 }
 
 // select_kth returns the k-th smallest (from 0) of the n floats a,
@@ -511,10 +511,11 @@ uint16_t row_max(const uint16_t *px, long n) {
 	return m;
 }
 
-// row_quantiles sets *v1 and *v2 to the k1-th and the k2-th smallest
-// (from 0) of px[0], px[step], px[2·step], … below n, by counting: their
-// high bytes, then the low bytes of those in each high byte's bucket.
-void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint16_t *v1, uint16_t *v2) {
+// row_quantiles returns the k1-th (low half) and the k2-th smallest (high
+// half), from 0, of px[0], px[step], px[2·step], … below n, by counting:
+// their high bytes, then the low bytes of those in each high byte's
+// bucket.
+uint32_t row_quantiles(const uint16_t *px, long n, long step, long k1, long k2) {
 	int32_t hist[256] = {0}, lo1[256] = {0}, lo2[256] = {0};
 	for (long i = 0; i < n; i += step) hist[px[i] >> 8]++;
 	long ks[2] = {k1, k2};
@@ -532,13 +533,14 @@ void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint
 		lo2[l] += h == hi[1];
 	}
 	int32_t *lo[2] = {lo1, lo2};
-	uint16_t *out[2] = {v1, v2};
+	uint32_t out = 0;
 	for (int q = 0; q < 2; q++) {
 		long k = ks[q];
 		int l = 0;
 		for (; l < 255 && k >= lo[q][l]; l++) k -= lo[q][l];
-		*out[q] = (uint16_t)(hi[q] << 8 | l);
+		out |= (uint32_t)(hi[q] << 8 | l) << (16 * q);
 	}
+	return out;
 }
 
 // air_levels adds up, for every fourth row r of [0, h) that is not dead,

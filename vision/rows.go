@@ -98,10 +98,9 @@ func massRows(a []uint16, stride int, al []uint16, strideLo int, tab, m []float3
 		_ = al[(h-1)*strideLo+w-1]
 		pl = (*C.uint16_t)(unsafe.Pointer(&al[0]))
 	}
-	var n C.long
-	C.mass_rows((*C.uint16_t)(unsafe.Pointer(&a[0])), C.long(stride), pl, C.long(strideLo), (*C.float)(unsafe.Pointer(&tab[0])),
+	n := C.mass_rows((*C.uint16_t)(unsafe.Pointer(&a[0])), C.long(stride), pl, C.long(strideLo), (*C.float)(unsafe.Pointer(&tab[0])),
 		(*C.float)(unsafe.Pointer(&m[0])), C.long(w), C.long(h), C.long(top), C.long(bottom), C.double(lo), C.double(hi),
-		C.float(attZero), C.float(1.0/attScale), (*C.double)(unsafe.Pointer(&sums[0])), &n, (*C.int32_t)(unsafe.Pointer(&idx[0])))
+		C.float(attZero), C.float(1.0/attScale), (*C.double)(unsafe.Pointer(&sums[0])), (*C.int32_t)(unsafe.Pointer(&idx[0])))
 	return int(n)
 }
 
@@ -217,7 +216,6 @@ func rowQuantiles16(row []uint16, step, k1, k2 int) (uint16, uint16) {
 	if n == 0 || step < 1 || k1 < 0 || k2 < 0 || k1 >= n || k2 >= n {
 		panic("rowQuantiles16: ranks outside the samples")
 	}
-	var v1, v2 C.uint16_t
-	C.row_quantiles((*C.uint16_t)(unsafe.Pointer(&row[0])), C.long(len(row)), C.long(step), C.long(k1), C.long(k2), &v1, &v2)
-	return uint16(v1), uint16(v2)
+	v := C.row_quantiles((*C.uint16_t)(unsafe.Pointer(&row[0])), C.long(len(row)), C.long(step), C.long(k1), C.long(k2))
+	return uint16(v), uint16(v >> 16)
 }

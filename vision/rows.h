@@ -10,14 +10,14 @@ void stuck_rows(uint8_t *stuck, const uint16_t *samp, long sstride, long x0, lon
 	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring);
 void column_medians(float *out, const uint16_t *px, long w, const long *rows, long n, const float *rowInv,
 	float dark, float *scratch);
-void mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
-	long top, long bottom, double lo, double hi, float zero, float step, double *sums, long *count, int32_t *idx);
+long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstride, const float *tab, float *m, long w, long h,
+	long top, long bottom, double lo, double hi, float zero, float step, double *sums, int32_t *idx);
 void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch);
 void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch);
 void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero);
 double subtract_rows(float *m, long w, long h, const double *base);
 uint16_t row_max(const uint16_t *px, long n);
-void row_quantiles(const uint16_t *px, long n, long step, long k1, long k2, uint16_t *v1, uint16_t *v2);
+uint32_t row_quantiles(const uint16_t *px, long n, long step, long k1, long k2);
 void air_levels(const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow, float *ref,
 	int32_t *n);
 void air_rows(uint8_t *pass, const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow,
