@@ -67,10 +67,7 @@ type plane struct {
 	colRef  []float32 // column reference; then its reciprocal
 	colMean []float32
 	deadRow []bool
-	// samp is every eighth raw value of the rows (of the columns the
-	// stuck-row test looks at), taken as the rows are summed.
-	samp []uint16
-	dead int
+	dead    int
 	// level is the mean air signal of the lead-in (dark subtracted), noise
 	// the relative scatter of air pixels about their column reference.
 	level, noise float64
@@ -85,7 +82,6 @@ func (p *plane) size(h, w int) {
 	p.colRef = grow32(p.colRef, w)
 	p.colMean = grow32(p.colMean, w)
 	p.deadRow = growBool(p.deadRow, h)
-	p.samp = grow(p.samp, h*((w+7)/8))
 }
 
 // flatField measures the high-energy image's lead-in columns, air rows,
@@ -138,9 +134,9 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	clear(p.colMean[:lead])
 	// Row statistics (for the dead-row test) where they matter: the rows
 	// and columns of u.
-	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil)
-	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2, p.samp)
-	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2, nil)
+	rawSums(src, 0, u.Min.Y, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2)
+	rawSums(src, u.Min.Y, u.Max.Y, p.colMean[:lead], u.Min.X, u.Max.X, p.rowSum, p.rowSum2)
+	rawSums(src, u.Max.Y, h, p.colMean[:lead], 0, 0, p.rowSum, p.rowSum2)
 	for c := range p.colMean[:lead] {
 		p.colMean[c] /= float32(h)
 	}
@@ -194,7 +190,7 @@ func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 	// count, not a selection.
 	limit := math.Max(0.02, 6*p.noise)
 	stuck := growBool(d.passBuf, u.Dy()-2)
-	d.qBuf = stuckSamples(stuck, p, src.dark, u, limit, d.qBuf)
+	d.qBuf = stuckSamples(stuck, src, p, u, limit, d.qBuf)
 	d.passBuf = stuck
 	for i, s := range stuck {
 		if s {
@@ -213,7 +209,7 @@ func (d *Detector) scan(src raw, p *plane) {
 	p.size(h, w)
 	colMean := p.colMean
 	clear(colMean)
-	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2, p.samp)
+	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2)
 	inv := 1 / float32(h)
 	for c := range colMean {
 		colMean[c] *= inv

@@ -43,20 +43,11 @@ static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) 
 // columns): colSum[c] += each row's value in turn for c < cw, and the sum
 // and the sum of squares of each row r over columns [x0, x1), in floats
 // from the first column to the last, into rowSum[r] and rowSum2[r]. Four
-// or eight rows are summed side by side, each in its own lane. When given,
-// samp[r*ns+i] is row r's value in column x0 + 8i.
+// or eight rows are summed side by side, each in its own lane.
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
-	double *rowSum, double *rowSum2, uint16_t *samp, long ns) {
+	double *rowSum, double *rowSum2) {
 	const __m128 vd = _mm_set1_ps(dark);
 	long r = r0;
-	// While a block of rows is at hand: every eighth of its values, over
-	// [x0, x1).
-#define PROBE(ra, rb) do { \
-		for (long q = (ra); q < (rb) && samp; q++) { \
-			const uint16_t *p = px + q * w; \
-			for (long i = 0, c = x0; c < x1; i++, c += 8) samp[q * ns + i] = p[c]; \
-		} \
-	} while (0)
 	// When the column sums cover the rows' columns, they are added from
 	// the values the row sums convert (in the same order, row after row).
 	int fuse = x0 == 0 && x1 == cw;
@@ -102,7 +93,6 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 		}
 		store4(s, q, rowSum, rowSum2, r);
 		store4(t, u, rowSum, rowSum2, r + 4);
-		PROBE(r, r + 8);
 	}
 	for (; r + 4 <= r1; r += 4) {
 		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
@@ -125,7 +115,6 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 			ROW_STEP(s, q, a);
 		}
 		store4(s, q, rowSum, rowSum2, r);
-		PROBE(r, r + 4);
 	}
 	for (; r < r1; r++) {
 		const uint16_t *p = px + r * w;
@@ -140,9 +129,7 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 		}
 		rowSum[r] = s;
 		rowSum2[r] = q;
-		PROBE(r, r + 1);
 	}
-#undef PROBE
 }
 
 // stuck_rows marks in stuck[r-y0-1] each row r of (y0, y1-1), none of it
@@ -150,16 +137,15 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 // columns [x0, x1): its corrected samples (every eighth column) are
 // compared with the mean of the rows above and below where those two
 // agree within 0.05; the row is stuck when more than (x1-x0)/32 samples
-// are compared and at most half of them lie within limit. The raw values
-// are samp's: row r's of column x0 + 8i at samp[r*sstride + i] (raw_sums
-// took them). ring holds three rows of samples.
-void stuck_rows(uint8_t *stuck, const uint16_t *samp, long sstride, long x0, long x1, long y0, long y1,
+// are compared and at most half of them lie within limit. px is the raw
+// image, rows w apart. ring holds three rows of samples.
+void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, long y0, long y1,
 	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring) {
 	long ns = (x1 - x0 + 7) / 8;
 	float *up = ring, *mid = ring + ns, *lo = ring + 2 * ns;
 #define SAMPLE(row, r) do { \
-		const uint16_t *p = samp + (r) * sstride; float ri = rowInv[r]; \
-		for (long i = 0, c = x0; c < x1; i++, c += 8) row[i] = ((float)p[i] - dark) * ri * colRef[c]; \
+		const uint16_t *p = px + (r) * w; float ri = rowInv[r]; \
+		for (long i = 0, c = x0; c < x1; i++, c += 8) row[i] = ((float)p[c] - dark) * ri * colRef[c]; \
 	} while (0)
 	SAMPLE(up, y0);
 	SAMPLE(mid, y0 + 1);

@@ -19,46 +19,39 @@ import (
 // sum of squares of each row r over columns [x0, x1), in float32 from the
 // first column to the last, into rowSum[r] and rowSum2[r] (both as long as
 // the image is high). The additions and their order are those of a loop
-// over each row. While the rows are at hand it keeps, when asked, each
-// row's values in columns x0, x0+8, … in samp[r*ns:], ns = (x1-x0+7)/8 a
-// row.
-func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 []float64, samp []uint16) {
+// over each row.
+func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 []float64) {
 	if r1 <= r0 {
 		return
 	}
 	x1 = max(x0, x1)
-	ns := (x1 - x0 + 7) / 8
 	_, _, _ = src.px[r1*src.w-1], rowSum[r1-1], rowSum2[r1-1]
-	if x0 < 0 || x1 > src.w || len(colSum) > src.w || samp != nil && len(samp) < r1*ns {
-		panic("rawSums: columns outside the image or short buffers")
+	if x0 < 0 || x1 > src.w || len(colSum) > src.w {
+		panic("rawSums: columns outside the image")
 	}
 	var cs *C.float
 	if len(colSum) > 0 {
 		cs = (*C.float)(unsafe.Pointer(&colSum[0]))
 	}
-	var sp *C.uint16_t
-	if samp != nil && ns > 0 {
-		sp = (*C.uint16_t)(unsafe.Pointer(&samp[0]))
-	}
 	C.raw_sums((*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w), C.long(r0), C.long(r1), C.float(src.dark),
 		cs, C.long(len(colSum)), C.long(x0), C.long(x1),
-		(*C.double)(unsafe.Pointer(&rowSum[0])), (*C.double)(unsafe.Pointer(&rowSum2[0])), sp, C.long(ns))
+		(*C.double)(unsafe.Pointer(&rowSum[0])), (*C.double)(unsafe.Pointer(&rowSum2[0])))
 }
 
 // stuckSamples marks in stuck[r-u.Min.Y-1] each row r strictly inside u
-// that stuckRows finds stuck (see the C), from the raw samples rawSums
-// kept of u in p.samp. ring is scratch, grown to three rows of samples.
-func stuckSamples(stuck []bool, p *plane, dark float32, u image.Rectangle, limit float64, ring []float32) []float32 {
+// that stuckRows finds stuck (see the C), from every eighth raw value of
+// u's rows. ring is scratch, grown to three rows of samples.
+func stuckSamples(stuck []bool, src raw, p *plane, u image.Rectangle, limit float64, ring []float32) []float32 {
 	ns := (u.Dx() + 7) / 8
 	ring = grow32(ring, 3*ns)
-	if len(stuck) != u.Dy()-2 || u.Min.X < 0 || u.Min.Y < 0 || u.Dx() <= 0 || len(p.samp) < u.Max.Y*ns || u.Max.X > len(p.colRef) {
-		panic("stuckSamples: rows or columns outside the samples")
+	if len(stuck) != u.Dy()-2 || u.Max.Y > src.h || u.Max.X > src.w || u.Min.X < 0 || u.Min.Y < 0 || u.Dx() <= 0 {
+		panic("stuckSamples: rows or columns outside the image")
 	}
-	_, _ = p.rowInv[u.Max.Y-1], p.deadRow[u.Max.Y-1]
-	C.stuck_rows((*C.uint8_t)(unsafe.Pointer(&stuck[0])), (*C.uint16_t)(unsafe.Pointer(&p.samp[0])), C.long(ns),
+	_, _, _ = p.rowInv[u.Max.Y-1], p.deadRow[u.Max.Y-1], p.colRef[u.Max.X-1]
+	C.stuck_rows((*C.uint8_t)(unsafe.Pointer(&stuck[0])), (*C.uint16_t)(unsafe.Pointer(&src.px[0])), C.long(src.w),
 		C.long(u.Min.X), C.long(u.Max.X), C.long(u.Min.Y), C.long(u.Max.Y),
 		(*C.float)(unsafe.Pointer(&p.rowInv[0])), (*C.float)(unsafe.Pointer(&p.colRef[0])),
-		(*C.uint8_t)(unsafe.Pointer(&p.deadRow[0])), C.float(dark), C.double(limit), (*C.float)(unsafe.Pointer(&ring[0])))
+		(*C.uint8_t)(unsafe.Pointer(&p.deadRow[0])), C.float(src.dark), C.double(limit), (*C.float)(unsafe.Pointer(&ring[0])))
 	return ring
 }
 

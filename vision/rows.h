@@ -5,8 +5,8 @@
 
 void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor);
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
-	double *rowSum, double *rowSum2, uint16_t *samp, long ns);
-void stuck_rows(uint8_t *stuck, const uint16_t *samp, long sstride, long x0, long x1, long y0, long y1,
+	double *rowSum, double *rowSum2);
+void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, long y0, long y1,
 	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring);
 void column_medians(float *out, const uint16_t *px, long w, const long *rows, long n, const float *rowInv,
 	float dark, float *scratch);
