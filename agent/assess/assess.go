@@ -431,16 +431,13 @@ func (a *assessor) weights(c Case, d *declaration.Declaration, box *vision.Conta
 // verdict combines the findings' risks: 1 − Π(1 − r).
 func (a *assessor) verdict() {
 	sr := a.cfg.Rules.SeverityRisk
+	risk := map[inspection.Severity]float64{inspection.Info: sr.Info, inspection.Warning: sr.Warning, inspection.Critical: sr.Critical}
 	p := 1.0
-	for _, f := range a.r.Findings {
-		switch f.Severity {
-		case inspection.Info:
-			p *= 1 - sr.Info
-		case inspection.Warning:
-			p *= 1 - sr.Warning
-		case inspection.Critical:
-			p *= 1 - sr.Critical
+	for i, f := range a.r.Findings {
+		if sameEvidence(a.r.Findings[:i], f) {
+			continue
 		}
+		p *= 1 - risk[f.Severity]
 	}
 	a.r.Risk = math.Round((1-p)*1000) / 1000
 	switch {
@@ -451,6 +448,30 @@ func (a *assessor) verdict() {
 	default:
 		a.r.Verdict = inspection.Clear
 	}
+}
+
+// sameEvidence reports whether finding f is about the same place in the
+// image as an earlier finding at least as severe: the density, layer and
+// controlled-goods findings on one region are one piece of evidence read
+// three ways, and count once towards the risk.
+func sameEvidence(earlier []inspection.Finding, f inspection.Finding) bool {
+	if f.Region == nil {
+		return false
+	}
+	for _, e := range earlier {
+		if e.Region != nil && rank(e.Severity) >= rank(f.Severity) && overlapping(*e.Region, *f.Region) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlapping reports whether two boxes share at least half of the
+// smaller one.
+func overlapping(a, b inspection.Region) bool {
+	w := math.Min(a.XM+a.WM, b.XM+b.WM) - math.Max(a.XM, b.XM)
+	h := math.Min(a.YM+a.HM, b.YM+b.HM) - math.Max(a.YM, b.YM)
+	return w > 0 && h > 0 && w*h >= 0.5*math.Min(a.WM*a.HM, b.WM*b.HM)
 }
 
 // region is a detector's box as a finding's region.

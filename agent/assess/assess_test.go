@@ -258,3 +258,34 @@ func abs(v float64) float64 {
 	}
 	return v
 }
+
+// TestOneRegionOneEvidence: the density, layer and controlled-goods
+// warnings on one region are one piece of evidence (review), while
+// warnings on two places, or a finding with no place, add up (alert).
+func TestOneRegionOneEvidence(t *testing.T) {
+	cfg := config.Default()
+	at := func(code string, sev inspection.Severity, r *inspection.Region) inspection.Finding {
+		return inspection.Finding{Code: code, Severity: sev, Message: code, Region: r}
+	}
+	r2 := &inspection.Region{XM: 0.68, YM: 1.04, WM: 1.24, HM: 0.52}
+	layer := &inspection.Region{XM: 0.7, YM: 1.1, WM: 1.2, HM: 0.5}
+	far := &inspection.Region{XM: 6, YM: 1, WM: 1, HM: 1}
+	for _, tc := range []struct {
+		name     string
+		findings []inspection.Finding
+		want     string
+	}{
+		{"three readings of one region", []inspection.Finding{at(inspection.LayeredConcealment, inspection.Warning, layer),
+			at(inspection.DensityMismatch, inspection.Warning, r2), at(inspection.ControlledUndocumented, inspection.Warning, r2)}, inspection.Review},
+		{"two regions and the weighbridge", []inspection.Finding{at(inspection.DensityMismatch, inspection.Warning, r2),
+			at(inspection.DensityMismatch, inspection.Warning, far), at(inspection.WeightMismatch, inspection.Warning, nil)}, inspection.Alert},
+		{"a critical reading after a warning", []inspection.Finding{at(inspection.DensityMismatch, inspection.Warning, r2),
+			at(inspection.ControlledUndocumented, inspection.Critical, r2)}, inspection.Alert},
+	} {
+		a := assessor{cfg: cfg, r: &inspection.Result{Findings: tc.findings}}
+		a.verdict()
+		if a.r.Verdict != tc.want {
+			t.Errorf("%s: %s (risk %v), want %s", tc.name, a.r.Verdict, a.r.Risk, tc.want)
+		}
+	}
+}

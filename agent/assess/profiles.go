@@ -323,7 +323,7 @@ func (m *matcher) densities() {
 			// goods around it when they are denser still (those the beam
 			// did not cross at their lower bound).
 			r := math.Max(ref(lo), m.bodyAround(i, m.ps))
-			e := m.beyond(g, v, r)
+			e := m.lighter(g, v, r)
 			sev := m.severity(e)
 			if r-v < m.ev.LighterMinKgM3 || m.edgeStrip(g) {
 				// A light patch in a light load is air; a strip at the
@@ -358,7 +358,7 @@ func (m *matcher) densities() {
 			// load (the goods around it counted at their lower bound where
 			// the beam did not get through them). Not at the load's edge.
 			if b := m.bodyAround(i, m.ps[k:k+1]); v < b*u && b-v >= m.ev.LighterMinKgM3 && !m.edgeStrip(g) {
-				e := m.beyond(g, v, b)
+				e := m.lighter(g, v, b)
 				m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(b * u), math.Round(b / u)},
 					"region R%d %s (%.1f m²): apparent density %.0f kg/m³ inside declared %s of at least %.0f kg/m³ around it; one load of those varies within %.0f-%.0f kg/m³: other goods among the declared ones? %s",
 					g.Label, where(g.M), g.AreaM2, v, p.Name, b, b*u, b/u, e)
@@ -408,6 +408,16 @@ func (m *matcher) round() bool {
 		}
 	}
 	return len(m.ps) > 0
+}
+
+// lighter is the evidence of region g, at density v, being other goods
+// where declared ones of density ref should stand: the mass missing
+// against them, but no more than the region holds, for whatever hides
+// there weighs no more than that (a void hides nothing).
+func (m *matcher) lighter(g *vision.Region, v, ref float64) strength {
+	e := m.beyond(g, v, ref)
+	e.kg = math.Min(e.kg, v*m.volume(g))
+	return e
 }
 
 // raise adds a finding about region i with its evidence e and remembers
