@@ -27,6 +27,7 @@ type Agent struct {
 	pub     *publish.Publisher
 	metrics *Metrics
 	scans   *scanQueue
+	pre     *predecoder
 	lanes   laneSet
 	ops     operations // reload, watchdog and page state (ops.go)
 	ready   chan struct{}
@@ -69,6 +70,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) *Agent {
 	// declaration handler wakes the scans waiting on it from the first
 	// CONNACK on.
 	a := &Agent{cfg: cfg, log: log, level: opts.LogLevel, opts: opts, metrics: NewMetrics(), ready: make(chan struct{}), scans: newScanQueue()}
+	a.pre = newPredecoder(a)
 	a.web = web.New(a, a.metrics.Registry, log)
 	a.sd = systemd{log: log, status: a.statusLine, alive: a.pipelineAlive}
 	return a
@@ -147,6 +149,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	inWG.Add(3)
 	go func() { defer inWG.Done(); a.watchScans(inCtx) }()
 	go func() { defer inWG.Done(); a.processScans(inCtx) }()
+	inWG.Go(func() { a.pre.run(inCtx) })
 	go func() { defer inWG.Done(); a.watchDeclarations(inCtx) }()
 	inWG.Go(func() { a.house.Run(inCtx) })
 	a.startLanes(inCtx, &inWG)

@@ -34,6 +34,12 @@ type Metrics struct {
 	// SidecarToCommit is a scan's latency at the gate: from its sidecar
 	// first seen in the inbox to its results committed.
 	SidecarToCommit prometheus.Histogram
+	// Images decoded ahead of their sidecar (predecode.go): decoded, let
+	// go (used by their scan, replaced, expired, evicted), failed, held.
+	Predecoded        prometheus.Counter
+	PredecodeReleased *prometheus.CounterVec
+	PredecodeFailures prometheus.Counter
+	PredecodeHeld     prometheus.Gauge
 	// live reads, at scrape time, what the agent knows anyway (outbox,
 	// broker, buffer size), rather than copying it into gauges.
 	live liveCollector
@@ -71,6 +77,18 @@ func NewMetrics() *Metrics {
 		SidecarToCommit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gatescan_sidecar_to_commit_seconds",
 			Help:    "From a scan's sidecar first seen in the inbox to its results committed: waiting for its declaration or weight, decoding, inspecting, committing.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		Predecoded: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_images_predecoded_total",
+			Help: "Images decoded as they landed in the inbox, ahead of their sidecar."}),
+		PredecodeReleased: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_predecoded_images_released_total",
+			Help: "Images decoded ahead let go, by why: used by their scan; replaced (the file changed since, or its scan failed first: decoded again); expired (no sidecar within scanner.predecode_keep); evicted (room for a newer one, or another scan inspected meanwhile)."},
+			[]string{"why"}),
+		PredecodeFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_image_predecode_failures_total",
+			Help: "Images that could not be decoded ahead (their scan decodes them, and rejects a bad one)."}),
+		PredecodeHeld: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatescan_predecoded_images",
+			Help: "Images held decoded, waiting for their sidecar (at most scanner.predecode_images)."}),
+	}
+	for _, w := range []string{"used", "replaced", "expired", "evicted"} {
+		m.PredecodeReleased.WithLabelValues(w)
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatescan_build_info", Help: "Always 1; the agent's version as a label."}, []string{"version"})
 	buildInfo.WithLabelValues(Version).Set(1)
@@ -83,7 +101,8 @@ func NewMetrics() *Metrics {
 		m.Reloads.WithLabelValues(r)
 	}
 	m.Registry.MustRegister(m.LaneUp, m.LaneSilent, m.ScansIngested, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations,
-		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, m.LaneTrucks, m.LaneScans, m.SidecarToCommit, buildInfo, &m.live,
+		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, m.LaneTrucks, m.LaneScans, m.SidecarToCommit,
+		m.Predecoded, m.PredecodeReleased, m.PredecodeFailures, m.PredecodeHeld, buildInfo, &m.live,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -41,12 +41,13 @@ func (a *Agent) processScans(ctx context.Context) {
 		det = a.scanLoopTurn(det) // proves the loop alive (watchdog); applies reloaded detector settings
 		path, first, wait := a.scans.next()
 		if path == "" {
+			a.pre.setIdle(true) // images may be decoded ahead meanwhile
 			select {
 			case <-ctx.Done():
-				return
 			case <-a.scans.wake:
 			case <-time.After(wait):
 			}
+			a.pre.setIdle(false)
 			continue
 		}
 		a.safeProcess(ctx, det, path, first)
@@ -222,7 +223,19 @@ func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIden
 	cfg := a.Config()
 	sc := scan.Sidecar
 	t2 := time.Now()
-	if err := scan.Decode(); transient(err) {
+	ahead := a.pre.handOver(scan.Files[:len(scan.Files)-1]) // the sidecar is last
+	taken := len(ahead)
+	used, err := scan.DecodeWith(func(p string) *scanin.Image {
+		im := ahead[p]
+		delete(ahead, p)
+		return im
+	})
+	for _, im := range ahead {
+		im.Close() // not asked for
+	}
+	a.metrics.PredecodeReleased.WithLabelValues("used").Add(float64(used))
+	a.metrics.PredecodeReleased.WithLabelValues("replaced").Add(float64(taken - used))
+	if transient(err) {
 		a.log.Error("scan not readable now; will retry", "scan_id", sc.ScanID, "err", err)
 		a.endAttempt(id.key)
 		a.scans.later(path, 5*time.Second)
@@ -247,7 +260,8 @@ func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIden
 
 	results, c := Inspect(cfg, det, scan, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	id.name(cfg, results)
-	if err := a.commit(sc, id, results, det, c.Analysis, j.Weight); err != nil {
+	msgs, queued, err := a.commit(sc, id, results, j.Weight)
+	if err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.endAttempt(id.key)
@@ -255,6 +269,10 @@ func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIden
 		return
 	}
 	a.metrics.SidecarToCommit.Observe(time.Since(first).Seconds())
+	if queued {
+		msgs = append(msgs, a.queueImages(sc, results, det, c.Analysis)...)
+	}
+	a.inspected(results, msgs)
 	a.afterCommit(sc, j, c.AnalysisErr)
 	for _, r := range results {
 		a.metrics.observe(&r)
@@ -292,18 +310,20 @@ func transient(err error) bool {
 var inspectHook func(*scanin.Scan)
 
 // commit stores the results, queues their messages and marks the weight
-// the scan joined (if any) as its own, in one transaction.
-func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection.Result, det *vision.Detector, an *vision.Analysis, weight *buffer.Weight) error {
+// the scan joined (if any) as its own, in one transaction. queued is false
+// when the scan had been committed before (nothing is queued again). The
+// annotated images follow (queueImages): making them takes about as long
+// as the detector, and the result does not wait for them.
+func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection.Result, weight *buffer.Weight) (msgs []buffer.Message, queued bool, err error) {
 	topics := a.pub.Topics()
 	var recs []buffer.Record
-	var msgs []buffer.Message
 	now := time.Now().UTC()
 	for i := range results {
 		r := &results[i]
 		r.Version = Version
 		b, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("encode result: %w", err)
+			return nil, false, fmt.Errorf("encode result: %w", err)
 		}
 		recs = append(recs, buffer.Record{ID: r.InspectionID, Data: b})
 		alert := r.Verdict != inspection.Clear
@@ -313,19 +333,6 @@ func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection
 		if alert {
 			msgs = append(msgs, buffer.Message{Topic: topics.Alerts(), QoS: 1, Payload: b, At: now, Alert: true, Ref: r.InspectionID})
 		}
-		if an != nil && i < len(an.Containers) {
-			maxBytes := a.Config().MQTT.ImageMaxBytes
-			jpg, err := det.Annotate(an, i, assess.Caption(r), a.Config().Detector.AnnotateMaxWidth, maxBytes)
-			if err == nil && maxBytes > 0 && len(jpg) > maxBytes {
-				// Annotate stops shrinking at a minimum width.
-				err = fmt.Errorf("the smallest image is %d bytes, over mqtt.image_max_bytes %d", len(jpg), maxBytes)
-			}
-			if err == nil {
-				msgs = append(msgs, buffer.Message{Topic: topics.Image(r.InspectionID), QoS: 1, Payload: jpg, At: now, Alert: alert, Image: true, Ref: r.InspectionID})
-			} else {
-				a.log.Warn("annotated image not made", "scan_id", sc.ScanID, "err", err)
-			}
-		}
 	}
 	var consumed []buffer.Weight
 	if weight != nil {
@@ -333,24 +340,64 @@ func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection
 	}
 	ident, err := id.of(sc)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	msgs = a.keepable(msgs) // disk.go: no images with the disk nearly full
 	ok, err := a.commitScan(buffer.ScanCommit{Key: id.key, Identity: ident, Quarantined: id.quarantined,
 		Results: recs, Messages: msgs, Consumed: consumed})
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	a.inspected(results, msgs)
 	if !ok {
 		a.log.Info("scan already committed; not queued again", "scan_id", sc.ScanID, "scan_key", id.key)
-	} else if id.reused != nil {
+		return nil, false, nil
+	}
+	if id.reused != nil {
 		a.metrics.ScanIDReused.Inc()
 		a.log.Warn("scan id reused: another scan was committed under it; this one was inspected as a scan of its own",
 			"scan_id", sc.ScanID, "lane", sc.Lane, "scanned_at", sc.ScannedAt, "scan_key", id.key,
 			"inspection_id", results[0].InspectionID, "earlier_lane", id.reused.Lane, "earlier_scanned_at", id.reused.ScannedAt)
 	}
-	return nil
+	return msgs, true, nil
+}
+
+// queueImages makes the annotated image of each committed result from
+// the detector's analysis and queues them, after the results' messages;
+// it returns the messages queued. An image not made or not kept is
+// logged: the result and its alert are committed already.
+func (a *Agent) queueImages(sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis) []buffer.Message {
+	if an == nil {
+		return nil
+	}
+	cfg := a.Config()
+	maxBytes := cfg.MQTT.ImageMaxBytes
+	var msgs []buffer.Message
+	now := time.Now().UTC()
+	for i := range results {
+		if i >= len(an.Containers) {
+			break
+		}
+		r := &results[i]
+		jpg, err := det.Annotate(an, i, assess.Caption(r), cfg.Detector.AnnotateMaxWidth, maxBytes)
+		if err == nil && maxBytes > 0 && len(jpg) > maxBytes {
+			// Annotate stops shrinking at a minimum width.
+			err = fmt.Errorf("the smallest image is %d bytes, over mqtt.image_max_bytes %d", len(jpg), maxBytes)
+		}
+		if err != nil {
+			a.log.Warn("annotated image not made", "scan_id", sc.ScanID, "err", err)
+			continue
+		}
+		msgs = append(msgs, buffer.Message{Topic: a.pub.Topics().Image(r.InspectionID), QoS: 1, Payload: jpg, At: now,
+			Alert: r.Verdict != inspection.Clear, Image: true, Ref: r.InspectionID})
+	}
+	msgs = a.keepable(msgs) // disk.go: no images with the disk nearly full
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := a.store.Enqueue(msgs...); err != nil {
+		a.log.Warn("annotated images not kept", "scan_id", sc.ScanID, "images", len(msgs), "err", err)
+		return nil
+	}
+	return msgs
 }
 
 // finish removes (or keeps aside) a scan's files once its result is

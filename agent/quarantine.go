@@ -47,12 +47,14 @@ func (a *Agent) quarantine(scan *scanin.Scan, id scanIdentity, j Joined, att buf
 		results[i] = r
 	}
 	id.quarantined = true
-	if err := a.commit(sc, id, results, nil, nil, j.Weight); err != nil {
+	msgs, _, err := a.commit(sc, id, results, j.Weight)
+	if err != nil {
 		a.log.Error("cannot commit the quarantine alert; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
 		a.scans.later(scan.Path, 5*time.Second)
 		return
 	}
+	a.inspected(results, msgs)
 	a.metrics.Quarantined.Inc()
 	for _, r := range results {
 		a.metrics.observe(&r)

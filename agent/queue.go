@@ -22,12 +22,16 @@ func newScanQueue() *scanQueue {
 	return &scanQueue{notBefore: map[string]time.Time{}, firstSeen: map[string]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
-func (q *scanQueue) add(path string) {
+func (q *scanQueue) add(path string) { q.addSeen(path, time.Now()) }
+
+// addSeen queues the sidecar at path, first seen in the inbox at first
+// (its latency at the gate counts from then).
+func (q *scanQueue) addSeen(path string, first time.Time) {
 	q.mu.Lock()
 	if _, ok := q.notBefore[path]; !ok {
 		q.notBefore[path] = time.Now()
 		if _, seen := q.firstSeen[path]; !seen {
-			q.firstSeen[path] = time.Now()
+			q.firstSeen[path] = first
 		}
 	}
 	q.mu.Unlock()
@@ -71,10 +75,20 @@ func (q *scanQueue) next() (string, time.Time, time.Duration) {
 	return best, q.firstSeen[best], wait
 }
 
+// watchScans queues the sidecars that land in the scan inbox, and hands
+// the images to the predecoder.
 func (a *Agent) watchScans(ctx context.Context) {
 	cfg := a.Config()
-	w := &inbox.Watcher{Dir: cfg.Scanner.Inbox, Suffix: ".json", Rescan: cfg.Scanner.Rescan, Settle: cfg.Scanner.SettleTime, Log: a.log}
-	if err := w.Watch(ctx, a.scans.add); err != nil {
+	w := &inbox.Watcher{Dir: cfg.Scanner.Inbox, Suffixes: append([]string{".json"}, imageSuffixes...), Rescan: cfg.Scanner.Rescan,
+		Settle: cfg.Scanner.SettleTime, Log: a.log}
+	found := func(path string, first time.Time) {
+		if isImage(path) {
+			a.pre.landed(path)
+		} else {
+			a.scans.addSeen(path, first)
+		}
+	}
+	if err := w.WatchSeen(ctx, found); err != nil {
 		a.log.Error("scan inbox stopped", "err", err)
 	}
 }

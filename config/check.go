@@ -223,6 +223,10 @@ func (c *Config) validateConnections(bad func(path, format string, a ...any)) {
 	if c.Scanner.MaxAttempts < 1 {
 		bad("scanner.max_attempts", "%d: a scan needs at least 1 attempt before quarantine, e.g. 3", c.Scanner.MaxAttempts)
 	}
+	if c.Scanner.PredecodeImages < 0 || c.Scanner.PredecodeImages > 0 && c.Scanner.PredecodeKeep <= 0 {
+		bad("scanner.predecode_images", "%d images kept %v: the images must be 0 (none decoded ahead) or more, and kept a positive time, e.g. 2 and 1m",
+			c.Scanner.PredecodeImages, c.Scanner.PredecodeKeep)
+	}
 	if c.Scanner.SettleTime < 0 || c.Declarations.SettleTime < 0 {
 		bad("scanner.settle_time", "settle times must not be negative")
 	}

@@ -102,6 +102,11 @@ type Scanner struct {
 	// inbox/quarantine) and alerted for inspection by hand.
 	MaxAttempts   int    `yaml:"max_attempts"`
 	QuarantineDir string `yaml:"quarantine_dir"`
+	// PredecodeImages is how many images at most are held decoded ahead
+	// of their sidecar (0: none are); PredecodeKeep how long one waits
+	// for its sidecar before it is let go.
+	PredecodeImages int           `yaml:"predecode_images"`
+	PredecodeKeep   time.Duration `yaml:"predecode_keep"`
 }
 
 // Declarations is the customs declaration inputs.

@@ -13,11 +13,13 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// Watcher reports files ending in Suffix that appear in Dir.
+// Watcher reports files ending in Suffix (or one of Suffixes) that appear
+// in Dir.
 type Watcher struct {
-	Dir    string
-	Suffix string        // e.g. ".json"
-	Rescan time.Duration // periodic full listing
+	Dir      string
+	Suffix   string // e.g. ".json"
+	Suffixes []string
+	Rescan   time.Duration // periodic full listing
 	// Settle is how long a file must be seen unchanged (same size,
 	// modification time and inode) before it is reported: a writer that
 	// does not write to a temporary name and rename is not read half way.
@@ -35,6 +37,9 @@ type sighting struct {
 	mtime time.Time
 	ino   uint64
 	since time.Time
+	// first: when this version of the file was first seen (being written
+	// included), which since is not once it has been written to.
+	first time.Time
 	// reported: settled and handed to found; only rescans and events
 	// report it again.
 	reported bool
@@ -47,6 +52,14 @@ type sighting struct {
 // too, so that the caller can set them aside: it must open them with
 // OpenRegular, which never blocks on them.
 func (w *Watcher) Watch(ctx context.Context, found func(path string)) error {
+	return w.WatchSeen(ctx, func(path string, _ time.Time) { found(path) })
+}
+
+// WatchSeen is Watch, telling found when the file was first seen: by an
+// event or a listing, before it settled (a file there before the watcher
+// started was first seen at its start). A file replaced once reported
+// (another inode, size or time) is a new file, seen anew.
+func (w *Watcher) WatchSeen(ctx context.Context, found func(path string, first time.Time)) error {
 	if err := os.MkdirAll(w.Dir, 0o750); err != nil {
 		return fmt.Errorf("inbox %s: %w", w.Dir, err)
 	}
@@ -104,23 +117,39 @@ func (w *Watcher) Watch(ctx context.Context, found func(path string)) error {
 }
 
 func (w *Watcher) match(name string) bool {
-	return strings.HasSuffix(name, w.Suffix) && !strings.HasPrefix(name, ".")
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	if w.Suffix != "" && strings.HasSuffix(name, w.Suffix) {
+		return true
+	}
+	for _, s := range w.Suffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // look reports path if it has settled, and returns how long until it may
 // (0: nothing to wait for).
-func (w *Watcher) look(path string, now time.Time, found func(string)) time.Duration {
+func (w *Watcher) look(path string, now time.Time, found func(string, time.Time)) time.Duration {
 	fi, err := os.Lstat(path)
 	if err != nil || fi.IsDir() {
 		delete(w.seen, path)
 		return 0
 	}
-	s := sighting{size: fi.Size(), mtime: fi.ModTime(), since: now}
+	s := sighting{size: fi.Size(), mtime: fi.ModTime(), since: now, first: now}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		s.ino = st.Ino
 	}
-	if old, ok := w.seen[path]; ok && old.size == s.size && old.mtime.Equal(s.mtime) && old.ino == s.ino {
-		s.since = old.since
+	if old, ok := w.seen[path]; ok {
+		if old.size == s.size && old.mtime.Equal(s.mtime) && old.ino == s.ino {
+			s.since, s.reported = old.since, old.reported
+		}
+		if !old.reported || s.reported {
+			s.first = old.first // still being written, or the same file
+		}
 	}
 	if wait := w.Settle - now.Sub(s.since); wait > 0 {
 		w.seen[path] = s
@@ -128,13 +157,13 @@ func (w *Watcher) look(path string, now time.Time, found func(string)) time.Dura
 	}
 	s.reported = true
 	w.seen[path] = s
-	found(path)
+	found(path, s.first)
 	return 0
 }
 
 // recheck looks again at the files still settling; it returns when the
 // next one may have settled.
-func (w *Watcher) recheck(found func(string)) time.Duration {
+func (w *Watcher) recheck(found func(string, time.Time)) time.Duration {
 	now := time.Now()
 	var next time.Duration
 	for p, s := range w.seen {
@@ -151,7 +180,7 @@ func (w *Watcher) recheck(found func(string)) time.Duration {
 // scan lists the inbox (oldest name first, the scanners' usual order),
 // reports what has settled and forgets what is gone; it returns when the
 // next file still settling may have settled.
-func (w *Watcher) scan(found func(string)) time.Duration {
+func (w *Watcher) scan(found func(string, time.Time)) time.Duration {
 	ents, err := os.ReadDir(w.Dir)
 	if err != nil {
 		w.Log.Error("cannot list inbox", "dir", w.Dir, "err", err)

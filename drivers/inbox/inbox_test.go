@@ -173,3 +173,69 @@ func TestSpecialFilesNeverBlock(t *testing.T) {
 		t.Errorf("over the limit: %v", err)
 	}
 }
+
+// TestWatchSeenFirstSighting: WatchSeen reports every suffix asked for
+// with when the file was first seen, before it settled and however long
+// its writer took; a file replaced after it was reported is seen anew.
+func TestWatchSeenFirstSighting(t *testing.T) {
+	dir := t.TempDir()
+	w := &Watcher{Dir: dir, Suffixes: []string{".json", ".png"}, Rescan: 50 * time.Millisecond, Settle: 200 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var mu sync.Mutex
+	first := map[string][]time.Time{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.WatchSeen(ctx, func(p string, at time.Time) {
+			mu.Lock()
+			first[filepath.Base(p)] = append(first[filepath.Base(p)], at)
+			mu.Unlock()
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	wait := func(n string, after time.Time) time.Time {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			ts := first[n]
+			mu.Unlock()
+			if len(ts) > 0 && ts[len(ts)-1].After(after) {
+				return ts[len(ts)-1]
+			}
+		}
+		t.Fatalf("%s not reported as first seen after %v", n, after)
+		return time.Time{}
+	}
+	// Written in place over 300 ms: first seen at its first write.
+	start := time.Now()
+	p := filepath.Join(dir, "a.png")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f.WriteString("part")
+		time.Sleep(100 * time.Millisecond)
+	}
+	f.Close()
+	at := wait("a.png", start)
+	if d := at.Sub(start); d > 150*time.Millisecond {
+		t.Errorf("a.png first seen %v after its first write, want at it (not once settled)", d)
+	}
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("x"), 0o644)
+	// Replaced once reported: a new file, first seen when it came.
+	time.Sleep(100 * time.Millisecond)
+	again := time.Now()
+	tmp := filepath.Join(dir, ".a.png")
+	os.WriteFile(tmp, []byte("other bytes"), 0o644)
+	os.Rename(tmp, p)
+	if at2 := wait("a.png", again.Add(-time.Millisecond)); at2.Sub(again) > 150*time.Millisecond {
+		t.Errorf("replaced a.png first seen %v after it came", at2.Sub(again))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(first["b.txt"]) > 0 {
+		t.Errorf("b.txt reported: no suffix asked for matches it")
+	}
+}

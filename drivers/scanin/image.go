@@ -198,12 +198,19 @@ func resolve(dir, name string) (string, error) {
 // OpenCV's imgcodecs; anything else goes to decodeOpenCV. The caller
 // closes the Mat.
 func decode(path string, want Header, digest io.Writer, hashed func()) (gocv.Mat, error) {
-	name := filepath.Base(path)
 	f, fi, err := inbox.OpenRegular(path)
 	if err != nil {
 		return gocv.Mat{}, err
 	}
 	defer f.Close()
+	return decodeFrom(f, fi, want, digest, hashed)
+}
+
+// decodeFrom is decode on the image file f, opened by inbox.OpenRegular
+// (fi is its fstat).
+func decodeFrom(f *os.File, fi os.FileInfo, want Header, digest io.Writer, hashed func()) (gocv.Mat, error) {
+	path := f.Name()
+	name := filepath.Base(path)
 	if _, err := io.Copy(digest, f); err != nil {
 		return gocv.Mat{}, fmt.Errorf("read %s: %w", name, err)
 	}

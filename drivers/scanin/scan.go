@@ -152,9 +152,11 @@ func (s *Scan) Decode() error {
 		s.Close()
 		return err
 	}
-	s.digest = hex.EncodeToString(h.Sum(nil))
+	s.digest = hexSum(h)
 	return nil
 }
+
+func hexSum(h *xxhash.Digest) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // afterWriter writes to w once ready is closed.
 type afterWriter struct {
@@ -192,7 +194,7 @@ func (s *Scan) Digest() (string, error) {
 			return "", fmt.Errorf("read %s: %w", filepath.Base(p), err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hexSum(h), nil
 }
 
 func checkImage(dir, name string, lim Limits) (string, Header, error) {
