@@ -150,13 +150,12 @@ func sidecarToCommit(t *testing.T, a *Agent) (uint64, float64) {
 	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 }
 
-// TestSidecarToCommitAfterPredecode: images land, are decoded ahead (seen
-// on gatescan_images_predecoded_total, not by sleeping), then the sidecar
-// comes: the scan takes both images decoded ahead, and its latency from
-// the sidecar's arrival to its committed result is within the detector's
-// own time for it plus 10 ms, as measured in the same run.
-func TestSidecarToCommitAfterPredecode(t *testing.T) {
-	cfg := predecodeConfig(t, time.Minute)
+// imagesAhead runs an agent holding images decoded ahead for keep, puts
+// the staged scan's images into its inbox and returns once both are
+// decoded ahead (seen on gatescan_images_predecoded_total).
+func imagesAhead(t *testing.T, keep time.Duration) (*config.Config, *Agent, stagedScan) {
+	t.Helper()
+	cfg := predecodeConfig(t, keep)
 	a := runAgent(t, cfg)
 	s := stageScan(t, a)
 	for _, im := range s.images {
@@ -165,6 +164,16 @@ func TestSidecarToCommitAfterPredecode(t *testing.T) {
 	agenttest.Eventually(t, 20*time.Second, "both images decoded ahead", func() bool {
 		return value(t, a.metrics.Predecoded) == 2
 	})
+	return cfg, a, s
+}
+
+// TestSidecarToCommitAfterPredecode: images land, are decoded ahead (seen
+// on gatescan_images_predecoded_total, not by sleeping), then the sidecar
+// comes: the scan takes both images decoded ahead, and its latency from
+// the sidecar's arrival to its committed result is within the detector's
+// own time for it plus 10 ms, as measured in the same run.
+func TestSidecarToCommitAfterPredecode(t *testing.T) {
+	_, a, s := imagesAhead(t, time.Minute)
 	if held := value(t, a.metrics.PredecodeHeld); held != 2 {
 		t.Fatalf("gatescan_predecoded_images %v, want 2", held)
 	}
@@ -196,15 +205,7 @@ func TestSidecarToCommitAfterPredecode(t *testing.T) {
 // ahead (same name, other pixels) is decoded afresh: the scan inspects
 // the file as it is, and the stale decode is let go, counted.
 func TestPredecodedImageReplaced(t *testing.T) {
-	cfg := predecodeConfig(t, time.Minute)
-	a := runAgent(t, cfg)
-	s := stageScan(t, a)
-	for _, im := range s.images {
-		s.put(t, a, im)
-	}
-	agenttest.Eventually(t, 20*time.Second, "both images decoded ahead", func() bool {
-		return value(t, a.metrics.Predecoded) == 2
-	})
+	cfg, a, s := imagesAhead(t, time.Minute)
 	// The scanner writes the low-energy image again: other pixels of the
 	// same size (the high energy's), renamed over it. The stale decode is
 	// let go and the new file decoded ahead in its turn.
@@ -234,15 +235,7 @@ func TestPredecodedImageReplaced(t *testing.T) {
 // scanner.predecode_keep are let go (counted expired, none held), and the
 // scan that comes later is decoded and inspected as usual.
 func TestPredecodedImageReleased(t *testing.T) {
-	cfg := predecodeConfig(t, 300*time.Millisecond)
-	a := runAgent(t, cfg)
-	s := stageScan(t, a)
-	for _, im := range s.images {
-		s.put(t, a, im)
-	}
-	agenttest.Eventually(t, 20*time.Second, "both images decoded ahead", func() bool {
-		return value(t, a.metrics.Predecoded) == 2
-	})
+	cfg, a, s := imagesAhead(t, 300*time.Millisecond)
 	agenttest.Eventually(t, 10*time.Second, "images decoded ahead let go after predecode_keep", func() bool {
 		return released(t, a, "expired") == 2 && value(t, a.metrics.PredecodeHeld) == 0
 	})
