@@ -168,7 +168,7 @@ func runAgent(t *testing.T, cfg *config.Config) *Agent {
 	return a
 }
 
-func deadBroker(t *testing.T) string {
+func deadBroker(t testing.TB) string {
 	return "tcp://" + agenttest.FreeAddr(t)
 }
 

@@ -332,7 +332,9 @@ func (p *predecoder) recover() {
 	path, rest, _ := strings.Cut(string(b), "\n")
 	var id scanin.FileID
 	if _, err := fmt.Sscanf(rest, "%d %d %d %d %d", &id.Dev, &id.Ino, &id.Size, &id.Mtime, &id.Ctime); err == nil {
+		p.mu.Lock()
 		p.tried[path] = id
+		p.mu.Unlock()
 		p.a.log.Warn("the decode ahead of an image did not end at the last run (the agent stopped, crashed or hung in it); its scan decodes it, under scanner.max_attempts",
 			"path", path)
 	}

@@ -18,12 +18,13 @@ import (
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/drivers/xraysim"
 	"github.com/gatescan/gatescan/internal/agenttest"
+	"github.com/gatescan/gatescan/internal/testkit"
 )
 
 // predecodeConfig is a gate of one scanner-only lane whose scanner renames
 // its files into place (no settle time), holding images decoded ahead for
 // keep.
-func predecodeConfig(t *testing.T, keep time.Duration) *config.Config {
+func predecodeConfig(t testing.TB, keep time.Duration) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	c, err := config.Parse([]byte(fmt.Sprintf(`site: s
@@ -126,7 +127,7 @@ func (s stagedScan) put(t *testing.T, a *Agent, name string) {
 }
 
 // value reads a counter or gauge.
-func value(t *testing.T, m prometheus.Metric) float64 {
+func value(t testing.TB, m prometheus.Metric) float64 {
 	t.Helper()
 	var d dto.Metric
 	if err := m.Write(&d); err != nil {
@@ -141,7 +142,7 @@ func released(t *testing.T, a *Agent, why string) float64 {
 
 // sidecarToCommit returns the count and sum (in seconds) of
 // gatescan_sidecar_to_commit_seconds.
-func sidecarToCommit(t *testing.T, a *Agent) (uint64, float64) {
+func sidecarToCommit(t testing.TB, a *Agent) (uint64, float64) {
 	t.Helper()
 	var m dto.Metric
 	if err := a.metrics.SidecarToCommit.(prometheus.Metric).Write(&m); err != nil {
@@ -196,8 +197,15 @@ func TestSidecarToCommitAfterPredecode(t *testing.T) {
 	if detector <= 0 {
 		t.Fatalf("no detector time in timings_ms: %v", r.TimingsMS)
 	}
-	if latency > detector+10 {
-		t.Errorf("sidecar to commit %.1f ms, over the detector's %.1f ms + 10 ms", latency, detector)
+	// The race detector makes the Go code around the detector (reading
+	// the sidecar, the buffer's transactions, JSON) several times slower;
+	// a decode after the sidecar would still cost more than that.
+	slack := 10.0
+	if testkit.Race {
+		slack *= 4
+	}
+	if latency > detector+slack {
+		t.Errorf("sidecar to commit %.1f ms, over the detector's %.1f ms + %.0f ms", latency, detector, slack)
 	}
 }
 
