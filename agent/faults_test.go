@@ -240,6 +240,8 @@ func TestCrashBeforeCleanup(t *testing.T) {
 	restore(cfg.Scanner.Inbox)
 	a, stop := runAgent(t, cfg)
 	agenttest.Eventually(t, 30*time.Second, "first inspection", func() bool { return len(results(t, in, topics.Inspections())) == 1 })
+	// Its annotated image is queued after the result, before the clean-up.
+	agenttest.Eventually(t, 30*time.Second, "first scan cleaned up", func() bool { return inboxEmpty(t, cfg.Scanner.Inbox) })
 	queued := apiStatus(t, a).Outbox.LastSeq
 	stop()
 
