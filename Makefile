@@ -55,9 +55,10 @@ test: deps test-deps
 # One package at a time (-p 1), so that benchmarks do not share the CPU;
 # the 40 ft benchmarks report medians and x-floor, their time over the
 # floor measured in the same iterations (see drivers/scanin/bench40_test.go,
-# vision/bench_test.go; BenchmarkInspect40ft is batch inspect's per-scan time).
+# vision/bench_test.go; BenchmarkInspect40ft is batch inspect's per-scan time;
+# BenchmarkSidecarToCommit40ft the daemon's latency from sidecar to result).
 bench: deps
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./drivers/scanin/ ./buffer/ ./cmd/gatescan/
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./drivers/scanin/ ./buffer/ ./cmd/gatescan/ ./agent/
 
 # Short fuzzing of every parser; run longer by hand with FUZZTIME=10m.
 FUZZTIME ?= 30s
