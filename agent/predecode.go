@@ -39,13 +39,18 @@ type predecoder struct {
 	// tried is the version of each file decoded or tried ahead: a file is
 	// decoded ahead once, however often the rescans report it.
 	tried map[string]scanin.FileID
-	wake  chan struct{}
+	// handovers counts the scans taken up (handOver): an image whose
+	// decode was under way when another scan was taken up is not held
+	// beside that scan.
+	handovers uint64
+	wake      chan struct{}
 }
 
 type heldImage struct {
-	img  *scanin.Image // nil while being decoded
-	done chan struct{} // closed once decoded, or failed (and gone from held)
-	at   time.Time     // decoded at
+	img   *scanin.Image // nil while being decoded
+	done  chan struct{} // closed once decoded, or failed (and gone from held)
+	at    time.Time     // decoded at
+	epoch uint64        // handovers when its decode began
 }
 
 // markerName is the file, in the scan inbox, naming the image being
@@ -136,6 +141,7 @@ func (p *predecoder) handOver(files []string) map[string]*scanin.Image {
 	for path := range p.held {
 		p.release(path, "evicted")
 	}
+	p.handovers++
 	return got
 }
 
@@ -218,7 +224,7 @@ func (p *predecoder) next() (string, scanin.FileID) {
 			return "", scanin.FileID{}
 		}
 		p.tried[path] = id
-		p.held[path] = &heldImage{done: make(chan struct{})}
+		p.held[path] = &heldImage{done: make(chan struct{}), epoch: p.handovers}
 		return path, id
 	}
 	return "", scanin.FileID{}
@@ -270,6 +276,9 @@ func (p *predecoder) decode(path string, id scanin.FileID) {
 	h.img, h.at = im, time.Now()
 	close(h.done)
 	p.a.metrics.Predecoded.Inc()
+	if h.epoch != p.handovers && !p.idle {
+		p.release(path, "evicted") // another scan was taken up meanwhile, and is in hand
+	}
 	p.a.metrics.PredecodeHeld.Set(float64(len(p.held)))
 	p.a.log.Debug("image decoded ahead of its sidecar", "path", path, "ms", ms(time.Since(start)))
 }
