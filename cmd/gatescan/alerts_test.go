@@ -311,9 +311,11 @@ rules: {grace: 1s}
 	if masks.Verdict != inspection.Alert {
 		t.Fatalf("the masks truck's verdict is %q, want alert", masks.Verdict)
 	}
-	if _, err := os.Stat(filepath.Join(save, masks.InspectionID+".jpg")); err != nil {
-		t.Errorf("annotated image not saved: %v", err)
-	}
+	// The annotated image is published after the committed result.
+	testkit.Eventually(t, 30*time.Second, "the masks truck's annotated image saved", func() bool {
+		_, err := os.Stat(filepath.Join(save, masks.InspectionID+".jpg"))
+		return err == nil
+	})
 	b.Stop()
 	b.Restart()
 	c.waitSubscribed(t, 2)
