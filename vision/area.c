@@ -67,6 +67,15 @@ static int mask4(const uint16_t *const r[4], long n, uint16_t thr, float *il) {
 	return some;
 }
 
+// regroup makes row sy the first of the four rows of pixels held (g..g+3,
+// none while g < 0) when it is not among them, and says so: those four
+// rows are read and summed again.
+static inline int regroup(long *g, long sy) {
+	if (*g >= 0 && sy >= *g && sy < *g + 4) return 0;
+	*g = sy;
+	return 1;
+}
+
 // area_f32 averages the float image src (sh rows stride floats apart)
 // into the dw×dh cells of dst. scratch holds 4·(sw + dw) floats.
 void area_f32(const float *src, long stride, long sw, long sh, float *dst, long dstride, long dw, long dh,
@@ -78,8 +87,7 @@ void area_f32(const float *src, long stride, long sw, long sh, float *dst, long 
 		float *D = dst + dy * dstride;
 		for (int32_t j = ystart[dy]; j < ystart[dy + 1]; j++) {
 			long sy = ysrc[j];
-			if (g < 0 || sy < g || sy >= g + 4) {
-				g = sy;
+			if (regroup(&g, sy)) {
 				const float *r[4];
 				for (int l = 0; l < 4; l++) r[l] = src + (g + l < sh ? g + l : sh - 1) * stride;
 				interleave4(r, sw, il);
@@ -110,8 +118,7 @@ void area_opaque(const uint16_t *src, long stride, long sw, long sh, uint16_t th
 	for (long dy = 0; dy < dh; dy++) {
 		for (int32_t j = ystart[dy]; j < ystart[dy + 1]; j++) {
 			long sy = ysrc[j];
-			if (g < 0 || sy < g || sy >= g + 4) {
-				g = sy;
+			if (regroup(&g, sy)) {
 				const uint16_t *r[4];
 				for (int l = 0; l < 4; l++) r[l] = src + (g + l < sh ? g + l : sh - 1) * stride;
 				any = mask4(r, sw, thr, il);
