@@ -47,43 +47,43 @@ type Config struct {
 
 // MQTT is the connection to the control rooms' broker.
 type MQTT struct {
-	Broker        string        `yaml:"broker"`
-	ClientID      string        `yaml:"client_id"`
-	Username      string        `yaml:"username"`
-	Password      string        `yaml:"password"`
-	PasswordFile  string        `yaml:"password_file"`
-	CAFile        string        `yaml:"ca_file"`
-	CertFile      string        `yaml:"cert_file"`
-	KeyFile       string        `yaml:"key_file"`
-	Keepalive     time.Duration `yaml:"keepalive"`
-	ImageMaxBytes int           `yaml:"image_max_bytes"`
-	Inflight      int           `yaml:"inflight"`
-	// MaxSendAttempts is how many connections in a row may be lost with
-	// the same message waiting for its PUBACK before the broker is taken
-	// to refuse it.
-	MaxSendAttempts int `yaml:"max_send_attempts"`
+	Broker string `yaml:"broker"`
+	// EmbeddedListen is where the built-in broker listens when Broker is
+	// "embedded".
+	EmbeddedListen string        `yaml:"embedded_listen"`
+	ClientID       string        `yaml:"client_id"`
+	Username       string        `yaml:"username"`
+	Password       string        `yaml:"password"`
+	PasswordFile   string        `yaml:"password_file"`
+	CAFile         string        `yaml:"ca_file"`
+	CertFile       string        `yaml:"cert_file"`
+	KeyFile        string        `yaml:"key_file"`
+	Keepalive      time.Duration `yaml:"keepalive"`
 	// ReconnectMin and ReconnectMax bound the backoff between connection
 	// attempts (doubling, with jitter).
 	ReconnectMin time.Duration `yaml:"reconnect_min"`
 	ReconnectMax time.Duration `yaml:"reconnect_max"`
-	// EmbeddedListen is where the built-in broker listens when Broker is
-	// "embedded".
-	EmbeddedListen string `yaml:"embedded_listen"`
+	// MaxSendAttempts is how many connections in a row may be lost with
+	// the same message waiting for its PUBACK before the broker is taken
+	// to refuse it.
+	MaxSendAttempts int `yaml:"max_send_attempts"`
+	Inflight        int `yaml:"inflight"`
+	ImageMaxBytes   int `yaml:"image_max_bytes"`
 }
 
 // Buffer is the Badger store-and-forward buffer.
 type Buffer struct {
-	Dir        string        `yaml:"dir"`
-	SyncWrites bool          `yaml:"sync_writes"`
-	Retention  time.Duration `yaml:"retention"`
-	MaxDiskMB  int64         `yaml:"max_disk_mb"`
-	// MinFreeMB is the free space below which the buffer stops keeping
-	// images; under half of it, it takes no writes at all.
-	MinFreeMB         int64  `yaml:"min_free_mb"`
-	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	Dir               string        `yaml:"dir"`
+	EncryptionKeyFile string        `yaml:"encryption_key_file"`
+	SyncWrites        bool          `yaml:"sync_writes"`
+	Retention         time.Duration `yaml:"retention"`
 	// Housekeeping is how often retention, the disk budget and the
 	// value-log GC run.
 	Housekeeping time.Duration `yaml:"housekeeping_interval"`
+	MaxDiskMB    int64         `yaml:"max_disk_mb"`
+	// MinFreeMB is the free space below which the buffer stops keeping
+	// images; under half of it, it takes no writes at all.
+	MinFreeMB int64 `yaml:"min_free_mb"`
 }
 
 // Scanner is the scan inbox.
@@ -184,20 +184,20 @@ type (
 
 // Rules holds the weight and risk rules.
 type Rules struct {
-	WeightTolerancePct float64 `yaml:"weight_tolerance_pct"`
-	WeightToleranceKg  float64 `yaml:"weight_tolerance_kg"`
+	JoinWindow         time.Duration `yaml:"join_window"`
+	Grace              time.Duration `yaml:"grace"`
+	WeightTolerancePct float64       `yaml:"weight_tolerance_pct"`
+	WeightToleranceKg  float64       `yaml:"weight_tolerance_kg"`
 	// WeightCriticalPct: a box weighed alone whose net is off its
 	// declaration beyond the tolerance and by more than this percentage
 	// of it is critical (0: only beyond three tolerances).
-	WeightCriticalPct float64       `yaml:"weight_critical_pct"`
-	XrayTolerancePct  float64       `yaml:"xray_tolerance_pct"`
-	XrayToleranceKg   float64       `yaml:"xray_tolerance_kg"`
-	JoinWindow        time.Duration `yaml:"join_window"`
-	Grace             time.Duration `yaml:"grace"`
-	ReviewRisk        float64       `yaml:"review_risk"`
-	AlertRisk         float64       `yaml:"alert_risk"`
-	SeverityRisk      SeverityRisk  `yaml:"severity_risk"`
-	Evidence          Evidence      `yaml:"evidence"`
+	WeightCriticalPct float64      `yaml:"weight_critical_pct"`
+	XrayTolerancePct  float64      `yaml:"xray_tolerance_pct"`
+	XrayToleranceKg   float64      `yaml:"xray_tolerance_kg"`
+	ReviewRisk        float64      `yaml:"review_risk"`
+	AlertRisk         float64      `yaml:"alert_risk"`
+	SeverityRisk      SeverityRisk `yaml:"severity_risk"`
+	Evidence          Evidence     `yaml:"evidence"`
 }
 
 // Evidence says how strong the image's evidence against a declaration must
