@@ -37,8 +37,7 @@ type alertsOptions struct {
 	reconnectMax time.Duration
 }
 
-func cmdAlerts(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("alerts", flag.ContinueOnError)
+func cmdAlerts(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var o alertsOptions
 	fs.StringVar(&o.broker, "broker", "", "the control room's MQTT broker: tcp://HOST:1883, ssl://HOST:8883, ws://...")
 	fs.StringVar(&o.site, "site", "+", "only this site's gates (default: every site)")

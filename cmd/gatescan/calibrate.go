@@ -26,8 +26,7 @@ import (
 // (interfaces.md §1a) and prints it as the config takes it, after a table
 // of the steps; with --write it puts it into a config file instead,
 // keeping that file's comments and other keys.
-func cmdCalibrate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
+func cmdCalibrate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	write := fs.String("write", "", "put the calibration into this config file (comments and other keys kept)")
 	cfgPath := fs.String("config", "", "config whose calibration tables the new ones join (default: --write's file, else the built-in defaults)")
 	pos, err := parse(fs, args)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -9,13 +10,13 @@ import (
 )
 
 // cmdConfigDefaults prints the commented defaults.
-func cmdConfigDefaults(_ []string, stdout, _ io.Writer) error {
+func cmdConfigDefaults(_ *flag.FlagSet, _ []string, stdout, _ io.Writer) error {
 	_, err := stdout.Write(config.DefaultsYAML())
 	return err
 }
 
 // cmdConfigCheck prints each problem of one config file.
-func cmdConfigCheck(args []string, stdout, _ io.Writer) error {
+func cmdConfigCheck(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 	if len(args) != 1 {
 		return badInput("config check: give exactly one FILE")
 	}

@@ -44,8 +44,7 @@ var demoTrucks = []struct {
 	{"masks-as-flowers", 2},
 }
 
-func cmdDemo(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+func cmdDemo(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	trucks := fs.Int("trucks", len(demoTrucks), "trucks to drive through before stopping")
 	forever := fs.Bool("forever", false, "keep sending random trucks until interrupted")
 	cfgPath := fs.String("config", "", "config file; its mqtt.broker is used unless it is \"embedded\"")

@@ -19,8 +19,7 @@ import (
 // with --dir, over the cases another simulator wrote) and prints, per
 // scenario, how many concealments were alerted, how many honest containers
 // were alerted or sent to review, and the X-ray mass error.
-func cmdEval(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+func cmdEval(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 105, "number of scans, spread evenly over the scenarios")
 	seed := fs.Int64("seed", 1, "seed of the first scan of each scenario; the next ones count up")
 	list := fs.String("scenarios", "", "comma-separated scenarios (default: all of them)")

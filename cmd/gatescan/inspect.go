@@ -36,8 +36,7 @@ var besideDeclarations = []string{"declaration.json", "declaration_2.json"}
 
 const besideWeighbridge = "weighbridge.json"
 
-func cmdInspect(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+func cmdInspect(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var declPaths pathList
 	fs.Var(&declPaths, "declaration", "declaration JSON (an object, or an array for two containers); repeat for more files")
 	gross := fs.String("gross-kg", "", "stable weighbridge gross of the truck, kg (of the first scan only in a batch)")

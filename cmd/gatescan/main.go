@@ -72,27 +72,31 @@ func main() {
 	os.Exit(code)
 }
 
-// command runs one word of the command line with the arguments after it.
-type command func(args []string, stdout, stderr io.Writer) error
+// command runs one word of the command line with the arguments after it;
+// it declares its flags on fs, a flag set named after it that returns its
+// errors (parse reports them).
+type command func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 
 // commands are gatescan's commands by name.
 var commands = map[string]command{
-	"run":     func(args []string, _, stderr io.Writer) error { return cmdRun(args, stderr) },
+	"run":     func(fs *flag.FlagSet, args []string, _, stderr io.Writer) error { return cmdRun(fs, args, stderr) },
 	"demo":    cmdDemo,
 	"inspect": cmdInspect,
-	"scale": group("scale", "`scale decode` or `scale read`", map[string]command{
+	"scale": group("`scale decode` or `scale read`", map[string]command{
 		"decode": cmdScaleDecode,
 		"read":   cmdScaleRead,
 	}),
-	"config": group("config", "`config check FILE` or `config defaults`", map[string]command{
+	"config": group("`config check FILE` or `config defaults`", map[string]command{
 		"defaults": cmdConfigDefaults,
 		"check":    cmdConfigCheck,
 	}),
 	"calibrate": cmdCalibrate,
 	"eval":      cmdEval,
-	"outbox":    cmdOutbox,
-	"replay":    cmdReplay,
-	"alerts":    cmdAlerts,
+	"outbox": group("`outbox status --dir DIR` (or --config FILE)", map[string]command{
+		"status": cmdOutboxStatus,
+	}),
+	"replay": cmdReplay,
+	"alerts": cmdAlerts,
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) error {
@@ -101,7 +105,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return &exitError{2, errors.New("no command given")}
 	}
 	if run, ok := commands[args[0]]; ok {
-		return run(args[1:], stdout, stderr)
+		return run(flag.NewFlagSet(args[0], flag.ContinueOnError), args[1:], stdout, stderr)
 	}
 	switch args[0] {
 	case "help", "-h", "--help":
@@ -114,13 +118,14 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 
 // group is a command made of subcommands, the first argument naming one;
 // use says what it takes when none is given.
-func group(name, use string, subs map[string]command) command {
-	return func(args []string, stdout, stderr io.Writer) error {
+func group(use string, subs map[string]command) command {
+	return func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+		name := fs.Name()
 		if len(args) == 0 {
 			return badInput("%s: use %s", name, use)
 		}
 		if run, ok := subs[args[0]]; ok {
-			return run(args[1:], stdout, stderr)
+			return run(flag.NewFlagSet(name+" "+args[0], flag.ContinueOnError), args[1:], stdout, stderr)
 		}
 		return badInput("%s: unknown subcommand %q", name, args[0])
 	}

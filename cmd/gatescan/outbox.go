@@ -23,20 +23,16 @@ type outboxStatus struct {
 	buffer.Stats
 }
 
-// cmdOutbox reports the state of a buffer's outbox. Given the config, it
+// cmdOutboxStatus reports the state of a buffer's outbox. Given the config, it
 // asks the daemon running with it first (its HTTP API: exact, and instant
 // however large the buffer). Otherwise it reads a copy of the buffer, never
 // the directory itself: the daemon holds Badger's lock on it, and a tool
 // holding it would keep a restarting daemon out.
-func cmdOutbox(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "status" {
-		return badInput("outbox: use `outbox status --dir DIR` (or --config FILE)")
-	}
-	fs := flag.NewFlagSet("outbox status", flag.ContinueOnError)
+func cmdOutboxStatus(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "the buffer directory (buffer.dir)")
 	cfgPath := fs.String("config", "", "take the directory and the encryption key from this config")
 	keyFile := fs.String("key-file", "", "the buffer's encryption key (buffer.encryption_key_file)")
-	if err := parseFlagsOnly(fs, args[1:]); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath != "" {

@@ -28,18 +28,18 @@ import (
 // be on: the daemon deletes inspected scans otherwise), their stored
 // results from the buffer, both located by the running config (--running).
 // When the daemon holds the buffer's lock, replay works on a copy of it.
-func cmdReplay(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	since := fs.Duration("since", 0, "replay the scans of this last while, e.g. 24h")
-	candidate := fs.String("config", "", "the config to try (default: the running config)")
-	running := fs.String("running", "/etc/gatescan/gatescan.yaml", "the config the daemon runs with: where the buffer and the kept scans are")
+func cmdReplay(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	o := replayOptions{now: time.Now()}
+	fs.DurationVar(&o.since, "since", 0, "replay the scans of this last while, e.g. 24h")
+	fs.StringVar(&o.candidate, "config", "", "the config to try (default: the running config)")
+	fs.StringVar(&o.running, "running", "/etc/gatescan/gatescan.yaml", "the config the daemon runs with: where the buffer and the kept scans are")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	if *since <= 0 {
+	if o.since <= 0 {
 		return badInput("replay: give --since DURATION, e.g. --since 24h")
 	}
-	return replay(replayOptions{since: *since, running: *running, candidate: *candidate, now: time.Now()}, stdout, stderr)
+	return replay(o, stdout, stderr)
 }
 
 type replayOptions struct {

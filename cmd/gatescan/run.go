@@ -14,8 +14,7 @@ import (
 // reloads the config file (interfaces.md §5; `systemctl reload`), and under
 // systemd it reports readiness, watchdog pings and shutdown over
 // $NOTIFY_SOCKET.
-func cmdRun(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+func cmdRun(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	cfgPath := fs.String("config", "/etc/gatescan/gatescan.yaml", "config file")
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -19,8 +19,7 @@ import (
 
 // cmdScaleDecode decodes a captured indicator byte stream, a file or
 // stdin.
-func cmdScaleDecode(args []string, stdout, _ io.Writer) error {
-	fs := flag.NewFlagSet("scale decode", flag.ContinueOnError)
+func cmdScaleDecode(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 	proto := fs.String("protocol", "", "indicator protocol: "+fmt.Sprint(scale.Names()))
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -78,8 +77,7 @@ func rawText(s string) string {
 	return q[1 : len(q)-1]
 }
 
-func cmdScaleRead(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("scale read", flag.ContinueOnError)
+func cmdScaleRead(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var c serialline.Config
 	fs.StringVar(&c.Port, "port", "", "serial device, e.g. /dev/ttyUSB0")
 	fs.StringVar(&c.Protocol, "protocol", "", "indicator protocol")
