@@ -18,6 +18,12 @@ type framed struct {
 	encode func(r Reading) []byte
 }
 
+// fixedFrames declares a protocol whose frames are all size bytes long,
+// from head to end (to the frame's length when end is "").
+func fixedFrames(name, head, end string, size int, parse func(frame []byte) (Reading, error), encode func(r Reading) []byte) *framed {
+	return &framed{name: name, framer: newFramer([]string{head}, end, size, false), parse: parse, encode: encode}
+}
+
 // Name returns the protocol's name.
 func (p *framed) Name() string { return p.name }
 

@@ -24,12 +24,7 @@ const rlwsLen = 13 // without the optional LF, which Split skips
 // Stable.
 //
 // Its Split finds the next frame, from STX to CR.
-var RLWS = &framed{
-	name:   "rlws",
-	framer: newFramer([]string{"\x02"}, "\r", rlwsLen, false),
-	parse:  parseRLWS,
-	encode: encodeRLWS,
-}
+var RLWS = fixedFrames("rlws", "\x02", "\r", rlwsLen, parseRLWS, encodeRLWS)
 
 // rlwsUnitLetters are the unit letters, in the order of rlwsUnits.
 const rlwsUnitLetters = "LKTGO"
