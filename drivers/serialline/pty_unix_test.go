@@ -3,7 +3,6 @@
 package serialline
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,14 +52,13 @@ func (p *fakePTY) plug() {
 // unplug closes both ends (the slave device vanishes) and removes the link.
 func (p *fakePTY) unplug() {
 	p.mu.Lock()
-	m, s := p.master, p.slave
+	ends := []*os.File{p.master, p.slave}
 	p.master, p.slave = nil, nil
 	p.mu.Unlock()
-	if m != nil {
-		m.Close()
-	}
-	if s != nil {
-		s.Close()
+	for _, f := range ends {
+		if f != nil {
+			f.Close()
+		}
 	}
 	_ = os.Remove(p.link)
 }
@@ -79,24 +77,23 @@ func (p *fakePTY) write(b []byte) bool {
 	return err == nil
 }
 
-// stream writes next() every 20 ms until the returned stop is called.
+// stream writes next() every 20 ms until the returned stop is called
+// (once or more).
 func (p *fakePTY) stream(next func() []byte) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	tk := time.NewTicker(20 * time.Millisecond)
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		tk := time.NewTicker(20 * time.Millisecond)
-		defer tk.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-quit:
 				return
 			case <-tk.C:
 				p.write(next())
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return sync.OnceFunc(func() { close(quit); <-done; tk.Stop() })
 }
 
 // pollable returns f's descriptor as a non-blocking *os.File, which the Go
