@@ -488,13 +488,16 @@ func pct(v float64, n int) string {
 	return fmt.Sprintf("%.1f%%", 100*v)
 }
 
+// shortCodes abbreviates the finding codes too long for the table.
+var shortCodes = map[string]string{
+	inspection.ControlledUndocumented: "CONTROLLED",
+	inspection.XrayMassMismatch:       "XRAY_MASS",
+}
+
 // short abbreviates a finding code for the table.
 func short(code string) string {
-	switch code {
-	case inspection.ControlledUndocumented:
-		return "CONTROLLED"
-	case inspection.XrayMassMismatch:
-		return "XRAY_MASS"
+	if s, ok := shortCodes[code]; ok {
+		return s
 	}
 	return code
 }
