@@ -13,7 +13,7 @@ GOFLAGS_T ?= -count=1
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/gatescan/gatescan/agent.Version=$(VERSION)
 
-.PHONY: all deps test-deps build demo test bench fuzz vet install deb clean
+.PHONY: all deps test-deps pyref-deps build demo test bench fuzz vet install deb clean
 
 all: build
 
@@ -57,8 +57,19 @@ test: deps test-deps
 # floor measured in the same iterations (see drivers/scanin/bench40_test.go,
 # vision/bench_test.go; BenchmarkInspect40ft is batch inspect's per-scan time;
 # BenchmarkSidecarToCommit40ft the daemon's latency from sidecar to result).
-bench: deps
+bench: build pyref-deps
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem -benchtime 2s ./vision/ ./drivers/scale/ ./drivers/scanin/ ./buffer/ ./cmd/gatescan/ ./agent/
+	/usr/bin/python3 vision/pyref/bench.py --gatescan $(BIN) --xraygen $(XRAYGEN) --seed $(PYREF_SEED)
+
+# Batch inspect against the Python + OpenCV reference detector (vision/pyref)
+# on one core, over xraygen's 40 ft scans of one seed: Debian's
+# python3-opencv for the system Python, installed when it cannot import cv2.
+XRAYGEN    ?= $(abspath ../shared/bin/xraygen)
+PYREF_SEED ?= 11
+pyref-deps:
+	@/usr/bin/python3 -c 'import cv2' 2>/dev/null || { echo "installing: python3-opencv"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends python3-opencv; }
 
 # Short fuzzing of every parser; run longer by hand with FUZZTIME=10m.
 FUZZTIME ?= 30s
