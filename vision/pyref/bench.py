@@ -16,6 +16,7 @@ ratio. Exits 1 when either fails to inspect a scan.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,9 +50,17 @@ def scans40ft(gen, seed, out):
     return sidecars, dual
 
 
-def totals(cmd, env, n):
-    """Runs cmd on core 0 and returns timings_ms.total of its n results."""
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def totals(cmd, env, n, cpu):
+    """Runs cmd on core 0 and returns timings_ms.total of its n results;
+    appends the process's CPU time to cpu."""
+    c0 = cpu_s()
     p = subprocess.run(["taskset", "-c", "0"] + cmd, env=env, capture_output=True, text=True)
+    cpu.append(cpu_s() - c0)
     res = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     bad = [r for r in res if "error" in r]
     if p.returncode != 0 or bad or len(res) != n:
@@ -77,20 +86,25 @@ def main():
         gen_s = time.monotonic() - t
         go_env = dict(os.environ, GOMAXPROCS="1")
         py_env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-        gs, py = [], []
+        gs, py, gcpu, pcpu = [], [], [], []
         for _ in range(a.rounds):
-            gs += totals([os.path.abspath(a.gatescan), "inspect"] + sidecars, go_env, len(sidecars))
-            py += totals(["/usr/bin/python3", os.path.join(HERE, "detect.py")] + sidecars, py_env, len(sidecars))
+            gs += totals([os.path.abspath(a.gatescan), "inspect"] + sidecars, go_env, len(sidecars), gcpu)
+            py += totals(["/usr/bin/python3", os.path.join(HERE, "detect.py")] + sidecars, py_env, len(sidecars), pcpu)
     finally:
         if not a.keep:
             shutil.rmtree(out, ignore_errors=True)
     g, p = statistics.median(gs), statistics.median(py)
+    # CPU time of a whole process over its scans: the steadier figure on a
+    # busy machine, with the process's start and imports spread over them.
+    gc, pc = (1000 * statistics.median(c) / len(sidecars) for c in (gcpu, pcpu))
     print(f"xraygen seed {a.seed}: {len(sidecars)} scans of one 40 ft container ({dual} dual energy), "
           f"generated in {gen_s:.0f} s; {a.rounds} rounds on one core (taskset -c 0)")
-    print(f"{'per scan, timings_ms.total':<34} {'median':>8} {'min':>8} {'max':>8}")
-    print(f"{'gatescan inspect (batch)':<34} {g:8.1f} {min(gs):8.1f} {max(gs):8.1f}")
-    print(f"{'Python + OpenCV (vision/pyref)':<34} {p:8.1f} {min(py):8.1f} {max(py):8.1f}")
-    print(f"{'Python / gatescan':<34} {p / g:8.2f}")
+    print(f"{'ms a scan':<32} {'median':>7} {'min':>7} {'max':>7}   {'process CPU':>11}")
+    print(f"{'gatescan inspect (batch)':<32} {g:7.1f} {min(gs):7.1f} {max(gs):7.1f}   {gc:11.1f}")
+    print(f"{'Python + OpenCV (vision/pyref)':<32} {p:7.1f} {min(py):7.1f} {max(py):7.1f}   {pc:11.1f}")
+    print(f"{'Python / gatescan':<32} {p / g:7.2f} {'':>7} {'':>7}   {pc / gc:11.2f}")
+    print("(median, min, max: timings_ms.total, sidecar read to result in process; process CPU: the whole")
+    print(" process's user+system time over its scans, start and imports included)")
     return 0
 
 

@@ -148,10 +148,9 @@ class FlatField:
         self.dark = float(dark)
         v = img.astype(np.float32)
         v -= self.dark
-        col_mean = v.mean(axis=0)
         if lead is None:
             # Lead-in: the first columns that see air in every row.
-            lead = int(np.argmax(col_mean < 0.9 * self.nominal))
+            lead = int(np.argmax(v.mean(axis=0) < 0.9 * self.nominal))
             lead = min(lead, 400) if lead >= 8 else 0
         self.lead = lead
         if lead:
