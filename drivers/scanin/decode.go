@@ -272,28 +272,36 @@ func (p *pngReader) header(w, h int) error {
 	return nil
 }
 
+// nextCritical skips the ancillary chunks up to the next critical one
+// (their CRCs checked), whose length and type it returns with its header
+// read; skipped reports whether there were any.
+func (p *pngReader) nextCritical() (n uint32, typ chunkType, skipped bool, err error) {
+	for {
+		n, typ, err = p.chunkHeader()
+		if err != nil || typ.critical() {
+			return n, typ, skipped, err
+		}
+		if err := p.skip(n, typ); err != nil {
+			return 0, typ, skipped, err
+		}
+		skipped = true
+	}
+}
+
 // firstIDAT skips the ancillary chunks before the image data and returns
 // the length of the first IDAT chunk, whose header it has read.
 func (p *pngReader) firstIDAT() (uint32, error) {
-	// Chunks before the image data.
-	for {
-		n, typ, err := p.chunkHeader()
-		if err != nil {
-			return 0, err
-		}
-		if typ == chunkIDAT {
-			return n, nil
-		}
-		if typ == chunkIEND {
-			return 0, errors.New("PNG ends (IEND) without image data (IDAT)")
-		}
-		if typ.critical() { // critical: PLTE or one this decoder does not know
-			return 0, fmt.Errorf("PNG has critical chunk %q before its image data: %w", typ, errNotStreamable)
-		}
-		if err := p.skip(n, typ); err != nil {
-			return 0, err
-		}
+	n, typ, _, err := p.nextCritical()
+	switch {
+	case err != nil:
+		return 0, err
+	case typ == chunkIDAT:
+		return n, nil
+	case typ == chunkIEND:
+		return 0, errors.New("PNG ends (IEND) without image data (IDAT)")
 	}
+	// PLTE, or one this decoder does not know.
+	return 0, fmt.Errorf("PNG has critical chunk %q before its image data: %w", typ, errNotStreamable)
 }
 
 // inflateRows16 inflates and unfilters the image data of idat into dst, one
@@ -339,27 +347,18 @@ func inflateRows16(idat *idatReader, w, h int, dst []uint16) error {
 
 // trailer checks the chunks after the image data, up to IEND.
 func (p *pngReader) trailer() error {
-	// Chunks after the image data, up to IEND.
-	for {
-		n, typ, err := p.chunkHeader()
-		if err != nil {
-			return err
-		}
-		switch {
-		case typ == chunkIEND:
-			if n != 0 {
-				return fmt.Errorf("PNG IEND chunk has %d bytes of data; want 0", n)
-			}
-			return p.checkCRC(typ)
-		case typ == chunkIDAT:
-			return errors.New("PNG has IDAT chunks separated by other chunks")
-		case typ.critical():
-			return fmt.Errorf("PNG has critical chunk %q after its image data: %w", typ, errNotStreamable)
-		}
-		if err := p.skip(n, typ); err != nil {
-			return err
-		}
+	n, typ, _, err := p.nextCritical()
+	switch {
+	case err != nil:
+		return err
+	case typ == chunkIDAT:
+		return errors.New("PNG has IDAT chunks separated by other chunks")
+	case typ != chunkIEND:
+		return fmt.Errorf("PNG has critical chunk %q after its image data: %w", typ, errNotStreamable)
+	case n != 0:
+		return fmt.Errorf("PNG IEND chunk has %d bytes of data; want 0", n)
 	}
+	return p.checkCRC(typ)
 }
 
 // unfilter16 undoes the PNG filter of row cur (filter type byte first)

@@ -209,16 +209,15 @@ func fastPNG16(r io.Reader, w, h int, buf []byte) bool {
 		return false
 	}
 	defer z.close()
-	total, finished := 0, false
-	seenIDAT, afterIDAT := false, false
+	total, finished, seenIDAT := 0, false, false
 	for {
-		size, typ, err := p.chunkHeader()
+		size, typ, skipped, err := p.nextCritical()
 		if err != nil {
 			return false
 		}
-		switch {
-		case typ == chunkIDAT:
-			if afterIDAT {
+		switch typ {
+		case chunkIDAT:
+			if seenIDAT && skipped { // IDAT chunks apart
 				return false
 			}
 			seenIDAT = true
@@ -243,17 +242,9 @@ func fastPNG16(r io.Reader, w, h int, buf []byte) bool {
 			if p.checkCRC(typ) != nil {
 				return false
 			}
-			continue
-		case typ == chunkIEND:
-			if size != 0 || p.checkCRC(typ) != nil || !finished || total != n {
-				return false
-			}
-			return unfilterRows(buf, w, h)
-		case typ.critical():
-			return false
-		}
-		afterIDAT = seenIDAT
-		if p.skip(size, typ) != nil {
+		case chunkIEND:
+			return size == 0 && p.checkCRC(typ) == nil && finished && total == n && unfilterRows(buf, w, h)
+		default:
 			return false
 		}
 	}
