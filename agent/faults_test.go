@@ -599,19 +599,10 @@ func procMem(t *testing.T, pid int) memKB {
 		t.Skipf("no /proc: %v", err)
 	}
 	var m memKB
+	into := map[string]*int64{"VmHWM:": &m.hwm, "VmRSS:": &m.rss, "RssFile:": &m.file}
 	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmHWM:":
-			m.hwm = v
-		case "VmRSS:":
-			m.rss = v
-		case "RssFile:":
-			m.file = v
+		if f := strings.Fields(line); len(f) >= 2 && into[f[0]] != nil {
+			*into[f[0]], _ = strconv.ParseInt(f[1], 10, 64)
 		}
 	}
 	return m

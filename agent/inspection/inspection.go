@@ -23,6 +23,13 @@ const (
 	ImageQuality           = "IMAGE_QUALITY"
 )
 
+// Verdicts.
+const (
+	Clear  = "clear"
+	Review = "review"
+	Alert  = "alert"
+)
+
 // Severity of a finding.
 type Severity string
 
@@ -33,20 +40,12 @@ const (
 	Critical Severity = "critical"
 )
 
-// Verdicts.
-const (
-	Clear  = "clear"
-	Review = "review"
-	Alert  = "alert"
-)
-
-// Region is a rectangle in metres from the container's top-left corner as
-// seen in the image.
-type Region struct {
-	XM float64 `json:"x_m"`
-	YM float64 `json:"y_m"`
-	WM float64 `json:"w_m"`
-	HM float64 `json:"h_m"`
+// Weights compares the masses known for an inspection, in kg; nil is unknown.
+type Weights struct {
+	GrossKg    *float64 `json:"gross_kg"`
+	NetKg      *float64 `json:"net_kg"`
+	DeclaredKg *float64 `json:"declared_kg"`
+	XrayKg     *float64 `json:"xray_kg"`
 }
 
 // Finding is one reason for the verdict.
@@ -62,6 +61,15 @@ type Finding struct {
 	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
+// Region is a rectangle in metres from the container's top-left corner as
+// seen in the image.
+type Region struct {
+	XM float64 `json:"x_m"`
+	YM float64 `json:"y_m"`
+	WM float64 `json:"w_m"`
+	HM float64 `json:"h_m"`
+}
+
 // Evidence is the strength of an image finding: the mass the declared
 // goods cannot explain, how far the region stands out of what they
 // explain in units of the load's own variation, and for image evidence
@@ -71,14 +79,6 @@ type Evidence struct {
 	Kg              float64 `json:"kg"`
 	Sigma           float64 `json:"sigma"`
 	LikelihoodRatio float64 `json:"likelihood_ratio,omitempty"`
-}
-
-// Weights compares the masses known for an inspection, in kg; nil is unknown.
-type Weights struct {
-	GrossKg    *float64 `json:"gross_kg"`
-	NetKg      *float64 `json:"net_kg"`
-	DeclaredKg *float64 `json:"declared_kg"`
-	XrayKg     *float64 `json:"xray_kg"`
 }
 
 // Result is one inspection: one container of one scan.

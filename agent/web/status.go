@@ -12,16 +12,16 @@ import (
 // Status is the agent's state as /api/status reports it.
 type Status struct {
 	Version   string    `json:"version"`
+	StartedAt time.Time `json:"started_at"`
 	Site      string    `json:"site"`
 	Gate      string    `json:"gate"`
-	StartedAt time.Time `json:"started_at"`
 	// Ready is /readyz: started, the scan loop turning, the buffer
 	// answering; NotReady says why not.
 	Ready       bool                `json:"ready"`
 	NotReady    string              `json:"not_ready,omitempty"`
 	Config      ConfigStatus        `json:"config"`
-	Outbox      OutboxStatus        `json:"outbox"`
 	MQTT        publish.State       `json:"mqtt"`
+	Outbox      OutboxStatus        `json:"outbox"`
 	Lanes       []LaneStatus        `json:"lanes"`
 	ScannerOnly []string            `json:"scanner_only_lanes,omitempty"`
 	Inspections []InspectionSummary `json:"inspections"`
@@ -45,16 +45,18 @@ type OutboxStatus struct {
 
 // InspectionSummary is a recent inspection in /api/status.
 type InspectionSummary struct {
-	ID           string    `json:"inspection_id"`
-	ScanID       string    `json:"scan_id"`
-	Lane         string    `json:"lane"`
-	ContainerIDs []string  `json:"container_ids"`
-	Container    string    `json:"container_id,omitempty"`
-	Verdict      string    `json:"verdict"`
-	Risk         float64   `json:"risk"`
-	Codes        []string  `json:"codes"`
-	InspectedAt  time.Time `json:"inspected_at"`
-	HasImage     bool      `json:"has_image"`
+	ID          string    `json:"inspection_id"`
+	ScanID      string    `json:"scan_id"`
+	Lane        string    `json:"lane"`
+	InspectedAt time.Time `json:"inspected_at"`
+	Verdict     string    `json:"verdict"`
+	Risk        float64   `json:"risk"`
+	Codes       []string  `json:"codes"`
+	// Container is the container of the result when the scan carries
+	// two, both in ContainerIDs.
+	Container    string   `json:"container_id,omitempty"`
+	ContainerIDs []string `json:"container_ids"`
+	HasImage     bool     `json:"has_image"`
 }
 
 // LaneStatus is a lane's state for the status API and the page.
