@@ -23,11 +23,11 @@ type outboxStatus struct {
 	buffer.Stats
 }
 
-// cmdOutboxStatus reports the state of a buffer's outbox. Given the config, it
-// asks the daemon running with it first (its HTTP API: exact, and instant
-// however large the buffer). Otherwise it reads a copy of the buffer, never
-// the directory itself: the daemon holds Badger's lock on it, and a tool
-// holding it would keep a restarting daemon out.
+// cmdOutboxStatus reports the state of a buffer's outbox. Given the
+// config, it asks the daemon running with it first (its HTTP API: exact,
+// and instant however large the buffer). Otherwise it reads a copy of the
+// buffer, never the directory itself: the daemon holds Badger's lock on
+// it, and a tool holding it would keep a restarting daemon out.
 func cmdOutboxStatus(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "the buffer directory (buffer.dir)")
 	cfgPath := fs.String("config", "", "take the directory and the encryption key from this config")
