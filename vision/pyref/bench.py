@@ -56,7 +56,7 @@ def cpu_s():
 
 
 def totals(cmd, env, n, cpu):
-    """Runs cmd on core 0 and returns timings_ms.total of its n results;
+    """Runs cmd on core 0 and returns the timings_ms of its n results;
     appends the process's CPU time to cpu."""
     c0 = cpu_s()
     p = subprocess.run(["taskset", "-c", "0"] + cmd, env=env, capture_output=True, text=True)
@@ -65,7 +65,7 @@ def totals(cmd, env, n, cpu):
     bad = [r for r in res if "error" in r]
     if p.returncode != 0 or bad or len(res) != n:
         sys.exit(f"{cmd[0]}: exit {p.returncode}, {len(res)} results of {n}, errors {bad[:2]}\n{p.stderr[-2000:]}")
-    return [r["timings_ms"]["total"] for r in res]
+    return [r["timings_ms"] for r in res]
 
 
 def main():
@@ -93,18 +93,23 @@ def main():
     finally:
         if not a.keep:
             shutil.rmtree(out, ignore_errors=True)
-    g, p = statistics.median(gs), statistics.median(py)
+    med = lambda ts, f: statistics.median(f(t) for t in ts)
+    g, p = med(gs, lambda t: t["total"]), med(py, lambda t: t["total"])
+    gd, pd = med(gs, lambda t: t["decode"]), med(py, lambda t: t["decode"])
+    ga, pa = med(gs, lambda t: t["total"] - t["decode"]), med(py, lambda t: t["total"] - t["decode"])
+    gs, py = [t["total"] for t in gs], [t["total"] for t in py]
     # CPU time of a whole process over its scans: the steadier figure on a
     # busy machine, with the process's start and imports spread over them.
     gc, pc = (1000 * statistics.median(c) / len(sidecars) for c in (gcpu, pcpu))
     print(f"xraygen seed {a.seed}: {len(sidecars)} scans of one 40 ft container ({dual} dual energy), "
-          f"generated in {gen_s:.0f} s; {a.rounds} rounds on one core (taskset -c 0)")
-    print(f"{'ms a scan':<32} {'median':>7} {'min':>7} {'max':>7}   {'process CPU':>11}")
-    print(f"{'gatescan inspect (batch)':<32} {g:7.1f} {min(gs):7.1f} {max(gs):7.1f}   {gc:11.1f}")
-    print(f"{'Python + OpenCV (vision/pyref)':<32} {p:7.1f} {min(py):7.1f} {max(py):7.1f}   {pc:11.1f}")
-    print(f"{'Python / gatescan':<32} {p / g:7.2f} {'':>7} {'':>7}   {pc / gc:11.2f}")
-    print("(median, min, max: timings_ms.total, sidecar read to result in process; process CPU: the whole")
-    print(" process's user+system time over its scans, start and imports included)")
+          f"generated in {gen_s:.0f} s; {a.rounds} round{'s' * (a.rounds != 1)} on one core (taskset -c 0)")
+    row = "{:<32} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9}"
+    print(row.format("ms a scan", "total", "decode", "after", "min", "max", "proc CPU"))
+    print(row.format("gatescan inspect (batch)", *(f"{v:.1f}" for v in (g, gd, ga, min(gs), max(gs), gc))))
+    print(row.format("Python + OpenCV (vision/pyref)", *(f"{v:.1f}" for v in (p, pd, pa, min(py), max(py), pc))))
+    print(row.format("Python / gatescan", f"{p / g:.2f}", f"{pd / gd:.2f}", f"{pa / ga:.2f}", "", "", f"{pc / gc:.2f}"))
+    print("total, decode, after (the decode), min, max: timings_ms per scan, sidecar read to result in process;\n"
+          "medians but min and max. proc CPU: the whole process's user+system time over its scans, start included.")
     return 0
 
 

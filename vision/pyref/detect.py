@@ -213,7 +213,7 @@ def find_containers(a, px, py, types):
     mask = a > thr
     min_len = int(MIN_CONTAINER_M / px)
     gap = max(1, int(0.03 / px))
-    counts = mask.sum(axis=1)
+    counts = np.count_nonzero(mask, axis=1)
     r0 = -1
     for r in np.flatnonzero(counts >= min_len):
         if runs(mask[r], min_len, gap):
