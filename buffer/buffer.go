@@ -375,6 +375,10 @@ type ScanCommit struct {
 	Results     []Record
 	Messages    []Message
 	Consumed    []Weight
+	// Images, when set, notes that the scan's annotated images follow
+	// (QueueImages): what the caller needs to make them again if a crash
+	// comes first (see ImagesPending).
+	Images json.RawMessage
 }
 
 // CommitScan durably records a scan's inspection results and queues their
@@ -425,6 +429,11 @@ func (s *Store) Commit(c ScanCommit) (ok bool, err error) {
 				return err
 			}
 		}
+		if c.Images != nil {
+			if err := putPendingImages(txn, scanKey, c.Images, now); err != nil {
+				return err
+			}
+		}
 		return s.queue(txn, &seq, msgs, now)
 	})
 	if errors.Is(err, errDone) {
@@ -465,24 +474,37 @@ func (s *Store) queue(txn *badger.Txn, seq *uint64, msgs []Message, now time.Tim
 // Enqueue durably queues messages that are not part of an inspection (a
 // report of dropped messages).
 func (s *Store) Enqueue(msgs ...Message) error {
-	if err := s.room(true); err != nil {
+	if err := s.enqueue(msgs, nil); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
+	}
+	return nil
+}
+
+// enqueue queues msgs durably, with also (if set) in the same
+// transaction.
+func (s *Store) enqueue(msgs []Message, also func(*badger.Txn) error) error {
+	if err := s.room(true); err != nil {
+		return err
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq := s.seq
-	err := s.db.Update(func(txn *badger.Txn) error { return s.queue(txn, &seq, msgs, time.Now()) })
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if also != nil {
+			if err := also(txn); err != nil {
+				return err
+			}
+		}
+		return s.queue(txn, &seq, msgs, time.Now())
+	})
 	if err != nil {
-		return fmt.Errorf("enqueue: %w", err)
+		return err
 	}
 	s.seq = seq
 	s.wake()
-	if err := s.syncNow(); err != nil {
-		return fmt.Errorf("enqueue: %w", err)
-	}
-	return nil
+	return s.syncNow()
 }
 
 func (s *Store) wake() {
