@@ -40,6 +40,11 @@ type Metrics struct {
 	PredecodeReleased *prometheus.CounterVec
 	PredecodeFailures prometheus.Counter
 	PredecodeHeld     prometheus.Gauge
+	// Annotated images a crash left unmade between their scans' commits
+	// and their queueing: made again at the next start, or lost, by why
+	// (images.go).
+	ImagesRemade prometheus.Counter
+	ImagesLost   *prometheus.CounterVec
 	// live reads, at scrape time, what the agent knows anyway (outbox,
 	// broker, buffer size), rather than copying it into gauges.
 	live liveCollector
@@ -86,6 +91,14 @@ func NewMetrics() *Metrics {
 			Help: "Images that could not be decoded ahead (their scan decodes them, and rejects a bad one)."}),
 		PredecodeHeld: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatescan_predecoded_images",
 			Help: "Images held decoded, waiting for their sidecar (at most scanner.predecode_images)."}),
+		ImagesRemade: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_annotated_images_remade_total",
+			Help: "Annotated images made again at start from their scans' files: the agent had stopped between the scan's committed result and its images."}),
+		ImagesLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_annotated_images_lost_total",
+			Help: "Annotated images the agent stopped before making (after their committed results) and could not make again at start, by why: files_gone (the scan's files removed), results_gone (retention), remake_failed."},
+			[]string{"why"}),
+	}
+	for _, w := range []string{lostFilesGone, lostResultsGone, lostRemakeFailed} {
+		m.ImagesLost.WithLabelValues(w)
 	}
 	for _, w := range []string{"used", "replaced", "expired", "evicted"} {
 		m.PredecodeReleased.WithLabelValues(w)
@@ -102,7 +115,7 @@ func NewMetrics() *Metrics {
 	}
 	m.Registry.MustRegister(m.LaneUp, m.LaneSilent, m.ScansIngested, m.ScansRejected, m.CommitErrors, m.Inspections, m.Findings, m.Declarations,
 		m.Stage, m.Readings, m.BadFrames, m.Reloads, m.ScanIDReused, m.Quarantined, m.KeepErrors, m.LaneTrucks, m.LaneScans, m.SidecarToCommit,
-		m.Predecoded, m.PredecodeReleased, m.PredecodeFailures, m.PredecodeHeld, buildInfo, &m.live,
+		m.Predecoded, m.PredecodeReleased, m.PredecodeFailures, m.PredecodeHeld, m.ImagesRemade, m.ImagesLost, buildInfo, &m.live,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

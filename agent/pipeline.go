@@ -37,6 +37,7 @@ import (
 func (a *Agent) processScans(ctx context.Context) {
 	det := newDetector(a.Config())
 	defer func() { det.Close() }() // the last det: scanLoopTurn replaces it after a reload
+	a.remakeImages(ctx, det) // images.go: those a crash lost, before their scans are cleaned up
 	for ctx.Err() == nil {
 		det = a.scanLoopTurn(det) // proves the loop alive (watchdog); applies reloaded detector settings
 		path, first, wait := a.scans.next()
@@ -127,7 +128,7 @@ func (a *Agent) openScan(path string) (scan *scanin.Scan, id scanIdentity, ok bo
 		a.scans.done(path) // gone (processed or removed)
 		return nil, id, false
 	}
-	lim := scanin.Limits{MaxWidth: cfg.Scanner.MaxWidth, MaxHeight: cfg.Scanner.MaxHeight, MaxFileBytes: cfg.Scanner.MaxFileMB << 20}
+	lim := scanLimits(cfg)
 	// Open checks the sidecar and image headers only: a scan waiting for
 	// its declaration or weight is tried again every few seconds, and must
 	// not be decoded each time.
@@ -260,7 +261,7 @@ func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIden
 
 	results, c := Inspect(cfg, det, scan, j, map[string]float64{"decode": decodeMS, "join": joinMS})
 	id.name(cfg, results)
-	msgs, queued, err := a.commit(sc, id, results, j.Weight)
+	msgs, queued, err := a.commit(sc, id, results, j.Weight, noteImages(path, j, c.Analysis, len(results)))
 	if err != nil {
 		a.log.Error("cannot commit inspection; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()
@@ -270,7 +271,10 @@ func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIden
 	}
 	a.metrics.SidecarToCommit.Observe(time.Since(first).Seconds())
 	if queued {
-		msgs = append(msgs, a.queueImages(sc, results, det, c.Analysis)...)
+		if committedHook != nil {
+			committedHook(scan)
+		}
+		msgs = append(msgs, a.queueImages(id.key, sc, results, det, c.Analysis)...)
 	}
 	a.inspected(results, msgs)
 	a.afterCommit(sc, j, c.AnalysisErr)
@@ -309,12 +313,19 @@ func transient(err error) bool {
 // panic there, as a poisonous image would.
 var inspectHook func(*scanin.Scan)
 
+// committedHook, when set, runs once a scan's results are committed,
+// before its annotated images are made: the tests stop the agent there,
+// as a crash would.
+var committedHook func(*scanin.Scan)
+
 // commit stores the results, queues their messages and marks the weight
 // the scan joined (if any) as its own, in one transaction. queued is false
 // when the scan had been committed before (nothing is queued again). The
 // annotated images follow (queueImages): making them takes about as long
-// as the detector, and the result does not wait for them.
-func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection.Result, weight *buffer.Weight) (msgs []buffer.Message, queued bool, err error) {
+// as the detector, and the result does not wait for them. images, when
+// set, is the note that they follow, committed with the results
+// (images.go).
+func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection.Result, weight *buffer.Weight, images json.RawMessage) (msgs []buffer.Message, queued bool, err error) {
 	topics := a.pub.Topics()
 	var recs []buffer.Record
 	now := time.Now().UTC()
@@ -343,7 +354,7 @@ func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection
 		return nil, false, err
 	}
 	ok, err := a.commitScan(buffer.ScanCommit{Key: id.key, Identity: ident, Quarantined: id.quarantined,
-		Results: recs, Messages: msgs, Consumed: consumed})
+		Results: recs, Messages: msgs, Consumed: consumed, Images: images})
 	if err != nil {
 		return nil, false, err
 	}
@@ -361,12 +372,13 @@ func (a *Agent) commit(sc *scanin.Sidecar, id scanIdentity, results []inspection
 }
 
 // queueImages makes the annotated image of each committed result from
-// the detector's analysis and queues them, after the results' messages;
-// it returns the messages queued. An image not made or not kept is
-// logged: the result and its alert are committed already.
-func (a *Agent) queueImages(sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis) []buffer.Message {
+// the detector's analysis and queues them, after the results' messages,
+// in the transaction that deletes the scan's note that they were pending
+// (images.go); it returns the messages queued. An image not made or not
+// kept is logged: the result and its alert are committed already.
+func (a *Agent) queueImages(key string, sc *scanin.Sidecar, results []inspection.Result, det *vision.Detector, an *vision.Analysis) []buffer.Message {
 	if an == nil {
-		return nil
+		return nil // nothing analysed: nothing noted either
 	}
 	cfg := a.Config()
 	maxBytes := cfg.MQTT.ImageMaxBytes
@@ -390,14 +402,26 @@ func (a *Agent) queueImages(sc *scanin.Sidecar, results []inspection.Result, det
 			Alert: r.Verdict != inspection.Clear, Image: true, Ref: r.InspectionID})
 	}
 	msgs = a.keepable(msgs) // disk.go: no images with the disk nearly full
+	if err := a.store.QueueImages(key, msgs...); err != nil {
+		if len(msgs) > 0 {
+			a.log.Warn("annotated images not kept", "scan_id", sc.ScanID, "images", len(msgs), "err", err)
+			// Not kept: not to be made again at the next start either.
+			err = a.store.DropPendingImages(key)
+		}
+		if err != nil {
+			a.log.Warn("note that the scan's images follow not dropped: the next start makes them again, or counts them lost", "scan_id", sc.ScanID, "err", err)
+		}
+		return nil
+	}
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := a.store.Enqueue(msgs...); err != nil {
-		a.log.Warn("annotated images not kept", "scan_id", sc.ScanID, "images", len(msgs), "err", err)
-		return nil
-	}
 	return msgs
+}
+
+// scanLimits are the config's bounds on a scan's images.
+func scanLimits(cfg *config.Config) scanin.Limits {
+	return scanin.Limits{MaxWidth: cfg.Scanner.MaxWidth, MaxHeight: cfg.Scanner.MaxHeight, MaxFileBytes: cfg.Scanner.MaxFileMB << 20}
 }
 
 // finish removes (or keeps aside) a scan's files once its result is

@@ -47,7 +47,7 @@ func (a *Agent) quarantine(scan *scanin.Scan, id scanIdentity, j Joined, att buf
 		results[i] = r
 	}
 	id.quarantined = true
-	msgs, _, err := a.commit(sc, id, results, j.Weight)
+	msgs, _, err := a.commit(sc, id, results, j.Weight, nil) // no image: nothing analysed
 	if err != nil {
 		a.log.Error("cannot commit the quarantine alert; will retry", "scan_id", sc.ScanID, "err", err)
 		a.metrics.CommitErrors.Inc()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatescan/gatescan/agent/inspection"
 	"github.com/gatescan/gatescan/config"
+	"github.com/gatescan/gatescan/drivers/declaration"
 	"github.com/gatescan/gatescan/drivers/scanin"
 	"github.com/gatescan/gatescan/vision"
 )
@@ -29,16 +30,7 @@ func InspectImages(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar,
 
 func inspect(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar, high, low gocv.Mat, dual bool, release func(low bool), c *Case) []inspection.Result {
 	c.Sidecar = sc
-	in := vision.Input{High: high, Low: low, HasLow: dual, PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
-		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low,
-		Containers: len(sc.ContainerIDs), Release: release}
-	for _, d := range c.Declarations {
-		t := ""
-		if d != nil {
-			t = d.ContainerType
-		}
-		in.Types = append(in.Types, t)
-	}
+	in := input(sc, high, low, dual, release, Types(c.Declarations))
 	if c.TimingsMS == nil {
 		c.TimingsMS = map[string]float64{}
 	}
@@ -52,4 +44,34 @@ func inspect(cfg *config.Config, det *vision.Detector, sc *scanin.Sidecar, high,
 		results[i].TimingsMS["assess"] = assessMS
 	}
 	return results
+}
+
+// Types are the declared ISO size-type codes of a scan's containers, in
+// the order of its container numbers ("" where there is no declaration):
+// what the detector is told of the boxes it looks for.
+func Types(ds []*declaration.Declaration) []string {
+	var out []string
+	for _, d := range ds {
+		t := ""
+		if d != nil {
+			t = d.ContainerType
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// Analyze runs the detector alone on a loaded scan, as Inspect runs it
+// with declarations of the given types: the daemon makes a committed
+// scan's annotated images again with it after a crash, without
+// assessing the scan again. The scan's images are released as Inspect
+// releases them.
+func Analyze(det *vision.Detector, scan *scanin.Scan, types []string) (*vision.Analysis, error) {
+	return det.Analyze(input(scan.Sidecar, scan.High, scan.Low, scan.Dual(), scan.Release, types))
+}
+
+func input(sc *scanin.Sidecar, high, low gocv.Mat, dual bool, release func(low bool), types []string) vision.Input {
+	return vision.Input{High: high, Low: low, HasLow: dual, PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
+		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low,
+		Containers: len(sc.ContainerIDs), Types: types, Release: release}
 }
