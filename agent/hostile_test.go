@@ -155,6 +155,39 @@ func TestHostileConditions(t *testing.T) {
 		g.alive(d)
 	})
 
+	t.Run("killed between the result and its image", func(t *testing.T) {
+		g := newGate(t, bin, b.URL(), "")
+		d := g.start("GATESCAN_FAULT_SCAN=pic", "GATESCAN_FAULT=kill-committed")
+		agenttest.TinyScan(t, g.inbox, "pic", "pic-1", "L1", time.Now())
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the daemon was not killed after the scan's commit")
+		}
+		if _, err := os.Stat(filepath.Join(g.inbox, "pic.json")); err != nil {
+			t.Fatalf("the scan left the inbox before its image was made: %v", err)
+		}
+		id := inspection.ID(g.site, "g1", "pic-1", 0)
+		images := func() int { return g.in.Count(g.topics.Image(id)) }
+		d = g.start()
+		agenttest.Eventually(t, 30*time.Second, "the image after the restart", func() bool { return images() == 1 })
+		g.waitInboxEmpty()
+		time.Sleep(500 * time.Millisecond) // anything more would be on its way
+		rs := g.inspections()
+		if n := images(); n != 1 || len(distinctIDs(rs)) != 1 {
+			t.Fatalf("%d images and %d inspections (%v) published: want the image once, one inspection", n, len(distinctIDs(rs)), brief(rs))
+		}
+		for _, r := range rs[1:] { // a redelivery of the committed result, not a second inspection
+			if !r.InspectedAt.Equal(rs[0].InspectedAt) {
+				t.Errorf("the scan was inspected again: at %v and %v", rs[0].InspectedAt, r.InspectedAt)
+			}
+		}
+		if n := scrape(t, g.http, "gatescan_annotated_images_remade_total"); n != 1 {
+			t.Errorf("gatescan_annotated_images_remade_total %v, want 1", n)
+		}
+		g.alive(d)
+	})
+
 	t.Run("scan hanging at shutdown", func(t *testing.T) {
 		g := newGate(t, bin, b.URL(), "")
 		d := g.start("GATESCAN_FAULT_SCAN=hang", "GATESCAN_FAULT=hang")

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/gatescan/gatescan/agent/assess"
 	"github.com/gatescan/gatescan/agent/inspection"
@@ -84,6 +85,7 @@ func (a *Agent) remakeImages(ctx context.Context, det *vision.Detector) {
 		if ctx.Err() != nil {
 			return
 		}
+		a.ops.beat.Store(time.Now().UnixNano()) // the scan loop's watchdog: alive, not stuck
 		a.remakeImagesOf(det, p)
 	}
 }

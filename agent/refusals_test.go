@@ -328,4 +328,19 @@ func TestDiskFullTmpfs(t *testing.T) {
 	if t.Failed() {
 		t.Logf("daemon log:\n%s", tail(d.log.String(), 60))
 	}
+	// The images not kept with the disk low left no note that they were
+	// pending: nothing for the next start to make again or count lost.
+	d.kill()
+	st, err := buffer.Open(cfg.Buffer.Dir, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := st.ImagesPending()
+	for _, n := range p {
+		t.Errorf("scan %s's images still noted as pending: %s", n.Key, n.Note)
+	}
+	if err != nil {
+		t.Error(err)
+	}
 }

@@ -11,6 +11,11 @@
 // truth, so a restart resumes delivery from the first unacknowledged
 // message.
 //
+// A scan's annotated images follow its commit: the commit notes that they
+// are pending (ScanCommit.Images), QueueImages queues them and deletes the
+// note in one transaction, and ImagesPending lists, at start, the notes a
+// crash left in between.
+//
 // Delivered messages stay for replay until Prune removes them (retention);
 // EnforceBudget keeps the store within a disk budget by dropping, in order,
 // delivered messages, then undelivered images, results, alert images and,
