@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/gatescan/gatescan/internal/agenttest"
 	"github.com/gatescan/gatescan/internal/mqtttest"
 	"github.com/gatescan/gatescan/internal/testbroker"
+	"github.com/gatescan/gatescan/vision"
 )
 
 // crashAfterCommit makes the scan loop die, as the agent would in a
@@ -305,5 +308,34 @@ func TestImagesRemadeAtStart(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // anything more would be on its way
 	if n, r := images(), rec.Count(topics.Inspections()); n != 1 || r != 1 {
 		t.Errorf("%d images and %d results published in all, want one each", n, r)
+	}
+}
+
+// TestImagesNoteBoxes: the note records, per result, the box its image
+// shows, in the order the assessment left them (two boxes it swapped
+// stay swapped); at start each result finds its box again in a new
+// analysis by overlap, whatever order the detector gives them in.
+func TestImagesNoteBoxes(t *testing.T) {
+	left, right := image.Rect(10, 5, 100, 45), image.Rect(110, 5, 200, 45)
+	an := &vision.Analysis{Containers: []vision.Container{{OuterPx: right}, {OuterPx: left}}} // swapped
+	var n imagesNote
+	if err := json.Unmarshal(noteImages("/in/s.json", Joined{}, an, 2), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Sidecar != "/in/s.json" || len(n.Boxes) != 2 || n.Boxes[0] != [4]int{110, 5, 200, 45} || n.Boxes[1] != [4]int{10, 5, 100, 45} {
+		t.Fatalf("note %+v", n)
+	}
+	if noteImages("/in/s.json", Joined{}, nil, 1) != nil || noteImages("/in/s.json", Joined{}, &vision.Analysis{}, 1) != nil {
+		t.Error("a note for a scan with nothing analysed: no image follows")
+	}
+	again := []vision.Container{{OuterPx: left.Add(image.Pt(2, 0))}, {OuterPx: right.Add(image.Pt(-1, 1))}}
+	for i, want := range []int{1, 0} {
+		b := n.Boxes[i]
+		if got := nearestBox(again, image.Rect(b[0], b[1], b[2], b[3])); got != want {
+			t.Errorf("result %d's box found at %d, want %d", i, got, want)
+		}
+	}
+	if got := nearestBox(again, image.Rect(300, 0, 400, 40)); got != -1 {
+		t.Errorf("a box overlapping none found at %d", got)
 	}
 }
