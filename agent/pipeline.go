@@ -37,7 +37,8 @@ import (
 func (a *Agent) processScans(ctx context.Context) {
 	det := newDetector(a.Config())
 	defer func() { det.Close() }() // the last det: scanLoopTurn replaces it after a reload
-	a.remakeImages(ctx, det) // images.go: those a crash lost, before their scans are cleaned up
+	// The images a crash lost (images.go), before their scans are cleaned up.
+	a.remakeImages(ctx, det)
 	for ctx.Err() == nil {
 		det = a.scanLoopTurn(det) // proves the loop alive (watchdog); applies reloaded detector settings
 		path, first, wait := a.scans.next()
