@@ -99,6 +99,7 @@ func (d *Detector) Annotate(a *Analysis, idx int, r *Caption, maxWidth, maxBytes
 	if crop.Empty() {
 		return nil, fmt.Errorf("container %d lies outside the image", idx)
 	}
+	d.attNeed(crop)
 	roi := d.a.Region(crop)
 	defer roi.Close()
 	// Downscale the one-byte grey picture before colouring it: the colour

@@ -93,6 +93,16 @@ func (t *areaTaps) c() (*C.int32_t, *C.int32_t, *C.float) {
 	return (*C.int32_t)(unsafe.Pointer(&t.start[0])), (*C.int32_t)(unsafe.Pointer(&t.src[0])), (*C.float)(unsafe.Pointer(&t.alpha[0]))
 }
 
+// scratch makes *dst an h×w Mat of type t, keeping it when it is one. A
+// new one is not cleared: it is for images written whole before they are
+// read (clearing a container's float image costs a pass over it).
+func scratch(dst *gocv.Mat, h, w int, t gocv.MatType) {
+	if dst.Rows() != h || dst.Cols() != w || dst.Type() != t {
+		dst.Close()
+		*dst = gocv.NewMatWithSizes([]int{h, w}, t)
+	}
+}
+
 // cellMat makes *dst a CV_32F Mat of sz, keeping it when it is one.
 func cellMat(dst *gocv.Mat, sz image.Point) {
 	if dst.Rows() != sz.Y || dst.Cols() != sz.X || dst.Type() != gocv.MatTypeCV32F {

@@ -1,8 +1,7 @@
 package vision
 
 /*
-#cgo !windows pkg-config: opencv4
-#cgo CXXFLAGS: -O3 --std=c++11
+#cgo CFLAGS: -O3
 #include "att.h"
 */
 import "C"
@@ -14,13 +13,12 @@ import (
 
 // attRows writes the fixed-point attenuation of the columns [x0, x1) of
 // rows [y0, y1) of src into out (rows stride apart, its element 0 at the
-// image's pixel at), skipping dead rows (see att_rows). buf is grown to a
-// row and returned.
-func attRows(out []uint16, stride int, at image.Point, src raw, p *plane, x0, x1, y0, y1 int, floor float32, buf []float32) []float32 {
+// image's pixel at), skipping dead rows (see att_rows). out may be src's
+// own pixels.
+func attRows(out []uint16, stride int, at image.Point, src raw, p *plane, x0, x1, y0, y1 int, floor float32) {
 	n := x1 - x0
-	buf = grow32(buf, n)
 	if n <= 0 || y1 <= y0 {
-		return buf
+		return
 	}
 	if x0 < 0 || x1 > src.w || y0 < 0 || y1 > src.h || x0 < at.X || y0 < at.Y ||
 		(y1-1-at.Y)*stride+x1-at.X > len(out) || x1-at.X > stride || len(p.colRef) < x1 || len(p.rowInv) < y1 || len(p.deadRow) < y1 {
@@ -29,6 +27,29 @@ func attRows(out []uint16, stride int, at image.Point, src raw, p *plane, x0, x1
 	C.att_rows((*C.uint16_t)(unsafe.Pointer(&out[(y0-at.Y)*stride+x0-at.X])), C.long(stride),
 		(*C.uint16_t)(unsafe.Pointer(&src.px[y0*src.w+x0])), C.long(src.w), C.long(n), 0, C.long(y1-y0),
 		(*C.float)(unsafe.Pointer(&p.colRef[x0])), (*C.float)(unsafe.Pointer(&p.rowInv[y0])), (*C.uint8_t)(unsafe.Pointer(&p.deadRow[y0])),
-		C.float(src.dark), C.float(floor), C.float(-attScale), C.float(attZero), (*C.float)(unsafe.Pointer(&buf[0])))
-	return buf
+		C.float(src.dark), C.float(floor), C.float(-attScale), C.float(attZero))
+}
+
+// attLn is the natural logarithm attRows takes, of positive normal x.
+func attLn(out, x []float32) {
+	if len(out) < len(x) {
+		panic("attLn: out shorter than x")
+	}
+	if len(x) > 0 {
+		C.att_ln((*C.float)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&x[0])), C.long(len(x)))
+	}
+}
+
+// attWide says whether attRows uses AVX2 and FMA; setAttWide turns it off or
+// back on (where the processor has it) and returns what it was.
+func attWide() bool { return C.att_wide() != 0 }
+
+func setAttWide(on bool) (was bool) {
+	was = attWide()
+	v := 0
+	if on {
+		v = 1
+	}
+	C.att_set_wide(C.int(v))
+	return was
 }

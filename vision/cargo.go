@@ -91,10 +91,7 @@ func (d *Detector) cargo(idx int, b box, px, py float64) (Container, bool) {
 func (d *Detector) massAndWalls(r, rLo image.Rectangle, top, bottom int, cfgWalls float64) (walls, wallsA, wallsL float64) {
 	tab := d.massTable()
 	w, h := r.Dx(), r.Dy()
-	if d.cm.Rows() != h || d.cm.Cols() != w || d.cm.Type() != gocv.MatTypeCV32F {
-		d.cm.Close()
-		d.cm = gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
-	}
+	scratch(&d.cm, h, w, gocv.MatTypeCV32F) // massRows writes every pixel
 	m, _ := d.cm.DataPtrFloat32()
 	a, _ := d.a.DataPtrUint16()
 	stride := d.a.Cols()
@@ -349,10 +346,7 @@ func (d *Detector) openBands(m *gocv.Mat, y0, y1 int, px float64, cols []int) fl
 		// band's shape, as OpenCV's would be, so that its sum is taken
 		// the same way.
 		bh := band[1] - band[0]
-		if d.tmp.Rows() != bh || d.tmp.Cols() != w || d.tmp.Type() != gocv.MatTypeCV32F {
-			d.tmp.Close()
-			d.tmp = gocv.NewMatWithSize(bh, w, gocv.MatTypeCV32F)
-		}
+		scratch(&d.tmp, bh, w, gocv.MatTypeCV32F) // openRows writes every pixel
 		t, _ := d.tmp.DataPtrFloat32()
 		d.qBuf = openRows(t, f[band[0]*w:band[1]*w], w, bh, k/2, d.qBuf)
 		d.tmp.CopyTo(&roi)

@@ -43,6 +43,7 @@ func (d *Detector) findContainers(in *Input) []box {
 	d.spanRows.ok = d.spanRows.ok[:0] // a new scan
 	r0 := -1
 	for r := 0; r < h && r0 < 0; r++ {
+		d.attNeed(image.Rect(0, r, w, r+1))
 		if rowMax(a[r*w:(r+1)*w]) <= thr {
 			continue // air: no run at all
 		}
@@ -57,6 +58,7 @@ func (d *Detector) findContainers(in *Input) []box {
 	// Spans: side walls between 0.3 and 0.6 m below the top.
 	var spans []span
 	for r := r0 + int(0.3/py); r < min(h, r0+int(0.6/py)); r += 2 {
+		d.attNeed(image.Rect(0, r, w, r+1))
 		d.runBuf = longRuns(a[r*w:(r+1)*w], thr, minLen, gap, d.runBuf[:0])
 		spans = mergeSpans(spans, d.runBuf)
 	}
@@ -138,6 +140,7 @@ func mergeSpans(a, b []span) []span {
 func (d *Detector) splitTwenty(a []uint16, w int, s span, top, depth int, px float64) int {
 	mid := (s.a + s.b) / 2
 	reach := int(0.8 / px)
+	d.attNeed(image.Rect(max(s.a, mid-reach), top, min(s.b, mid+reach), top+depth))
 	colMean := func(c int) float64 {
 		var sum float64
 		n := 0
@@ -193,6 +196,7 @@ func (d *Detector) attRowStats(a []uint16, w, r int, s span) (q10, q50 float64) 
 	if c.ok[r] {
 		return c.q10[r], c.q50[r]
 	}
+	d.attNeed(image.Rect(s.a, r, s.b, r+1))
 	// The plane's own values, selected by counting (attOf keeps their
 	// order, so the quantiles are rowStat's).
 	row, step := sampled(a[r*w:(r+1)*w], s)

@@ -56,8 +56,10 @@ type Detector struct {
 	// then each energy's attenuation in turn, then its opaque mask in 16
 	// bits; tmp and mask are scratch for one container.
 	a, aLo, spare gocv.Mat
-	tmp, mask     gocv.Mat
-	cm            gocv.Mat
+	// pending is what of a is still raw (when a is the raw image itself).
+	pending   pendingAtt
+	tmp, mask gocv.Mat
+	cm        gocv.Mat
 	// cells is the cell grid of the container being measured (grid_m
 	// square cells, CV_32F unless said).
 	cells                    cellGrid
@@ -70,7 +72,6 @@ type Detector struct {
 
 	baseline, baseA, baseL []float64
 	sortBuf, qBuf, medBuf  []float32
-	rowBuf                 []float32 // one row of attenuate
 	countBuf               []int32
 	massTab                []float32
 	passBuf                []bool
@@ -366,6 +367,9 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	}
 	lap("attenuation")
 	boxes := d.findContainers(&in)
+	for _, b := range boxes {
+		d.attNeed(b.outer.Union(b.inner))
+	}
 	lap("containers")
 	if len(boxes) == 0 {
 		return a, ErrNoContainer
@@ -405,6 +409,7 @@ func (d *Detector) freeScratch() {
 // the last analysis (after Annotate), so that the plane is not held while
 // the next scan is decoded; the next Analyze allocates it again.
 func (d *Detector) Free() {
+	d.pending.on = false
 	freeMats(&d.a)
 }
 

@@ -111,8 +111,14 @@ func (d *Detector) flatField(in *Input) []string {
 	}
 	d.columnRef(src, &d.seen.hi, refRows)
 	d.stuckRows(src, &d.seen.hi, all)
-	d.planeFor(in.High, in.Release != nil, &d.a)
-	d.attenuate(src, &d.seen.hi, all, &d.a, all)
+	d.pending.on = false
+	if d.planeFor(in.High, in.Release != nil, &d.a) {
+		// The raw pixels stay in the plane until they are read (pending).
+		d.seen.hi.floor = transmissionFloor(&d.seen.hi)
+		d.pending.start(src, &d.seen.hi)
+	} else {
+		d.attenuate(src, &d.seen.hi, all, &d.a, all)
+	}
 	if d.seen.hi.dead > h/10 {
 		notes = append(notes, fmt.Sprintf("%d of %d detector rows dead or stuck: have the detector array serviced", d.seen.hi.dead, h))
 	}
@@ -150,19 +156,21 @@ func (d *Detector) lowEnergy(in *Input, u image.Rectangle) {
 	d.attenuate(src, p, u, &d.aLo, u)
 }
 
-// planeFor makes *dst the attenuation plane for raw image m. When the
-// caller releases its images (inPlace), the plane is m's own pixels: the
-// attenuation takes the place of the raw values it is computed from, and
-// a scan never holds a raw image and its attenuation at once. Otherwise
-// the detector's own plane is used (and kept between scans of one size).
-func (d *Detector) planeFor(m gocv.Mat, inPlace bool, dst *gocv.Mat) {
+// planeFor makes *dst the attenuation plane for raw image m and says
+// whether it did. When the caller releases its images (inPlace), the
+// plane is m's own pixels: the attenuation takes the place of the raw
+// values it is computed from, and a scan never holds a raw image and its
+// attenuation at once. Otherwise the detector's own plane is used (and
+// kept between scans of one size).
+func (d *Detector) planeFor(m gocv.Mat, inPlace bool, dst *gocv.Mat) bool {
 	if !inPlace || !m.IsContinuous() {
-		return
+		return false
 	}
 	dst.Close()
 	// A view of all of m shares its pixels and keeps them alive after the
 	// caller closes m.
 	*dst = m.Region(image.Rect(0, 0, m.Cols(), m.Rows()))
+	return true
 }
 
 // opaqueFrom is the attenuation at and above which a pixel of a plane is
@@ -297,10 +305,7 @@ func (d *Detector) columnRef(src raw, p *plane, refRows []int) {
 // rows. Row by row, each read whole before it is written, so dst may be
 // src's own pixels; no float image of the scan is made.
 func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat, covers image.Rectangle) {
-	if dst.Rows() != covers.Dy() || dst.Cols() != covers.Dx() || dst.Type() != gocv.MatTypeCV16U {
-		dst.Close()
-		*dst = gocv.NewMatWithSize(covers.Dy(), covers.Dx(), gocv.MatTypeCV16U)
-	}
+	scratch(dst, covers.Dy(), covers.Dx(), gocv.MatTypeCV16U)
 	p.floor = transmissionFloor(p)
 	if u.Dx() <= 0 || u.Dy() <= 0 {
 		return
@@ -310,7 +315,7 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 	if err != nil {
 		panic("attenuate: the attenuation plane is not continuous")
 	}
-	d.rowBuf = attRows(out, dst.Cols(), covers.Min, src, p, u.Min.X, u.Max.X, u.Min.Y, u.Max.Y, float32(p.floor), d.rowBuf)
+	attRows(out, dst.Cols(), covers.Min, src, p, u.Min.X, u.Max.X, u.Min.Y, u.Max.Y, float32(p.floor))
 	if p.dead > 0 {
 		d.fillDeadRows(p, u, dst, covers.Min)
 	}
@@ -323,32 +328,45 @@ func (d *Detector) attenuate(src raw, p *plane, u image.Rectangle, dst *gocv.Mat
 // (0, 0) is the image's pixel at.
 func (d *Detector) fillDeadRows(p *plane, u image.Rectangle, dst *gocv.Mat, at image.Point) {
 	pix, _ := dst.DataPtrUint16()
-	w := dst.Cols()
-	a := func(r, c int) *uint16 { return &pix[(r-at.Y)*w+c-at.X] }
-	t := func(r, c int) float64 { return math.Exp(-float64(attOf(*a(r, c)))) }
 	for r := u.Min.Y; r < u.Max.Y; r++ {
 		if !p.deadRow[r] {
 			continue
 		}
-		up, dn := r-1, r+1
-		for up >= u.Min.Y && p.deadRow[up] {
-			up--
+		up, dn := goodRows(p.deadRow, r, u.Min.Y, u.Max.Y)
+		fillRow(pix, dst.Cols(), at, r, up, dn, u.Min.Y, u.Max.Y, u.Min.X, u.Max.X)
+	}
+}
+
+// goodRows are the nearest rows above and below dead row r that are not
+// dead, within [y0, y1) (y0-1 or y1 when there is none).
+func goodRows(dead []bool, r, y0, y1 int) (up, dn int) {
+	up, dn = r-1, r+1
+	for up >= y0 && dead[up] {
+		up--
+	}
+	for dn < y1 && dead[dn] {
+		dn++
+	}
+	return up, dn
+}
+
+// fillRow sets columns [x0, x1) of row r of plane pix (stride wide, its
+// element 0 at the image's pixel at) to the mean transmission of rows up
+// and dn, those of them that lie within [y0, y1); clear air if neither.
+func fillRow(pix []uint16, stride int, at image.Point, r, up, dn, y0, y1, x0, x1 int) {
+	t := func(r, c int) float64 { return math.Exp(-float64(attOf(pix[(r-at.Y)*stride+c-at.X]))) }
+	hasUp, hasDn := up >= y0, dn < y1
+	for c := x0; c < x1; c++ {
+		v := 1.0
+		switch {
+		case hasUp && hasDn:
+			v = (t(up, c) + t(dn, c)) / 2
+		case hasUp:
+			v = t(up, c)
+		case hasDn:
+			v = t(dn, c)
 		}
-		for dn < u.Max.Y && p.deadRow[dn] {
-			dn++
-		}
-		for c := u.Min.X; c < u.Max.X; c++ {
-			v := 1.0
-			switch {
-			case up >= u.Min.Y && dn < u.Max.Y:
-				v = (t(up, c) + t(dn, c)) / 2
-			case up >= u.Min.Y:
-				v = t(up, c)
-			case dn < u.Max.Y:
-				v = t(dn, c)
-			}
-			*a(r, c) = attFix(-math.Log(v))
-		}
+		pix[(r-at.Y)*stride+c-at.X] = attFix(-math.Log(v))
 	}
 }
 
