@@ -1,6 +1,7 @@
 package vision_test
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand"
@@ -292,3 +293,59 @@ func hiddenBox(ct xraysim.ContainerTruth) [2]float64 {
 }
 
 func overlaps(a0, a1, b0, b1 float64) bool { return a0 < b1 && b0 < a1 }
+
+// TestDetectorInPlace checks that a detector given images it may take
+// over (Release, as the agent gives them: it then converts only what it
+// reads) finds what it finds in images it must leave alone, and draws the
+// same annotated pictures.
+func TestDetectorInPlace(t *testing.T) {
+	kept, given := defaultDetector(), defaultDetector()
+	defer kept.Close()
+	defer given.Close()
+	for _, sc := range []struct {
+		name string
+		seed int64
+	}{{"masks-under-wire", 4}, {"honest-bottles", 2}, {"masks-in-bags", 1}} {
+		in, _ := simScan(t, sc.name, sc.seed, 8)
+		want, err := kept.Analyze(in)
+		if err != nil {
+			t.Fatalf("%s: %v", sc.name, err)
+		}
+		own := in
+		own.High, own.Low = in.High.Clone(), in.Low.Clone()
+		released := map[bool]bool{}
+		own.Release = func(low bool) {
+			released[low] = true
+			if low {
+				own.Low.Close()
+			} else {
+				own.High.Close()
+			}
+		}
+		got, err := given.Analyze(own)
+		if err != nil {
+			t.Fatalf("%s: %v", sc.name, err)
+		}
+		if !released[false] || !released[true] {
+			t.Errorf("%s: images released %v, want both", sc.name, released)
+		}
+		want.TimingsMS, got.TimingsMS = nil, nil
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("%s: in place the analysis differs:\n%+v\n%+v", sc.name, want.Containers, got.Containers)
+		}
+		if len(got.Containers) == 0 {
+			t.Fatalf("%s: no container found", sc.name)
+		}
+		for i := range got.Containers {
+			r := &vision.Caption{Verdict: "review", IDs: "MSKU1234565"}
+			a, errA := kept.Annotate(want, i, r, 0, 0)
+			b, errB := given.Annotate(got, i, r, 0, 0)
+			if errA != nil || errB != nil {
+				t.Fatalf("%s: annotate: %v, %v", sc.name, errA, errB)
+			}
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s: container %d: the annotated picture differs in place", sc.name, i)
+			}
+		}
+	}
+}
