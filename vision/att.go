@@ -40,16 +40,13 @@ func attLn(out, x []float32) {
 	}
 }
 
-// attWide says whether attRows uses AVX2 and FMA; setAttWide turns it off or
-// back on (where the processor has it) and returns what it was.
-func attWide() bool { return C.att_wide() != 0 }
+// attWide is how many pixels attRows computes at once (16, 8 or 4, as
+// the processor allows); setAttWide sets it to at most lanes and returns
+// what it was.
+func attWide() int { return int(C.att_wide()) }
 
-func setAttWide(on bool) (was bool) {
+func setAttWide(lanes int) (was int) {
 	was = attWide()
-	v := 0
-	if on {
-		v = 1
-	}
-	C.att_set_wide(C.int(v))
+	C.att_set_wide(C.int(lanes))
 	return was
 }

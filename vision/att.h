@@ -13,8 +13,9 @@ void att_rows(uint16_t *out, long ostride, const uint16_t *px, long pstride, lon
 // att_ln is the logarithm att_rows takes, of n values, for the tests.
 void att_ln(float *out, const float *x, long n);
 
-// att_wide says whether att_rows uses eight lanes (AVX2 and FMA);
-// att_set_wide turns them off (0) or back on where the processor has them
-// (1), for the tests to hold both paths to the same results.
+// att_wide is how many lanes att_rows computes at once: 16 (AVX-512F), 8
+// (AVX2 and FMA) or 4 (SSE2); att_set_wide sets it to at most lanes and
+// at most what the processor has, for the tests to hold every path to
+// the same results.
 int att_wide(void);
-void att_set_wide(int on);
+void att_set_wide(int lanes);

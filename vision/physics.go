@@ -97,7 +97,7 @@ func (d *Detector) flatField(in *Input) []string {
 	h := src.h
 	nominal := in.Air - in.Dark
 	d.scan(src, &d.seen.hi)
-	lead := d.leadIn(d.seen.hi.colMean, nominal)
+	lead := d.leadIn(d.seen.hi.colMean[:d.leadInReach(src.w)], nominal)
 	if lead == 0 {
 		notes = append(notes, "no lead-in air columns: detector rows not flat-fielded (per-row gain differences stay in the image); have the scanner record air before the vehicle")
 	}
@@ -208,14 +208,14 @@ func (d *Detector) stuckRows(src raw, p *plane, u image.Rectangle) {
 	}
 }
 
-// scan sizes p for the raw image and measures its column means and row
-// sums (dark subtracted), in C eight rows at a time: every sum, a row's or
-// a column's, adds the same values in the same order as one row at a time
-// would.
+// scan sizes p for the raw image and measures its row sums and the means
+// of the columns the lead-in can be found in (dark subtracted), in C eight
+// rows at a time: every sum, a row's or a column's, adds the same values
+// in the same order as one row at a time would.
 func (d *Detector) scan(src raw, p *plane) {
 	h, w := src.h, src.w
 	p.size(h, w)
-	colMean := p.colMean
+	colMean := p.colMean[:d.leadInReach(w)]
 	clear(colMean)
 	rawSums(src, 0, h, colMean, 0, w, p.rowSum, p.rowSum2)
 	inv := 1 / float32(h)
@@ -370,7 +370,16 @@ func fillRow(pix []uint16, stride int, at image.Point, r, up, dn, y0, y1, x0, x1
 	}
 }
 
-// leadIn returns how many leading columns are air.
+// leadInReach is how many leading columns of an image w wide leadIn
+// needs the means of: past them, the lead-in is at its maximum whether
+// the air goes on or not (end - max(2, end/10) >= LeadInMaxColumns for
+// any end from it on).
+func (d *Detector) leadInReach(w int) int {
+	return min(w, max(2*d.p.LeadInMaxColumns+4, 2*d.p.LeadInMinColumns))
+}
+
+// leadIn returns how many leading columns are air, from the means of the
+// first leadInReach columns.
 func (d *Detector) leadIn(colMean []float32, nominal float64) int {
 	minCols, maxCols := d.p.LeadInMinColumns, d.p.LeadInMaxColumns
 	if len(colMean) < 2*minCols {

@@ -5,15 +5,6 @@
 #include <string.h>
 #include "rows.h"
 
-// transmission_row is attenuate's inner loop: each raw value less dark,
-// times the row's and the column's reciprocal gains, at least floor.
-void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor) {
-	for (long c = 0; c < n; c++) {
-		float t = ((float)px[c] - dark) * ri * inv[c];
-		out[c] = t < floor ? floor : t;
-	}
-}
-
 // four raw values less dark, as floats.
 static inline __m128 raw4(const uint16_t *p, __m128 dark) {
 	__m128i v = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)p), _mm_setzero_si128());
@@ -139,14 +130,24 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 // agree within 0.05; the row is stuck when more than (x1-x0)/32 samples
 // are compared and at most half of them lie within limit. px is the raw
 // image, rows w apart. ring holds three rows of samples.
+// sample_row sets row[i] to (p[8i] - dark)·ri·cr[i] for i < ns, four at
+// a time.
+static void sample_row(float *row, const uint16_t *p, long ns, float dark, float ri, const float *cr) {
+	const __m128 vd = _mm_set1_ps(dark), vr = _mm_set1_ps(ri);
+	long i = 0;
+	for (; i + 4 <= ns; i += 4, p += 32) {
+		__m128 v = _mm_cvtepi32_ps(_mm_setr_epi32(p[0], p[8], p[16], p[24]));
+		_mm_storeu_ps(row + i, _mm_mul_ps(_mm_mul_ps(_mm_sub_ps(v, vd), vr), _mm_loadu_ps(cr + i)));
+	}
+	for (; i < ns; i++, p += 8) row[i] = ((float)p[0] - dark) * ri * cr[i];
+}
+
 void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, long y0, long y1,
 	const float *rowInv, const float *colRef, const uint8_t *deadRow, float dark, double limit, float *ring) {
 	long ns = (x1 - x0 + 7) / 8;
-	float *up = ring, *mid = ring + ns, *lo = ring + 2 * ns;
-#define SAMPLE(row, r) do { \
-		const uint16_t *p = px + (r) * w; float ri = rowInv[r]; \
-		for (long i = 0, c = x0; c < x1; i++, c += 8) row[i] = ((float)p[c] - dark) * ri * colRef[c]; \
-	} while (0)
+	float *up = ring, *mid = ring + ns, *lo = ring + 2 * ns, *cr = ring + 3 * ns;
+	for (long i = 0; i < ns; i++) cr[i] = colRef[x0 + 8 * i];
+#define SAMPLE(row, r) sample_row(row, px + (r) * w + x0, ns, dark, rowInv[r], cr)
 	SAMPLE(up, y0);
 	SAMPLE(mid, y0 + 1);
 	long minN = (x1 - x0) / 32;
@@ -415,33 +416,6 @@ void open_rows(float *dst, const float *src, long w, long h, long r, float *scra
 	for (long y = 0; y < h; y++) {
 		run_min(e, src + y * w, w, r, p, q);
 		run_max(dst + y * w, e, w, r, p, q);
-	}
-}
-
-// att_fixed writes the n floats a (attenuations, -ln T) as fixed point into
-// out: a·scale + zero rounded to the nearest (ties to even) and saturated
-// to [0, 65535], where a value out of the int range (an infinity) gives 0:
-// what OpenCV's convertTo gives.
-void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero) {
-	const __m128 vs = _mm_set1_ps(scale), vz = _mm_set1_ps(zero);
-	const __m128i lo = _mm_set1_epi32(-32768), top = _mm_set1_epi32(65535), zero4 = _mm_setzero_si128();
-	long i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m128i r0 = _mm_cvtps_epi32(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(a + i), vs), vz));
-		__m128i r1 = _mm_cvtps_epi32(_mm_add_ps(_mm_mul_ps(_mm_loadu_ps(a + i + 4), vs), vz));
-		// Saturate to [0, 65535] as signed integers, then pack the
-		// offset values with signed saturation (which no longer bites).
-		r0 = _mm_and_si128(r0, _mm_cmpgt_epi32(r0, zero4));
-		r1 = _mm_and_si128(r1, _mm_cmpgt_epi32(r1, zero4));
-		__m128i g0 = _mm_cmpgt_epi32(r0, top), g1 = _mm_cmpgt_epi32(r1, top);
-		r0 = _mm_or_si128(_mm_andnot_si128(g0, r0), _mm_and_si128(g0, top));
-		r1 = _mm_or_si128(_mm_andnot_si128(g1, r1), _mm_and_si128(g1, top));
-		__m128i p = _mm_packs_epi32(_mm_add_epi32(r0, lo), _mm_add_epi32(r1, lo));
-		_mm_storeu_si128((__m128i *)(out + i), _mm_xor_si128(p, _mm_set1_epi16((short)0x8000)));
-	}
-	for (; i < n; i++) {
-		int r = _mm_cvtss_si32(_mm_set_ss(a[i] * scale + zero));
-		out[i] = r < 0 ? 0 : r > 65535 ? 65535 : (uint16_t)r;
 	}
 }
 

@@ -40,10 +40,10 @@ func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 
 
 // stuckSamples marks in stuck[r-u.Min.Y-1] each row r strictly inside u
 // that stuckRows finds stuck (see the C), from every eighth raw value of
-// u's rows. ring is scratch, grown to three rows of samples.
+// u's rows. ring is scratch, grown to four rows of samples.
 func stuckSamples(stuck []bool, src raw, p *plane, u image.Rectangle, limit float64, ring []float32) []float32 {
 	ns := (u.Dx() + 7) / 8
-	ring = grow32(ring, 3*ns)
+	ring = grow32(ring, 4*ns)
 	if len(stuck) != u.Dy()-2 || u.Max.Y > src.h || u.Max.X > src.w || u.Min.X < 0 || u.Min.Y < 0 || u.Dx() <= 0 {
 		panic("stuckSamples: rows or columns outside the image")
 	}
@@ -131,18 +131,6 @@ func openRows(dst, src []float32, w, h, r int, scratch []float32) []float32 {
 	C.open_rows((*C.float)(unsafe.Pointer(&dst[0])), (*C.float)(unsafe.Pointer(&src[0])), C.long(w), C.long(h), C.long(r),
 		(*C.float)(unsafe.Pointer(&scratch[0])))
 	return scratch
-}
-
-// attFixed writes the attenuations a into out in fixed point, as
-// ConvertTo with scale and zero gives: a·scale + zero rounded to the
-// nearest (ties to even), saturated to 16 bits. (att_rows calls the C
-// directly; this is its door for the tests.)
-func attFixed(out []uint16, a []float32, scale, zero float32) {
-	if len(a) == 0 {
-		return
-	}
-	_ = out[len(a)-1]
-	C.att_fixed((*C.uint16_t)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&a[0])), C.long(len(a)), C.float(scale), C.float(zero))
 }
 
 // subtractRows subtracts base[y] from each row y of m and returns the sum

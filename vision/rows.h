@@ -3,7 +3,6 @@
 // every value is the same to the last bit.
 #include <stdint.h>
 
-void transmission_row(float *out, const uint16_t *px, const float *inv, long n, float dark, float ri, float floor);
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
 	double *rowSum, double *rowSum2);
 void stuck_rows(uint8_t *stuck, const uint16_t *px, long w, long x0, long x1, long y0, long y1,
@@ -14,7 +13,6 @@ long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 	long top, long bottom, double lo, double hi, float zero, float step, double *sums, int32_t *idx);
 void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch);
 void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch);
-void att_fixed(uint16_t *out, const float *a, long n, float scale, float zero);
 double subtract_rows(float *m, long w, long h, const double *base);
 uint16_t row_max(const uint16_t *px, long n);
 uint32_t row_quantiles(const uint16_t *px, long n, long step, long k1, long k2);
