@@ -41,6 +41,28 @@ static void interleave4(const float *const r[4], long n, float *il) {
 // mask4 writes 65535 where rows r[0..3] (n values) are at or above thr and
 // 0 elsewhere to il, interleaved as interleave4 does, and reports whether
 // any is.
+static int mask4(const uint16_t *const r[4], long n, uint16_t thr, float *il);
+
+// any4 says whether any of the n values of rows r[0..3] is at or above
+// thr: the rows of a container the beam got through (most of them) are
+// told apart without building their mask.
+static int any4(const uint16_t *const r[4], long n, uint16_t thr) {
+	// Unsigned v >= thr exactly when the saturating v - (thr - 1) is
+	// not zero (thr > 0); thr 0 makes every value opaque.
+	if (thr == 0) return n > 0;
+	const __m128i t1 = _mm_set1_epi16((short)(thr - 1));
+	__m128i acc = _mm_setzero_si128();
+	long x = 0;
+	for (; x + 8 <= n; x += 8)
+		for (int l = 0; l < 4; l++)
+			acc = _mm_or_si128(acc, _mm_subs_epu16(_mm_loadu_si128((const __m128i *)(r[l] + x)), t1));
+	if (_mm_movemask_epi8(_mm_cmpeq_epi16(acc, _mm_setzero_si128())) != 0xffff) return 1;
+	for (; x < n; x++)
+		for (int l = 0; l < 4; l++)
+			if (r[l][x] >= thr) return 1;
+	return 0;
+}
+
 static int mask4(const uint16_t *const r[4], long n, uint16_t thr, float *il) {
 	const __m128i lim = _mm_set1_epi32((int)thr - 1), zero = _mm_setzero_si128();
 	const __m128 full = _mm_set1_ps(65535.0f);
@@ -121,7 +143,7 @@ void area_opaque(const uint16_t *src, long stride, long sw, long sh, uint16_t th
 			if (regroup(&g, sy)) {
 				const uint16_t *r[4];
 				for (int l = 0; l < 4; l++) r[l] = src + (g + l < sh ? g + l : sh - 1) * stride;
-				any = mask4(r, sw, thr, il);
+				any = any4(r, sw, thr) && mask4(r, sw, thr, il);
 				if (any) taps4(il, dw, xstart, xsrc, xalpha, out);
 			}
 			const float *buf = out + (sy - g);
