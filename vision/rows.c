@@ -1,6 +1,6 @@
 // No fused multiply-add anywhere: every value as the Go it replaces computes it.
 #pragma GCC optimize ("fp-contract=off")
-#include <immintrin.h>
+#include <emmintrin.h>
 #include <math.h>
 #include <string.h>
 #include "rows.h"
@@ -11,78 +11,115 @@ static inline __m128 raw4(const uint16_t *p, __m128 dark) {
 	return _mm_sub_ps(_mm_cvtepi32_ps(v), dark);
 }
 
-// int_sums adds the n raw values of p and their squares, exactly (a
-// square of 16 bits fits 32 bits); with AVX2 sixteen at a time, each
-// square split into its high and low 16 bits (mulhi, mullo), each half
-// added in 32-bit lanes that cannot overflow within a block of 2^14
-// values.
-static void int_sums1(const uint16_t *p, long n, uint64_t *sum, uint64_t *sum2) {
-	uint64_t s = 0, q = 0;
-	for (long c = 0; c < n; c++) {
-		uint32_t v = p[c];
-		s += v;
-		q += (uint64_t)(v * v);
+// four values of column c, one from each of four rows, less dark.
+static inline __m128 col4(const uint16_t *p0, const uint16_t *p1, const uint16_t *p2, const uint16_t *p3, long c, float dark) {
+	return _mm_set_ps((float)p3[c] - dark, (float)p2[c] - dark, (float)p1[c] - dark, (float)p0[c] - dark);
+}
+
+static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) {
+	float sv[4], qv[4];
+	_mm_storeu_ps(sv, s);
+	_mm_storeu_ps(qv, q);
+	for (int k = 0; k < 4; k++) {
+		rowSum[r + k] = sv[k];
+		rowSum2[r + k] = qv[k];
 	}
-	*sum += s;
-	*sum2 += q;
 }
 
-__attribute__((target("avx2"))) static uint64_t hsum32(__m256i v) {
-	uint32_t l[8];
-	_mm256_storeu_si256((__m256i *)l, v);
-	uint64_t t = 0;
-	for (int i = 0; i < 8; i++) t += l[i];
-	return t;
-}
-
-__attribute__((target("avx2"))) static void int_sums16(const uint16_t *p, long n, uint64_t *sum, uint64_t *sum2) {
-	const __m256i zero = _mm256_setzero_si256();
-	long c = 0;
-	while (c + 16 <= n) {
-		__m256i s = zero, lo = zero, hi = zero;
-		long end = c + (1L << 14);
-		for (; c + 16 <= n && c < end; c += 16) {
-			__m256i v = _mm256_loadu_si256((const __m256i *)(p + c));
-			__m256i pl = _mm256_mullo_epi16(v, v), ph = _mm256_mulhi_epu16(v, v);
-			s = _mm256_add_epi32(s, _mm256_add_epi32(_mm256_unpacklo_epi16(v, zero), _mm256_unpackhi_epi16(v, zero)));
-			lo = _mm256_add_epi32(lo, _mm256_add_epi32(_mm256_unpacklo_epi16(pl, zero), _mm256_unpackhi_epi16(pl, zero)));
-			hi = _mm256_add_epi32(hi, _mm256_add_epi32(_mm256_unpacklo_epi16(ph, zero), _mm256_unpackhi_epi16(ph, zero)));
-		}
-		*sum += hsum32(s);
-		*sum2 += hsum32(lo) + (hsum32(hi) << 16);
-	}
-	int_sums1(p + c, n - c, sum, sum2);
-}
-
-static int sums_wide;
-
-__attribute__((constructor)) static void sums_init(void) {
-	__builtin_cpu_init();
-	sums_wide = __builtin_cpu_supports("avx2");
-}
-
-static void int_sums(const uint16_t *p, long n, uint64_t *sum, uint64_t *sum2) {
-	*sum = *sum2 = 0;
-	if (sums_wide)
-		int_sums16(p, n, sum, sum2);
-	else
-		int_sums1(p, n, sum, sum2);
-}
+// The row sums of four rows, the lanes of s and q: each lane adds its
+// row's values one column after the other, as a loop over the row would.
+#define ROW_STEP(s, q, v) do { s = _mm_add_ps(s, v); q = _mm_add_ps(q, _mm_mul_ps(v, v)); } while (0)
 
 // raw_sums adds the raw values less dark of rows [r0, r1) of px (w
-// columns): colSum[c] += each row's value in turn for c < cw, in floats;
-// and the sum and the sum of squares of each row r over columns [x0, x1)
-// into rowSum[r] and rowSum2[r], from exact integer sums.
+// columns): colSum[c] += each row's value in turn for c < cw, and the sum
+// and the sum of squares of each row r over columns [x0, x1), in floats
+// from the first column to the last, into rowSum[r] and rowSum2[r]. Four
+// or eight rows are summed side by side, each in its own lane.
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
 	double *rowSum, double *rowSum2) {
-	const double d = dark, n = (double)(x1 - x0);
-	for (long r = r0; r < r1; r++) {
+	const __m128 vd = _mm_set1_ps(dark);
+	long r = r0;
+	// When the column sums cover the rows' columns, they are added from
+	// the values the row sums convert (in the same order, row after row).
+	int fuse = x0 == 0 && x1 == cw;
+	for (; r + 8 <= r1; r += 8) {
+		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
+		const uint16_t *p4 = p3 + w, *p5 = p4 + w, *p6 = p5 + w, *p7 = p6 + w;
+		for (long c = 0; c < cw && !fuse; c++) {
+			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
+				((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) + ((float)p6[c] - dark) +
+				((float)p7[c] - dark);
+		}
+		__m128 s = _mm_setzero_ps(), q = _mm_setzero_ps(), t = _mm_setzero_ps(), u = _mm_setzero_ps();
+		long c = x0;
+		for (; c + 4 <= x1; c += 4) {
+			__m128 a0 = raw4(p0 + c, vd), a1 = raw4(p1 + c, vd), a2 = raw4(p2 + c, vd), a3 = raw4(p3 + c, vd);
+			__m128 b0 = raw4(p4 + c, vd), b1 = raw4(p5 + c, vd), b2 = raw4(p6 + c, vd), b3 = raw4(p7 + c, vd);
+			if (fuse) {
+				__m128 cs = _mm_loadu_ps(colSum + c);
+				cs = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(cs, a0), a1), a2), a3);
+				cs = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(cs, b0), b1), b2), b3);
+				_mm_storeu_ps(colSum + c, cs);
+			}
+			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+			_MM_TRANSPOSE4_PS(b0, b1, b2, b3);
+			ROW_STEP(s, q, a0);
+			ROW_STEP(t, u, b0);
+			ROW_STEP(s, q, a1);
+			ROW_STEP(t, u, b1);
+			ROW_STEP(s, q, a2);
+			ROW_STEP(t, u, b2);
+			ROW_STEP(s, q, a3);
+			ROW_STEP(t, u, b3);
+		}
+		for (; c < x1; c++) {
+			__m128 a = col4(p0, p1, p2, p3, c, dark), b = col4(p4, p5, p6, p7, c, dark);
+			ROW_STEP(s, q, a);
+			ROW_STEP(t, u, b);
+			if (fuse) {
+				colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
+					((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) +
+					((float)p6[c] - dark) + ((float)p7[c] - dark);
+			}
+		}
+		store4(s, q, rowSum, rowSum2, r);
+		store4(t, u, rowSum, rowSum2, r + 4);
+	}
+	for (; r + 4 <= r1; r += 4) {
+		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
+		for (long c = 0; c < cw; c++) {
+			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
+				((float)p3[c] - dark);
+		}
+		__m128 s = _mm_setzero_ps(), q = _mm_setzero_ps();
+		long c = x0;
+		for (; c + 4 <= x1; c += 4) {
+			__m128 a0 = raw4(p0 + c, vd), a1 = raw4(p1 + c, vd), a2 = raw4(p2 + c, vd), a3 = raw4(p3 + c, vd);
+			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+			ROW_STEP(s, q, a0);
+			ROW_STEP(s, q, a1);
+			ROW_STEP(s, q, a2);
+			ROW_STEP(s, q, a3);
+		}
+		for (; c < x1; c++) {
+			__m128 a = col4(p0, p1, p2, p3, c, dark);
+			ROW_STEP(s, q, a);
+		}
+		store4(s, q, rowSum, rowSum2, r);
+	}
+	for (; r < r1; r++) {
 		const uint16_t *p = px + r * w;
-		for (long c = 0; c < cw; c++) colSum[c] += (float)p[c] - dark;
-		uint64_t s = 0, q = 0;
-		if (x1 > x0) int_sums(p + x0, x1 - x0, &s, &q);
-		rowSum[r] = (double)s - n * d;
-		rowSum2[r] = (double)q - 2 * d * (double)s + n * d * d;
+		for (long c = 0; c < cw; c++) {
+			colSum[c] += (float)p[c] - dark;
+		}
+		float s = 0, q = 0;
+		for (long c = x0; c < x1; c++) {
+			float v = (float)p[c] - dark;
+			s += v;
+			q += v * v;
+		}
+		rowSum[r] = s;
+		rowSum2[r] = q;
 	}
 }
 

@@ -15,11 +15,11 @@ import (
 )
 
 // rawSums adds the raw values less dark of rows [r0, r1) of src: colSum[c]
-// += each row's value in turn, for every c of colSum (in float32, the
-// additions of a loop over each row), and the sum and the sum of squares
-// of each row r over columns [x0, x1) into rowSum[r] and rowSum2[r] (both
-// as long as the image is high), from exact integer sums of the raw
-// values.
+// += each row's value in turn, for every c of colSum, and the sum and the
+// sum of squares of each row r over columns [x0, x1), in float32 from the
+// first column to the last, into rowSum[r] and rowSum2[r] (both as long as
+// the image is high). The additions and their order are those of a loop
+// over each row.
 func rawSums(src raw, r0, r1 int, colSum []float32, x0, x1 int, rowSum, rowSum2 []float64) {
 	if r1 <= r0 {
 		return
