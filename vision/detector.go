@@ -367,8 +367,10 @@ func (d *Detector) Analyze(in Input) (*Analysis, error) {
 	}
 	lap("attenuation")
 	boxes := d.findContainers(&in)
+	// The cargo is measured in the inner spaces only (the walls, roof and
+	// floor around them are converted for the picture, if it is made).
 	for _, b := range boxes {
-		d.attNeed(b.outer.Union(b.inner))
+		d.attNeed(b.inner)
 	}
 	lap("containers")
 	if len(boxes) == 0 {
