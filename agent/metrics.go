@@ -82,6 +82,11 @@ func NewMetrics() *Metrics {
 		SidecarToCommit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gatescan_sidecar_to_commit_seconds",
 			Help:    "From a scan's sidecar first seen in the inbox to its results committed: waiting for its declaration or weight, decoding, inspecting, committing.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		ImagesRemade: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_annotated_images_remade_total",
+			Help: "Annotated images made again at start from their scans' files: the agent had stopped between the scan's committed result and its images."}),
+		ImagesLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_annotated_images_lost_total",
+			Help: "Annotated images the agent stopped before making (after their committed results) and could not make again at start, by why: files_gone (the scan's files removed), results_gone (retention), remake_failed."},
+			[]string{"why"}),
 		Predecoded: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_images_predecoded_total",
 			Help: "Images decoded as they landed in the inbox, ahead of their sidecar."}),
 		PredecodeReleased: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_predecoded_images_released_total",
@@ -91,11 +96,6 @@ func NewMetrics() *Metrics {
 			Help: "Images that could not be decoded ahead (their scan decodes them, and rejects a bad one)."}),
 		PredecodeHeld: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatescan_predecoded_images",
 			Help: "Images held decoded, waiting for their sidecar (at most scanner.predecode_images)."}),
-		ImagesRemade: prometheus.NewCounter(prometheus.CounterOpts{Name: "gatescan_annotated_images_remade_total",
-			Help: "Annotated images made again at start from their scans' files: the agent had stopped between the scan's committed result and its images."}),
-		ImagesLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatescan_annotated_images_lost_total",
-			Help: "Annotated images the agent stopped before making (after their committed results) and could not make again at start, by why: files_gone (the scan's files removed), results_gone (retention), remake_failed."},
-			[]string{"why"}),
 	}
 	for _, w := range []string{lostFilesGone, lostResultsGone, lostRemakeFailed} {
 		m.ImagesLost.WithLabelValues(w)

@@ -277,9 +277,9 @@ func TestDetectorStuckRowsAsGo(t *testing.T) {
 // times the row's and the column's reciprocal gains, at least the floor):
 // at most one fixed-point step off, and exact but for the few values that
 // lie within float rounding of a step; dead rows and pixels outside the
-// part are left alone. The AVX2 and SSE2 paths agree but for a rare step
-// (FMA rounds once where SSE2 rounds twice), AVX-512 and AVX2 to the bit;
-// in place or into another plane, the same bits.
+// part are left alone. The 8- and 16-lane paths (FMA) give the same bits,
+// the 4-lane one (SSE2) the same but for a rare step; in place or into
+// another plane, the same bits.
 func TestDetectorAttenuation(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))
 	w, h := 131, 40
@@ -343,16 +343,16 @@ func TestDetectorAttenuation(t *testing.T) {
 		for i := range wide {
 			if d := int(wide[i]) - int(narrow[i]); d != 0 {
 				if d < -1 || d > 1 {
-					t.Fatalf("pixel %d: AVX2 %d, SSE2 %d", i, wide[i], narrow[i])
+					t.Fatalf("pixel %d: 8 lanes %d, 4 lanes %d", i, wide[i], narrow[i])
 				}
 				differ++
 			}
 		}
 		if differ > len(wide)/1000 {
-			t.Errorf("AVX2 and SSE2 paths differ in %d of %d pixels", differ, len(wide))
+			t.Errorf("8 and 4 lanes differ in %d of %d pixels", differ, len(wide))
 		}
 		if most >= 16 && !slices.Equal(run(16, false), wide) {
-			t.Error("the AVX-512 and AVX2 paths differ")
+			t.Error("16 and 8 lanes differ")
 		}
 	}
 	inPlace := run(attWide(), true)
