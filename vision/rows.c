@@ -1,6 +1,6 @@
 // No fused multiply-add anywhere: every value as the Go it replaces computes it.
 #pragma GCC optimize ("fp-contract=off")
-#include <emmintrin.h>
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 #include "rows.h"
@@ -30,67 +30,94 @@ static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) 
 // row's values one column after the other, as a loop over the row would.
 #define ROW_STEP(s, q, v) do { s = _mm_add_ps(s, v); q = _mm_add_ps(q, _mm_mul_ps(v, v)); } while (0)
 
+// col_sums adds to colSum[c], for c < cw, the values less dark of column
+// c of the n rows p[0..n-1], one row after the other.
+static inline void col_sums(float *colSum, long cw, const uint16_t *const *p, int n, float dark) {
+	for (long c = 0; c < cw; c++) {
+		float v = colSum[c];
+		for (int l = 0; l < n; l++) v = v + ((float)p[l][c] - dark);
+		colSum[c] = v;
+	}
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2")
+// sums8 is raw_sums's loop over blocks of eight rows [r, r1) with AVX2,
+// each row in its own lane; it returns the first row left.
+static long sums8(const uint16_t *px, long w, long r, long r1, float dark, float *colSum, long cw, long x0, long x1,
+	double *rowSum, double *rowSum2) {
+	const __m256 vd = _mm256_set1_ps(dark);
+	for (; r + 8 <= r1; r += 8) {
+		const uint16_t *p[8];
+		for (int l = 0; l < 8; l++) p[l] = px + (r + l) * w;
+		col_sums(colSum, cw, p, 8, dark);
+		__m256 s = _mm256_setzero_ps(), q = _mm256_setzero_ps();
+		long c = x0;
+		for (; c + 8 <= x1; c += 8) {
+			__m256 a[8], t[8], u[8];
+			for (int l = 0; l < 8; l++)
+				a[l] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p[l] + c)))), vd);
+			// Transpose: a[k]'s lane l becomes row l's value at c + k.
+			for (int l = 0; l < 8; l += 2) {
+				t[l] = _mm256_unpacklo_ps(a[l], a[l + 1]);
+				t[l + 1] = _mm256_unpackhi_ps(a[l], a[l + 1]);
+			}
+			for (int l = 0; l < 8; l += 4) {
+				u[l] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(1, 0, 1, 0));
+				u[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(3, 2, 3, 2));
+				u[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(1, 0, 1, 0));
+				u[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(3, 2, 3, 2));
+			}
+			for (int k = 0; k < 4; k++) {
+				a[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+				a[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+			}
+			for (int k = 0; k < 8; k++) {
+				s = _mm256_add_ps(s, a[k]);
+				q = _mm256_add_ps(q, _mm256_mul_ps(a[k], a[k]));
+			}
+		}
+		for (; c < x1; c++) {
+			float v[8];
+			for (int l = 0; l < 8; l++) v[l] = (float)p[l][c] - dark;
+			__m256 a = _mm256_loadu_ps(v);
+			s = _mm256_add_ps(s, a);
+			q = _mm256_add_ps(q, _mm256_mul_ps(a, a));
+		}
+		float sv[8], qv[8];
+		_mm256_storeu_ps(sv, s);
+		_mm256_storeu_ps(qv, q);
+		for (int l = 0; l < 8; l++) {
+			rowSum[r + l] = sv[l];
+			rowSum2[r + l] = qv[l];
+		}
+	}
+	return r;
+}
+#pragma GCC pop_options
+
+static int sums_avx2;
+
+__attribute__((constructor)) static void sums_init(void) {
+	__builtin_cpu_init();
+	sums_avx2 = __builtin_cpu_supports("avx2");
+}
+
 // raw_sums adds the raw values less dark of rows [r0, r1) of px (w
 // columns): colSum[c] += each row's value in turn for c < cw, and the sum
 // and the sum of squares of each row r over columns [x0, x1), in floats
-// from the first column to the last, into rowSum[r] and rowSum2[r]. Four
-// or eight rows are summed side by side, each in its own lane.
+// from the first column to the last, into rowSum[r] and rowSum2[r]. Eight
+// rows (AVX2) or four are summed side by side, each in its own lane, then
+// the last one at a time: the same additions in the same order.
 void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *colSum, long cw, long x0, long x1,
 	double *rowSum, double *rowSum2) {
 	const __m128 vd = _mm_set1_ps(dark);
 	long r = r0;
-	// When the column sums cover the rows' columns, they are added from
-	// the values the row sums convert (in the same order, row after row).
-	int fuse = x0 == 0 && x1 == cw;
-	for (; r + 8 <= r1; r += 8) {
-		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
-		const uint16_t *p4 = p3 + w, *p5 = p4 + w, *p6 = p5 + w, *p7 = p6 + w;
-		for (long c = 0; c < cw && !fuse; c++) {
-			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
-				((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) + ((float)p6[c] - dark) +
-				((float)p7[c] - dark);
-		}
-		__m128 s = _mm_setzero_ps(), q = _mm_setzero_ps(), t = _mm_setzero_ps(), u = _mm_setzero_ps();
-		long c = x0;
-		for (; c + 4 <= x1; c += 4) {
-			__m128 a0 = raw4(p0 + c, vd), a1 = raw4(p1 + c, vd), a2 = raw4(p2 + c, vd), a3 = raw4(p3 + c, vd);
-			__m128 b0 = raw4(p4 + c, vd), b1 = raw4(p5 + c, vd), b2 = raw4(p6 + c, vd), b3 = raw4(p7 + c, vd);
-			if (fuse) {
-				__m128 cs = _mm_loadu_ps(colSum + c);
-				cs = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(cs, a0), a1), a2), a3);
-				cs = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_add_ps(cs, b0), b1), b2), b3);
-				_mm_storeu_ps(colSum + c, cs);
-			}
-			_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
-			_MM_TRANSPOSE4_PS(b0, b1, b2, b3);
-			ROW_STEP(s, q, a0);
-			ROW_STEP(t, u, b0);
-			ROW_STEP(s, q, a1);
-			ROW_STEP(t, u, b1);
-			ROW_STEP(s, q, a2);
-			ROW_STEP(t, u, b2);
-			ROW_STEP(s, q, a3);
-			ROW_STEP(t, u, b3);
-		}
-		for (; c < x1; c++) {
-			__m128 a = col4(p0, p1, p2, p3, c, dark), b = col4(p4, p5, p6, p7, c, dark);
-			ROW_STEP(s, q, a);
-			ROW_STEP(t, u, b);
-			if (fuse) {
-				colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
-					((float)p3[c] - dark) + ((float)p4[c] - dark) + ((float)p5[c] - dark) +
-					((float)p6[c] - dark) + ((float)p7[c] - dark);
-			}
-		}
-		store4(s, q, rowSum, rowSum2, r);
-		store4(t, u, rowSum, rowSum2, r + 4);
-	}
+	if (sums_avx2) r = sums8(px, w, r, r1, dark, colSum, cw, x0, x1, rowSum, rowSum2);
 	for (; r + 4 <= r1; r += 4) {
-		const uint16_t *p0 = px + r * w, *p1 = p0 + w, *p2 = p1 + w, *p3 = p2 + w;
-		for (long c = 0; c < cw; c++) {
-			colSum[c] = colSum[c] + ((float)p0[c] - dark) + ((float)p1[c] - dark) + ((float)p2[c] - dark) +
-				((float)p3[c] - dark);
-		}
+		const uint16_t *p[4] = {px + r * w, px + (r + 1) * w, px + (r + 2) * w, px + (r + 3) * w};
+		const uint16_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+		col_sums(colSum, cw, p, 4, dark);
 		__m128 s = _mm_setzero_ps(), q = _mm_setzero_ps();
 		long c = x0;
 		for (; c + 4 <= x1; c += 4) {
