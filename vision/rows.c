@@ -417,7 +417,7 @@ void row_medians(float *out, const float *f, long w, long y0, long y1, const lon
 // windows of the largest power of two in it. Each step is a plain pass
 // the compiler vectorizes. p and q hold w + 2r floats.
 #define RUN_EXTREME(name, PAD, PICK) \
-static void name(float *out, const float *in, long w, long r, float *p, float *q) { \
+static inline __attribute__((always_inline)) void name(float *out, const float *in, long w, long r, float *p, float *q) { \
 	long k = 2 * r + 1, n = w + 2 * r, s = 1; \
 	for (long i = 0; i < r; i++) p[i] = p[n - 1 - i] = PAD; \
 	memcpy(p + r, in, w * sizeof(float)); \
@@ -437,7 +437,7 @@ RUN_EXTREME(run_max, -INFINITY, MAX2)
 // of src (w floats) by a horizontal window of 2r+1 pixels, what lies
 // outside the row ignored: the least over each window, then the greatest
 // of those. scratch holds 3(w + 2r) floats.
-void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch) {
+__attribute__((target_clones("avx2", "default"))) void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch) {
 	long n = w + 2 * r;
 	float *e = scratch, *p = scratch + n, *q = scratch + 2 * n;
 	for (long y = 0; y < h; y++) {
@@ -534,7 +534,7 @@ uint32_t row_quantiles(const uint16_t *px, long n, long step, long k1, long k2) 
 // each column's gain-corrected value x = (px - dark)·rowInv[r] into
 // ref[c] where x >= 0.6, counting them in n[c] (adding nothing is adding
 // zero, which leaves a sum as it is).
-void air_levels(const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow, float *ref,
+__attribute__((target_clones("avx2", "default"))) void air_levels(const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow, float *ref,
 	int32_t *n) {
 	for (long r = 0; r < h; r += 4) {
 		if (deadRow[r]) continue;
