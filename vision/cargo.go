@@ -340,32 +340,30 @@ func (d *Detector) openBands(m *gocv.Mat, y0, y1 int, px float64, cols []int) fl
 		if band[1]-band[0] < 1 {
 			continue
 		}
+		// The opening is written over the band (each row is copied
+		// before it is written); the band, whole rows of a continuous
+		// image, is summed as an image of its own would be.
 		roi := m.Region(image.Rect(0, band[0], w, band[1]))
 		before := roi.Sum().Val1
-		// The opening is written into d.tmp, a continuous image of the
-		// band's shape, as OpenCV's would be, so that its sum is taken
-		// the same way.
 		bh := band[1] - band[0]
-		scratch(&d.tmp, bh, w, gocv.MatTypeCV32F) // openRows writes every pixel
-		t, _ := d.tmp.DataPtrFloat32()
-		d.qBuf = openRows(t, f[band[0]*w:band[1]*w], w, bh, k/2, d.qBuf)
-		d.tmp.CopyTo(&roi)
+		part := f[band[0]*w : band[1]*w]
+		d.qBuf = openRows(part, part, w, bh, k/2, d.qBuf)
+		opened := roi.Sum().Val1
 		roi.Close()
 		var recentred float64
 		if len(cols) > 0 {
 			med := grow32(d.medBuf, bh)
 			d.medBuf = med
 			d.sortBuf = rowMedians(med, f, w, band[0], band[1], cols, d.sortBuf)
-			for y := band[0]; y < band[1]; y++ {
-				c := med[y-band[0]]
-				row := f[y*w : (y+1)*w]
-				for x := range row {
-					row[x] -= c
-				}
+			base := grow(d.baseL, bh)
+			d.baseL = base
+			for i, c := range med[:bh] {
+				base[i] = float64(c)
 				recentred += float64(c) * float64(w)
 			}
+			subtractRowsOf(f[band[0]*w:band[1]*w], w, bh, base)
 		}
-		removed += before - d.tmp.Sum().Val1 + recentred
+		removed += before - opened + recentred
 	}
 	return removed
 }
@@ -386,15 +384,7 @@ func (d *Detector) emptyColumns(w, h, top, bottom int, walls float64, m []float3
 	below := growInt32(d.countBuf, w)
 	d.countBuf = below
 	clear(below)
-	n := 0
-	for y := top; y < bottom; y += step {
-		n++
-		for x, v := range m[y*w : (y+1)*w] {
-			if v < lim {
-				below[x]++
-			}
-		}
-	}
+	n := countBelow(below, m, w, top, bottom, step, lim)
 	for x, c := range below {
 		if n > 0 && int(c) > n*49/50 {
 			out = append(out, x)

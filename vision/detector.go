@@ -74,16 +74,22 @@ type Detector struct {
 	sortBuf, qBuf, medBuf  []float32
 	countBuf               []int32
 	massTab                []float32
-	passBuf                []bool
-	colTop                 []float32
-	colN                   []int32
-	rowsBuf, colsBuf       []int
-	rowsBuf2, colsBuf2     []int
-	runBuf                 []span
-	spanRows               spanRows
-	colq                   colQ10s
-	wallSums               [3]float64
-	seg                    segmenter
+	// massFor is the calibration massTab was made with (any scan's).
+	massFor struct {
+		ok    bool
+		wedge [][2]float64
+		mu    float64
+	}
+	passBuf            []bool
+	colTop             []float32
+	colN               []int32
+	rowsBuf, colsBuf   []int
+	rowsBuf2, colsBuf2 []int
+	runBuf             []span
+	spanRows           spanRows
+	colq               colQ10s
+	wallSums           [3]float64
+	seg                segmenter
 }
 
 // scanState is what Analyze learns of one scan before it measures the

@@ -349,3 +349,35 @@ func TestDetectorInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectorCalibrationChange checks that the mass table kept between
+// scans is made again when a scan's calibration differs from the last:
+// the same image at another beam energy (another step wedge) or with
+// another attenuation coefficient weighs as a fresh detector weighs it.
+func TestDetectorCalibrationChange(t *testing.T) {
+	in, _ := simScan(t, "honest-bags", 3, 8)
+	reused := defaultDetector()
+	defer reused.Close()
+	if _, err := reused.Analyze(in); err != nil {
+		t.Fatal(err)
+	}
+	other := in
+	other.EnergyHighMeV, other.HasLow = 9, false
+	noWedge := in
+	noWedge.EnergyHighMeV, noWedge.HasLow, noWedge.MuCm2G = 3, false, 0.031
+	for _, c := range []vision.Input{other, noWedge, in} {
+		fresh := defaultDetector()
+		want, err := fresh.Analyze(c)
+		fresh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := reused.Analyze(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Containers) == 0 || got.Containers[0].CargoKg != want.Containers[0].CargoKg || got.Calibration != want.Calibration {
+			t.Errorf("%v MeV: %s %+v, a fresh detector %s %+v", c.EnergyHighMeV, got.Calibration, got.Containers, want.Calibration, want.Containers)
+		}
+	}
+}

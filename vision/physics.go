@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"sort"
 
 	"gocv.io/x/gocv"
@@ -482,6 +483,13 @@ func (d *Detector) massTable() []float32 {
 	if d.seen.massTab {
 		return tab
 	}
+	// The scans of one scanner share their calibration: the table of the
+	// last one that had it is this one's.
+	k := &d.massFor
+	if k.ok && slices.Equal(k.wedge, d.seen.wedge) && (len(k.wedge) >= 2 || k.mu == d.seen.mu) {
+		d.seen.massTab = true
+		return tab
+	}
 	for v := range tab {
 		tab[v] = attOf(uint16(v))
 	}
@@ -494,6 +502,7 @@ func (d *Detector) massTable() []float32 {
 		d.seen.lut.apply(tab)
 	}
 	d.seen.massTab = true
+	k.ok, k.wedge, k.mu = true, append(k.wedge[:0], d.seen.wedge...), d.seen.mu
 	return tab
 }
 

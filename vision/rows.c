@@ -277,6 +277,15 @@ long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 	if ((double)flo > lo) flo = nextafterf(flo, -INFINITY);
 	if ((double)fhi < hi) fhi = nextafterf(fhi, INFINITY);
 	const __m128 vlo = _mm_set1_ps(flo), vhi = _mm_set1_ps(fhi);
+	// The sums are exact in double, whatever their order, when every term
+	// is a multiple of the least term's last bit (floats above flo > 0 are
+	// multiples of its ulp; the attenuations, of step, a power of two) and
+	// the largest sum such multiples can reach stays within 53 bits.
+	int e;
+	float fr = frexpf(step, &e);
+	double ulp = (double)nextafterf(flo, INFINITY) - (double)flo;
+	double most = (double)w * (double)(bottom - top > 0 ? bottom - top : 0);
+	int exact = flo > 0 && fr == 0.5f && most * fhi / ulp < 0x1p53 && most * 65536.0 < 0x1p53;
 	// pick[b] lists the lanes set in b, first to last.
 	static const int8_t pick[16][4] = {{0}, {0}, {1}, {0, 1}, {2}, {0, 2}, {1, 2}, {0, 1, 2}, {3}, {0, 3}, {1, 3},
 		{0, 1, 3}, {2, 3}, {0, 2, 3}, {1, 2, 3}, {0, 1, 2, 3}};
@@ -311,10 +320,30 @@ long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 			idx[k] = (int32_t)x;
 			k += (v > lo) & (v < hi);
 		}
-		for (long i = 0; i < k; i++) s += (double)mr[idx[i]];
-		if (al) {
-			const uint16_t *lr = al + y * alstride;
-			for (long i = 0; i < k; i++) {
+		const uint16_t *lr = al ? al + y * alstride : NULL;
+		if (exact) {
+			// Four sums side by side, added at the end: exact, so the
+			// same as one after the other.
+			double s4[4] = {0}, a4[4] = {0}, l4[4] = {0};
+			long i = 0;
+			for (; i + 4 <= k; i += 4)
+				for (int j = 0; j < 4; j++) s4[j] += (double)mr[idx[i + j]];
+			for (; i < k; i++) s4[0] += (double)mr[idx[i]];
+			for (i = 0; lr && i + 4 <= k; i += 4)
+				for (int j = 0; j < 4; j++) {
+					a4[j] += (double)(((float)ar[idx[i + j]] - zero) * step);
+					l4[j] += (double)(((float)lr[idx[i + j]] - zero) * step);
+				}
+			for (; lr && i < k; i++) {
+				a4[0] += (double)(((float)ar[idx[i]] - zero) * step);
+				l4[0] += (double)(((float)lr[idx[i]] - zero) * step);
+			}
+			s += (s4[0] + s4[1]) + (s4[2] + s4[3]);
+			sa += (a4[0] + a4[1]) + (a4[2] + a4[3]);
+			sl += (l4[0] + l4[1]) + (l4[2] + l4[3]);
+		} else {
+			for (long i = 0; i < k; i++) s += (double)mr[idx[i]];
+			for (long i = 0; lr && i < k; i++) {
 				sa += (double)(((float)ar[idx[i]] - zero) * step);
 				sl += (double)(((float)lr[idx[i]] - zero) * step);
 			}
@@ -436,7 +465,8 @@ RUN_EXTREME(run_max, -INFINITY, MAX2)
 // open_rows sets dst to the morphological opening of each of the h rows
 // of src (w floats) by a horizontal window of 2r+1 pixels, what lies
 // outside the row ignored: the least over each window, then the greatest
-// of those. scratch holds 3(w + 2r) floats.
+// of those; dst may be src (each row is copied before it is written).
+// scratch holds 3(w + 2r) floats.
 __attribute__((target_clones("avx2", "default"))) void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch) {
 	long n = w + 2 * r;
 	float *e = scratch, *p = scratch + n, *q = scratch + 2 * n;
@@ -444,6 +474,20 @@ __attribute__((target_clones("avx2", "default"))) void open_rows(float *dst, con
 		run_min(e, src + y * w, w, r, p, q);
 		run_max(dst + y * w, e, w, r, p, q);
 	}
+}
+
+// count_below adds one to below[x] for each row y = y0, y0+step, … under
+// y1 of f (w floats a row) whose value in column x is under lim, eight
+// columns at a time (the compiler vectorizes it), and returns how many
+// rows it looked at.
+__attribute__((target_clones("avx2", "default"))) long count_below(int32_t *below, const float *f, long w, long y0,
+	long y1, long step, float lim) {
+	long n = 0;
+	for (long y = y0; y < y1; y += step, n++) {
+		const float *r = f + y * w;
+		for (long x = 0; x < w; x++) below[x] += r[x] < lim;
+	}
+	return n;
 }
 
 // subtract_rows subtracts base[y], as a float, from every pixel of row y
@@ -504,7 +548,18 @@ uint16_t row_max(const uint16_t *px, long n) {
 // bucket.
 uint32_t row_quantiles(const uint16_t *px, long n, long step, long k1, long k2) {
 	int32_t hist[256] = {0}, lo1[256] = {0}, lo2[256] = {0};
-	for (long i = 0; i < n; i += step) hist[px[i] >> 8]++;
+	// A row's values are close to each other: four histograms, added
+	// after, so that one bucket's count does not wait on the last.
+	int32_t h4[4][256] = {{0}};
+	long i = 0;
+	for (; i + 3 * step < n; i += 4 * step) {
+		h4[0][px[i] >> 8]++;
+		h4[1][px[i + step] >> 8]++;
+		h4[2][px[i + 2 * step] >> 8]++;
+		h4[3][px[i + 3 * step] >> 8]++;
+	}
+	for (; i < n; i += step) h4[0][px[i] >> 8]++;
+	for (int b = 0; b < 256; b++) hist[b] = h4[0][b] + h4[1][b] + h4[2][b] + h4[3][b];
 	long ks[2] = {k1, k2};
 	int hi[2];
 	for (int q = 0; q < 2; q++) {

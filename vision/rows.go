@@ -121,7 +121,7 @@ func rowMedians(out, f []float32, w, y0, y1 int, cols []int, scratch []float32) 
 // openRows sets dst to the opening of each row of src (w×h) by a
 // horizontal window of 2r+1 pixels, what lies outside the row ignored: the
 // values OpenCV's MorphologyEx gives with a (2r+1)×1 rectangle (minima and
-// maxima are exact). scratch is grown and returned.
+// maxima are exact); dst may be src. scratch is grown and returned.
 func openRows(dst, src []float32, w, h, r int, scratch []float32) []float32 {
 	scratch = grow32(scratch, 3*(w+2*r))
 	if w <= 0 || h <= 0 {
@@ -138,12 +138,28 @@ func openRows(dst, src []float32, w, h, r int, scratch []float32) []float32 {
 // order; in C, four rows side by side).
 func subtractRows(m *gocv.Mat, base []float64) float64 {
 	f, _ := m.DataPtrFloat32()
-	w, h := m.Cols(), m.Rows()
+	return subtractRowsOf(f, m.Cols(), m.Rows(), base)
+}
+
+// subtractRowsOf is subtractRows on the h rows of f, w floats each.
+func subtractRowsOf(f []float32, w, h int, base []float64) float64 {
 	if w*h == 0 {
 		return 0
 	}
 	_, _ = f[w*h-1], base[h-1]
 	return float64(C.subtract_rows((*C.float)(unsafe.Pointer(&f[0])), C.long(w), C.long(h), (*C.double)(unsafe.Pointer(&base[0]))))
+}
+
+// countBelow adds one to below[x] for each of the rows [y0, y1) of f (w
+// floats each), every step-th, whose value in column x is under lim, and
+// returns how many rows it looked at.
+func countBelow(below []int32, f []float32, w, y0, y1, step int, lim float32) int {
+	if y1 <= y0 || w == 0 {
+		return 0
+	}
+	_, _ = below[w-1], f[(y1-1)*w+w-1]
+	return int(C.count_below((*C.int32_t)(unsafe.Pointer(&below[0])), (*C.float)(unsafe.Pointer(&f[0])), C.long(w),
+		C.long(y0), C.long(y1), C.long(step), C.float(lim)))
 }
 
 // airLevels adds up, over every fourth live row, each column's

@@ -14,6 +14,7 @@ long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 void row_medians(float *out, const float *f, long w, long y0, long y1, const long *cols, long n, float *scratch);
 void open_rows(float *dst, const float *src, long w, long h, long r, float *scratch);
 double subtract_rows(float *m, long w, long h, const double *base);
+long count_below(int32_t *below, const float *f, long w, long y0, long y1, long step, float lim);
 uint16_t row_max(const uint16_t *px, long n);
 uint32_t row_quantiles(const uint16_t *px, long n, long step, long k1, long k2);
 void air_levels(const uint16_t *px, long w, long h, float dark, const float *rowInv, const uint8_t *deadRow, float *ref,

@@ -489,3 +489,80 @@ func TestDetectorSubtractRowsAsGo(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestCountBelowAsGo holds countBelow to the Go loop it replaces.
+func TestCountBelowAsGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	w, h := 37, 29
+	f := make([]float32, w*h)
+	for i := range f {
+		f[i] = float32(rng.NormFloat64())
+	}
+	for _, step := range []int{1, 3, 7} {
+		got, want := make([]int32, w), make([]int32, w)
+		n := countBelow(got, f, w, 2, h-1, step, 0.3)
+		wantN := 0
+		for y := 2; y < h-1; y += step {
+			wantN++
+			for x := range w {
+				if f[y*w+x] < 0.3 {
+					want[x]++
+				}
+			}
+		}
+		if n != wantN || !slices.Equal(got, want) {
+			t.Fatalf("step %d: %d rows %v, want %d rows %v", step, n, got, wantN, want)
+		}
+	}
+}
+
+// TestMassRowsAsGo holds massRows to the Go loop it replaces: every mass
+// to the bit, and the walls' sums, in double one pixel after the other,
+// to the bit too (they are exact, so their order does not matter), with
+// and without a low-energy plane, and for a lower bound at zero (the
+// sums then taken in order).
+func TestMassRowsAsGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	w, h, stride := 203, 41, 211
+	tab := make([]float32, 1<<16)
+	for v := range tab {
+		tab[v] = float32(attOf(uint16(v))) * 31.7
+	}
+	a, al := make([]uint16, h*stride), make([]uint16, h*stride)
+	for i := range a {
+		a[i] = attFix(rng.Float64() * 0.3)
+		al[i] = attFix(rng.Float64() * 0.45)
+	}
+	for _, lo := range []float64{2.1, 0} {
+		for _, low := range [][]uint16{nil, al} {
+			m := make([]float32, w*h)
+			var sums [3]float64
+			n := massRows(a, stride, low, stride, tab, m, w, h, 5, h-4, lo, 7.9, &sums, make([]int32, w+3))
+			var want [3]float64
+			wantN := 0
+			for y := range h {
+				for x := range w {
+					v := tab[a[y*stride+x]]
+					if m[y*w+x] != v {
+						t.Fatalf("mass (%d, %d) %v, want %v", x, y, m[y*w+x], v)
+					}
+					if y < 5 || y >= h-4 || !(float64(v) > lo && float64(v) < 7.9) {
+						continue
+					}
+					wantN++
+					want[0] += float64(v)
+					if low != nil {
+						want[1] += float64((float32(a[y*stride+x]) - attZero) * (1.0 / attScale))
+						want[2] += float64((float32(low[y*stride+x]) - attZero) * (1.0 / attScale))
+					}
+				}
+			}
+			if n != wantN || sums != want {
+				t.Fatalf("lo %v, low %v: %d pixels, sums %v; want %d, %v", lo, low != nil, n, sums, wantN, want)
+			}
+			if n < w*h/4 {
+				t.Fatalf("only %d pixels counted: the test tests little", n)
+			}
+		}
+	}
+}
