@@ -136,6 +136,7 @@ type Geometry = settings.Container
 // New returns a Detector with the site's detector settings and the
 // geometries of the containers it may meet. Close it when done.
 func New(p Params, containers []Geometry) *Detector {
+	singleThreaded()
 	d := &Detector{p: p, containers: containers}
 	for _, m := range d.mats() {
 		*m = gocv.NewMat()
