@@ -85,13 +85,17 @@ func (g *areaGrid) set(from, to image.Point) bool {
 	g.ok = from != to && sx >= 1 && sy >= 1 && !whole && to.X > 0 && to.Y > 0
 	g.x.build(from.X, to.X, sx)
 	g.y.build(from.Y, to.Y, sy)
-	g.scratch = grow32(g.scratch, 4*(from.X+to.X)+to.X)
+	g.scratch = grow32(g.scratch, 8*(from.X+to.X)+to.X)
 	return g.ok
 }
 
 func (t *areaTaps) c() (*C.int32_t, *C.int32_t, *C.float) {
 	return (*C.int32_t)(unsafe.Pointer(&t.start[0])), (*C.int32_t)(unsafe.Pointer(&t.src[0])), (*C.float)(unsafe.Pointer(&t.alpha[0]))
 }
+
+// areaRows sets how many rows the averaging sums side by side (8 where
+// the processor has AVX2, else 4) and returns what it was.
+func areaRows(rows int) int { return int(C.area_rows(C.int(rows))) }
 
 // scratch makes *dst an h×w Mat of type t, keeping it when it is one. A
 // new one is not cleared: it is for images written whole before they are

@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"fmt"
 	"image"
 	"math"
 	"math/rand"
@@ -17,6 +18,15 @@ import (
 // numbers of pixels, one axis whole), for float images and for the opaque
 // mask of a 16-bit plane.
 func TestDetectorCellsAsOpenCV(t *testing.T) {
+	for _, rows := range []int{8, 4} {
+		t.Run(fmt.Sprintf("%d rows", rows), func(t *testing.T) {
+			defer areaRows(areaRows(rows))
+			cellsAsOpenCV(t)
+		})
+	}
+}
+
+func cellsAsOpenCV(t *testing.T) {
 	cfg := config.Default()
 	d := New(cfg.Detector, cfg.Containers)
 	defer d.Close()

@@ -16,14 +16,20 @@ static inline __m128 col4(const uint16_t *p0, const uint16_t *p1, const uint16_t
 	return _mm_set_ps((float)p3[c] - dark, (float)p2[c] - dark, (float)p1[c] - dark, (float)p0[c] - dark);
 }
 
+// put_sums sets rowSum[r + l] and rowSum2[r + l] to the n rows' sums sv
+// and qv.
+static void put_sums(const float *sv, const float *qv, int n, double *rowSum, double *rowSum2, long r) {
+	for (int l = 0; l < n; l++) {
+		rowSum[r + l] = sv[l];
+		rowSum2[r + l] = qv[l];
+	}
+}
+
 static void store4(__m128 s, __m128 q, double *rowSum, double *rowSum2, long r) {
 	float sv[4], qv[4];
 	_mm_storeu_ps(sv, s);
 	_mm_storeu_ps(qv, q);
-	for (int k = 0; k < 4; k++) {
-		rowSum[r + k] = sv[k];
-		rowSum2[r + k] = qv[k];
-	}
+	put_sums(sv, qv, 4, rowSum, rowSum2, r);
 }
 
 // The row sums of four rows, the lanes of s and q: each lane adds its
@@ -42,6 +48,8 @@ static inline void col_sums(float *colSum, long cw, const uint16_t *const *p, in
 
 #pragma GCC push_options
 #pragma GCC target("avx2")
+#include "transpose8.h"
+
 // sums8 is raw_sums's loop over blocks of eight rows [r, r1) with AVX2,
 // each row in its own lane; it returns the first row left.
 static long sums8(const uint16_t *px, long w, long r, long r1, float dark, float *colSum, long cw, long x0, long x1,
@@ -54,24 +62,10 @@ static long sums8(const uint16_t *px, long w, long r, long r1, float dark, float
 		__m256 s = _mm256_setzero_ps(), q = _mm256_setzero_ps();
 		long c = x0;
 		for (; c + 8 <= x1; c += 8) {
-			__m256 a[8], t[8], u[8];
+			__m256 a[8];
 			for (int l = 0; l < 8; l++)
 				a[l] = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p[l] + c)))), vd);
-			// Transpose: a[k]'s lane l becomes row l's value at c + k.
-			for (int l = 0; l < 8; l += 2) {
-				t[l] = _mm256_unpacklo_ps(a[l], a[l + 1]);
-				t[l + 1] = _mm256_unpackhi_ps(a[l], a[l + 1]);
-			}
-			for (int l = 0; l < 8; l += 4) {
-				u[l] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(1, 0, 1, 0));
-				u[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(3, 2, 3, 2));
-				u[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(1, 0, 1, 0));
-				u[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(3, 2, 3, 2));
-			}
-			for (int k = 0; k < 4; k++) {
-				a[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
-				a[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
-			}
+			transpose8(a); // a[k]'s lane l: row l's value at c + k
 			for (int k = 0; k < 8; k++) {
 				s = _mm256_add_ps(s, a[k]);
 				q = _mm256_add_ps(q, _mm256_mul_ps(a[k], a[k]));
@@ -87,10 +81,7 @@ static long sums8(const uint16_t *px, long w, long r, long r1, float dark, float
 		float sv[8], qv[8];
 		_mm256_storeu_ps(sv, s);
 		_mm256_storeu_ps(qv, q);
-		for (int l = 0; l < 8; l++) {
-			rowSum[r + l] = sv[l];
-			rowSum2[r + l] = qv[l];
-		}
+		put_sums(sv, qv, 8, rowSum, rowSum2, r);
 	}
 	return r;
 }
