@@ -27,6 +27,8 @@ func scan40(tb testing.TB, dual bool) (vision.Input, benchscan.Scan) {
 	in := vision.Input{High: scan.High, Low: scan.Low, HasLow: scan.Dual(), PixelXMM: sc.PixelMM.X, PixelYMM: sc.PixelMM.Y,
 		Air: sc.Air, Dark: sc.Dark, MuCm2G: sc.MuCm2G, EnergyHighMeV: sc.EnergyMeV.High, EnergyLowMeV: sc.EnergyMeV.Low,
 		Containers: len(sc.ContainerIDs), Types: make([]string, len(sc.ContainerIDs))}
+	// The declared types, as the agent joins them.
+	copy(in.Types, s.Types)
 	if !scan.Dual() {
 		in.Low = gocv.NewMat()
 		tb.Cleanup(func() { in.Low.Close() })

@@ -19,8 +19,9 @@ import (
 type Scan struct {
 	Sidecar string // path of its sidecar
 	Dual    bool
-	GrossKg float64 // the truck's gross, also in weighbridge.json beside the sidecar
-	Source  string  // "xraygen" or "xraysim"
+	GrossKg float64  // the truck's gross, also in weighbridge.json beside the sidecar
+	Types   []string // the containers' declared ISO size-type codes, as declaration.json beside it says
+	Source  string   // "xraygen" or "xraysim"
 }
 
 // xraygenSeed and xraygenScenarios pick a set with 40 ft scans of both
@@ -79,13 +80,13 @@ func xraygenPath() string {
 }
 
 func load() ([]Scan, error) {
-	gen, key := xraygenPath(), "xraysim-v1"
+	gen, key := xraygenPath(), "xraysim-v2"
 	if gen != "" {
 		fi, err := os.Stat(gen)
 		if err != nil {
 			return nil, err
 		}
-		key = fmt.Sprintf("xraygen-%d-%d-s%d-%s", fi.Size(), fi.ModTime().Unix(), xraygenSeed, strings.ReplaceAll(xraygenScenarios, ",", ""))
+		key = fmt.Sprintf("xraygen-v2-%d-%d-s%d-%s", fi.Size(), fi.ModTime().Unix(), xraygenSeed, strings.ReplaceAll(xraygenScenarios, ",", ""))
 	}
 	dir := filepath.Join(os.TempDir(), "gatescan-bench-"+key)
 	if _, err := os.Stat(filepath.Join(dir, "scans.json")); err != nil {
@@ -165,7 +166,7 @@ func fromXraygen(gen, dir string) ([]Scan, error) {
 		if err := os.WriteFile(filepath.Join(d, "weighbridge.json"), fmt.Appendf(nil, `{"gross_kg": %v}`, c.GrossKg), 0o644); err != nil {
 			return nil, err
 		}
-		out = append(out, Scan{Sidecar: filepath.Join(d, "scan.json"), Dual: c.DualEnergy, GrossKg: c.GrossKg, Source: "xraygen"})
+		out = append(out, Scan{Sidecar: filepath.Join(d, "scan.json"), Dual: c.DualEnergy, GrossKg: c.GrossKg, Types: c.ContainerTypes, Source: "xraygen"})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("xraygen wrote no 40 ft scan into %s", dir)
@@ -212,7 +213,7 @@ func fromXraysim(dir string) ([]Scan, error) {
 		if err := os.WriteFile(filepath.Join(d, "weighbridge.json"), fmt.Appendf(nil, `{"gross_kg": %v}`, gross), 0o644); err != nil {
 			return nil, err
 		}
-		out = append(out, Scan{Sidecar: filepath.Join(d, "scan.json"), Dual: dual, GrossKg: gross, Source: "xraysim"})
+		out = append(out, Scan{Sidecar: filepath.Join(d, "scan.json"), Dual: dual, GrossKg: gross, Types: []string{decl[0].Type}, Source: "xraysim"})
 	}
 	return out, nil
 }
