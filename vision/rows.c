@@ -5,6 +5,14 @@
 #include <string.h>
 #include "rows.h"
 
+// have_avx2 says whether the processor runs the loops written for AVX2.
+static int have_avx2;
+
+__attribute__((constructor)) static void rows_init(void) {
+	__builtin_cpu_init();
+	have_avx2 = __builtin_cpu_supports("avx2");
+}
+
 // four raw values less dark, as floats.
 static inline __m128 raw4(const uint16_t *p, __m128 dark) {
 	__m128i v = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)p), _mm_setzero_si128());
@@ -87,12 +95,6 @@ static long sums8(const uint16_t *px, long w, long r, long r1, float dark, float
 }
 #pragma GCC pop_options
 
-static int sums_avx2;
-
-__attribute__((constructor)) static void sums_init(void) {
-	__builtin_cpu_init();
-	sums_avx2 = __builtin_cpu_supports("avx2");
-}
 
 // raw_sums adds the raw values less dark of rows [r0, r1) of px (w
 // columns): colSum[c] += each row's value in turn for c < cw, and the sum
@@ -104,7 +106,7 @@ void raw_sums(const uint16_t *px, long w, long r0, long r1, float dark, float *c
 	double *rowSum, double *rowSum2) {
 	const __m128 vd = _mm_set1_ps(dark);
 	long r = r0;
-	if (sums_avx2) r = sums8(px, w, r, r1, dark, colSum, cw, x0, x1, rowSum, rowSum2);
+	if (have_avx2) r = sums8(px, w, r, r1, dark, colSum, cw, x0, x1, rowSum, rowSum2);
 	for (; r + 4 <= r1; r += 4) {
 		const uint16_t *p[4] = {px + r * w, px + (r + 1) * w, px + (r + 2) * w, px + (r + 3) * w};
 		const uint16_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
@@ -304,13 +306,6 @@ static long walls8(const float *mr, const uint16_t *ar, const uint16_t *lr, long
 }
 #pragma GCC pop_options
 
-static int walls_wide;
-
-__attribute__((constructor)) static void walls_init(void) {
-	__builtin_cpu_init();
-	walls_wide = __builtin_cpu_supports("avx2");
-}
-
 // mass_rows sets m (w×h floats) to tab[a] for the w×h pixels of the
 // attenuation plane a (rows astride apart), and over rows [top, bottom)
 // adds up, in order along each row and row after row, the pixels whose
@@ -355,7 +350,7 @@ long mass_rows(const uint16_t *a, long astride, const uint16_t *al, long alstrid
 		}
 		for (; x8 < w; x8++) mr[x8] = tab[ar[x8]];
 		if (y < top || y >= bottom) continue;
-		if (exact && walls_wide) {
+		if (exact && have_avx2) {
 			n += walls8(mr, ar, al ? al + y * alstride : NULL, w, flo, fhi, zero, step, &s, &sa, &sl);
 			continue;
 		}
