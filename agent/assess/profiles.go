@@ -334,36 +334,46 @@ func (m *matcher) densities() {
 				"region R%d %s (%.1f m²): %s %.0f kg/m³, lighter than declared %s can be (%.0f-%.0f kg/m³): other goods where the declared ones should stand? %s",
 				g.Label, where(g.M), g.AreaM2, what, v, m.names(), lo, hi, e)
 		case !g.LowerBound:
-			// In a range: a block denser than the rest of the load counts
-			// (added mass).
-			k := m.nearestTypical(v, g.LowerBound, typical)
-			if k < 0 {
-				continue
-			}
-			p := m.ps[k]
-			t, u := typical[k], p.Uniformity
-			if u <= 0 {
-				continue
-			}
-			if v > t/u {
-				e := m.beyond(g, v, t)
-				m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * u), math.Round(t / u)},
-					"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³: %s",
-					g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*u, t/u, e)
-				continue
-			}
-			// In a range but lighter than the same goods around it,
-			// beyond what one load of them varies and by
-			// lighter_min_kg_m3: a block of lighter goods inside a dense
-			// load (the goods around it counted at their lower bound where
-			// the beam did not get through them). Not at the load's edge.
-			if b := m.bodyAround(i, m.ps[k:k+1]); v < b*u && b-v >= m.ev.LighterMinKgM3 && !m.edgeStrip(g) {
-				e := m.lighter(g, v, b)
-				m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(b * u), math.Round(b / u)},
-					"region R%d %s (%.1f m²): apparent density %.0f kg/m³ inside declared %s of at least %.0f kg/m³ around it; one load of those varies within %.0f-%.0f kg/m³: other goods among the declared ones? %s",
-					g.Label, where(g.M), g.AreaM2, v, p.Name, b, b*u, b/u, e)
-			}
+			m.inRange(i, g, v, typical)
 		}
+	}
+}
+
+// inRange weighs region i (g), of apparent density v within a declared
+// range, against the rest of the declared goods' load (typical, a
+// profile's):
+// a block denser than the rest counts (added mass), and so does one
+// lighter than the same goods around it beyond what a load of them
+// varies.
+func (m *matcher) inRange(i int, g *vision.Region, v float64, typical []float64) {
+	// In a range: a block denser than the rest of the load counts
+	// (added mass).
+	k := m.nearestTypical(v, g.LowerBound, typical)
+	if k < 0 {
+		return
+	}
+	p := m.ps[k]
+	t, u := typical[k], p.Uniformity
+	if u <= 0 {
+		return
+	}
+	if v > t/u {
+		e := m.beyond(g, v, t)
+		m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(t * u), math.Round(t / u)},
+			"region R%d %s (%.1f m²): apparent density %.0f kg/m³ against %.0f kg/m³ for the rest of the declared %s; one load of those varies within %.0f-%.0f kg/m³: %s",
+			g.Label, where(g.M), g.AreaM2, v, t, p.Name, t*u, t/u, e)
+		return
+	}
+	// In a range but lighter than the same goods around it,
+	// beyond what one load of them varies and by
+	// lighter_min_kg_m3: a block of lighter goods inside a dense
+	// load (the goods around it counted at their lower bound where
+	// the beam did not get through them). Not at the load's edge.
+	if b := m.bodyAround(i, m.ps[k:k+1]); v < b*u && b-v >= m.ev.LighterMinKgM3 && !m.edgeStrip(g) {
+		e := m.lighter(g, v, b)
+		m.raise(i, e, m.severity(e), inspection.DensityMismatch, &g.M, v, [2]float64{math.Round(b * u), math.Round(b / u)},
+			"region R%d %s (%.1f m²): apparent density %.0f kg/m³ inside declared %s of at least %.0f kg/m³ around it; one load of those varies within %.0f-%.0f kg/m³: other goods among the declared ones? %s",
+			g.Label, where(g.M), g.AreaM2, v, p.Name, b, b*u, b/u, e)
 	}
 }
 
