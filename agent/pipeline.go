@@ -277,10 +277,14 @@ func (a *Agent) inspectScan(det *vision.Detector, scan *scanin.Scan, id scanIden
 		}
 		msgs = append(msgs, a.queueImages(id.key, sc, results, det, c.Analysis)...)
 	}
+	// Its findings and timings before the scan is counted: a scrape that
+	// sees the scan sees them.
+	for _, r := range results {
+		a.metrics.observe(&r)
+	}
 	a.inspected(results, msgs)
 	a.afterCommit(sc, j, c.AnalysisErr)
 	for _, r := range results {
-		a.metrics.observe(&r)
 		a.log.Info("inspection", "scan_id", r.ScanID, "lane", r.Lane, "containers", r.ContainerIDs, "verdict", r.Verdict,
 			"risk", r.Risk, "findings", r.Codes(), "ms", ms(time.Since(t0)))
 	}

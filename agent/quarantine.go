@@ -54,11 +54,11 @@ func (a *Agent) quarantine(scan *scanin.Scan, id scanIdentity, j Joined, att buf
 		a.scans.later(scan.Path, 5*time.Second)
 		return
 	}
-	a.inspected(results, msgs)
-	a.metrics.Quarantined.Inc()
 	for _, r := range results {
 		a.metrics.observe(&r)
 	}
+	a.inspected(results, msgs)
+	a.metrics.Quarantined.Inc()
 	a.log.Error("scan quarantined: could not be inspected; alert published for inspection by hand",
 		"scan_id", sc.ScanID, "lane", sc.Lane, "attempts", att.Count-1, "failure", why, "dir", QuarantineDir(cfg), "inspection_id", results[0].InspectionID)
 	a.finish(scan, true)
